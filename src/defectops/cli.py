@@ -1,0 +1,196 @@
+"""The verbs users type: ``defectops simulate | validate | demo | ...``.
+
+Each verb is a typed function. A user mistake ends with one line on stderr and exit code 2, an
+internal fault with exit code 1 (``DEFECTOPS_DEBUG=1`` shows the traceback), so schedulers and CI
+can tell "fix your input" from "file a bug".
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from defectops.config import Settings, load_settings
+from defectops.errors import UserError
+
+app = typer.Typer(
+    name="defectops",
+    help="Keep a manufacturing defect classifier trained, honestly evaluated, promoted and served.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(name: str | None = None) -> Callable[[F], F]:
+    """Register a verb whose errors end with the documented exit codes, never a traceback."""
+
+    def register(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except UserError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(exc.exit_code) from None
+            except (typer.Exit, typer.Abort):
+                raise
+            except KeyboardInterrupt:
+                typer.echo("interrupted", err=True)
+                raise typer.Exit(130) from None
+            except Exception as exc:
+                if os.environ.get("DEFECTOPS_DEBUG"):
+                    traceback.print_exc()
+                typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+                raise typer.Exit(1) from None
+
+        app.command(name)(wrapper)
+        return fn
+
+    return register
+
+
+# -- shared options -------------------------------------------------------------------------------
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (flags and env win).")
+]
+DataOpt = Annotated[Path | None, typer.Option("--data", "-d", help="CSV or Parquet file.")]
+TargetOpt = Annotated[str | None, typer.Option(help="Target column (default DefectStatus).")]
+PositiveOpt = Annotated[
+    str | None, typer.Option(help="Target value meaning defect (default: inferred).")
+]
+CategoricalOpt = Annotated[
+    str | None, typer.Option(help="Categorical columns, comma-separated (default: inferred).")
+]
+DropOpt = Annotated[str | None, typer.Option(help="Columns to ignore, comma-separated.")]
+OrderOpt = Annotated[
+    str | None, typer.Option("--order-by", help="Column giving production order.")
+]
+ArtifactsOpt = Annotated[
+    Path | None, typer.Option(help="Directory for models, reports and the registry.")
+]
+
+
+def settings_from(config: Path | None, **flags: Any) -> Settings:
+    """Settings for one invocation: config file < environment < the flags given."""
+    return load_settings(config, flags)
+
+
+# -- verbs ----------------------------------------------------------------------------------------
+
+
+@command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")] = Path(
+        "data/line.csv"
+    ),
+    rows: Annotated[int, typer.Option(min=1, help="Rows to simulate.")] = 23_490,
+    defect_rate: Annotated[
+        float, typer.Option(min=0.001, max=0.999, help="Mean defect probability.")
+    ] = 0.20,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
+    drift_at: Annotated[
+        int | None, typer.Option(min=0, help="Row where drift starts (bad batch, sensor shift).")
+    ] = None,
+    missing_rate: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Share of numeric cells left empty.")
+    ] = 0.0,
+) -> None:
+    """Write simulated production-line records, and their true defect probabilities beside them."""
+    from defectops.data.simulate import SimulationSpec, write_simulation
+
+    spec = _spec(SimulationSpec, rows, defect_rate, seed, drift_at, missing_rate)
+    data_path, truth_path = write_simulation(spec, out)
+    console.print(f"wrote {rows:,} rows to {data_path} (true probabilities: {truth_path})")
+
+
+@command()
+def validate(
+    data: DataOpt = None,
+    target: TargetOpt = None,
+    positive_label: PositiveOpt = None,
+    categorical: CategoricalOpt = None,
+    drop: DropOpt = None,
+    order_by: OrderOpt = None,
+    artifacts: ArtifactsOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check a data file against the contract; quarantine bad rows; write the validation report."""
+    from defectops.data.io import read_table
+    from defectops.data.validation import validate as run_validation
+    from defectops.data.validation import write_outputs
+
+    settings = settings_from(
+        config,
+        data=data,
+        target=target,
+        positive_label=positive_label,
+        categorical=categorical,
+        drop=drop,
+        order_by=order_by,
+        artifacts=artifacts,
+    )
+    path = _require_data(settings)
+    result = run_validation(read_table(path), settings, source=str(path))
+    written = write_outputs(result, settings)
+    print_validation(result.report)
+    console.print(f"report: {written['report']}")
+    if "quarantine" in written:
+        console.print(f"quarantine: {written['quarantine']}")
+
+
+def print_validation(report: dict[str, Any]) -> None:
+    """The validation report as a short table a person reads at a glance."""
+    for note in report["schema"].get("notes", []):
+        console.print(f"[dim]note:[/] {note}", markup=True)
+    table = Table(title=f"validation: {report['status']}", title_justify="left")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    colours = {"pass": "green", "warn": "yellow", "fail": "red"}
+    for check in report["checks"]:
+        status = check["status"]
+        table.add_row(check["name"], f"[{colours[status]}]{status}[/]", _escape(check["detail"]))
+    console.print(table)
+    console.print(
+        f"rows read {report['rows_read']:,}, kept {report['rows_kept']:,}, "
+        f"quarantined {report['rows_quarantined']:,}"
+    )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _require_data(settings: Settings) -> Path:
+    if settings.data is None:
+        raise UserError("no data file given; pass --data FILE (or set data: in the config)")
+    return settings.data
+
+
+def _spec(cls: Any, rows: int, defect_rate: float, seed: int, drift: int | None, missing: float):
+    try:
+        return cls(
+            rows=rows, defect_rate=defect_rate, seed=seed, drift_at=drift, missing_rate=missing
+        )
+    except ValueError as exc:
+        raise UserError(f"simulate: {exc}") from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="defectops")

@@ -1,0 +1,61 @@
+"""Reading production records from CSV or Parquet, and writing frames atomically.
+
+Column names are kept exactly as written (``Air temperature [K]`` stays that), because they are
+the contract with the plant's exports and later with the prediction API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from defectops import atomic
+from defectops.errors import UserError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def table_format(path: Path) -> str:
+    """``"csv"`` or ``"parquet"`` from the file name, or a UserError naming the allowed suffixes."""
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    allowed = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
+    raise UserError(f"data file {path}: unknown format; use one of {allowed}")
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read a whole CSV or Parquet file, in file order, with a RangeIndex of file positions."""
+    path = Path(path)
+    kind = table_format(path)
+    if not path.is_file():
+        raise UserError(f"data file {path}: not found; check the path")
+    try:
+        if kind == "csv":
+            frame = pd.read_csv(path, low_memory=False)
+        else:
+            frame = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise UserError(f"data file {path}: duplicate column names {dupes}; rename them")
+    return frame.reset_index(drop=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path | str, *, index: bool = False) -> Path:
+    """Write ``frame`` as CSV or Parquet (by suffix), atomically."""
+    path = Path(path)
+    kind = table_format(path)
+    if kind == "csv":
+        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        return atomic.write_with(
+            path, lambda tmp: frame.to_csv(tmp, index=index, compression=compression)
+        )
+    return atomic.write_with(path, lambda tmp: frame.to_parquet(tmp, index=index))
