@@ -6,6 +6,7 @@ the contract with the plant's exports and later with the prediction API.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -59,3 +60,11 @@ def write_table(frame: pd.DataFrame, path: Path | str, *, index: bool = False) -
             path, lambda tmp: frame.to_csv(tmp, index=index, compression=compression)
         )
     return atomic.write_with(path, lambda tmp: frame.to_parquet(tmp, index=index))
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Fingerprint of a frame's rows (values and order, not the index): the data a model saw."""
+    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(row_hashes.tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()
