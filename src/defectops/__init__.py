@@ -1,3 +1,3 @@
-"""defectops: keep a manufacturing defect classifier trained, honestly evaluated, promoted and served."""
+"""defectops: keep a defect classifier trained, honestly evaluated, promoted and served."""
 
 __version__ = "0.1.0"

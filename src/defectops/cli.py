@@ -75,9 +75,7 @@ CategoricalOpt = Annotated[
     str | None, typer.Option(help="Categorical columns, comma-separated (default: inferred).")
 ]
 DropOpt = Annotated[str | None, typer.Option(help="Columns to ignore, comma-separated.")]
-OrderOpt = Annotated[
-    str | None, typer.Option("--order-by", help="Column giving production order.")
-]
+OrderOpt = Annotated[str | None, typer.Option("--order-by", help="Column giving production order.")]
 ArtifactsOpt = Annotated[
     Path | None, typer.Option(help="Directory for models, reports and the registry.")
 ]
@@ -151,6 +149,165 @@ def validate(
         console.print(f"quarantine: {written['quarantine']}")
 
 
+ChunkOpt = Annotated[int | None, typer.Option(min=1, help="Rows per chunk (default 1000).")]
+ModelOpt = Annotated[str | None, typer.Option(help="gbm (default), seed-ensemble or logreg.")]
+StrategyOpt = Annotated[
+    str | None, typer.Option(help="expanding (default), sliding or warm-start.")
+]
+HoldoutOpt = Annotated[
+    str | None, typer.Option(help="tail (default: last rows in order) or stratified.")
+]
+HoldoutFracOpt = Annotated[
+    float | None, typer.Option(help="Share of rows kept aside for evaluation (default 0.2).")
+]
+HoldoutDataOpt = Annotated[
+    Path | None, typer.Option(help="Separate evaluation file instead of a split.")
+]
+GateOpt = Annotated[
+    str | None, typer.Option("--gate", help="non-inferiority (default), superiority or classic.")
+]
+
+
+@command()
+def run(
+    data: DataOpt = None,
+    target: TargetOpt = None,
+    positive_label: PositiveOpt = None,
+    categorical: CategoricalOpt = None,
+    drop: DropOpt = None,
+    order_by: OrderOpt = None,
+    chunk_size: ChunkOpt = None,
+    model: ModelOpt = None,
+    strategy: StrategyOpt = None,
+    window: Annotated[int | None, typer.Option(min=1, help="Chunks kept by sliding.")] = None,
+    holdout: HoldoutOpt = None,
+    holdout_fraction: HoldoutFracOpt = None,
+    holdout_data: HoldoutDataOpt = None,
+    gate: GateOpt = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
+    artifacts: ArtifactsOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Train a model per chunk, score each on the same hold-out, promote real improvements."""
+    settings = settings_from(
+        config,
+        data=data,
+        target=target,
+        positive_label=positive_label,
+        categorical=categorical,
+        drop=drop,
+        order_by=order_by,
+        chunk_size=chunk_size,
+        model=model,
+        strategy=strategy,
+        window=window,
+        holdout=holdout,
+        holdout_fraction=holdout_fraction,
+        holdout_data=holdout_data,
+        gate={"rule": gate},
+        seed=seed,
+        artifacts=artifacts,
+    )
+    run_and_show(settings)
+
+
+def run_and_show(settings: Settings) -> None:
+    """Run the pipeline with a progress bar per chunk, then print the table of models."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from defectops.pipeline import run_pipeline
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"training {settings.model} ({settings.strategy})", total=None)
+
+        def advance(model: dict[str, Any], total: int) -> None:
+            progress.update(task, total=total, advance=1)
+
+        result = run_pipeline(settings, on_chunk=advance)
+    print_models(result.models)
+    champion = result.champion
+    if champion is None:
+        console.print("[red]no model passed acceptance; nothing promoted[/]")
+    else:
+        m = champion["metrics"]
+        console.print(
+            f"champion: chunk {champion['chunk_id']}  PR-AUC {m['pr_auc']:.3f}  "
+            f"ROC-AUC {m['roc_auc']:.3f}  F1 {m['f1']:.3f}  MCC {m['mcc']:.3f}  "
+            f"(hold-out defect rate {m['defect_rate']:.1%})"
+        )
+    for name, path in result.paths.items():
+        console.print(f"{name.replace('_', ' ')}: {path}")
+
+
+def print_models(models: list[dict[str, Any]]) -> None:
+    table = Table(title="models", title_justify="left")
+    for column in ("chunk", "rows", "PR-AUC", "F1", "MCC", "status", "reason"):
+        table.add_column(column, justify="right" if column not in ("status", "reason") else "left")
+    for m in models:
+        metrics = m["metrics"]
+        status = m["status"]
+        colour = "green" if status == "production" else "dim"
+        table.add_row(
+            str(m["chunk_id"]),
+            f"{m['rows_trained']:,}",
+            f"{metrics['pr_auc']:.3f}",
+            f"{metrics['f1']:.3f}",
+            f"{metrics['mcc']:.3f}",
+            f"[{colour}]{status}[/]",
+            _escape(m["reason"]),
+        )
+    console.print(table)
+
+
+@command()
+def predict(
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
+    artifacts: Annotated[Path, typer.Option(help="Project directory with a champion.")] = Path(
+        "artifacts"
+    ),
+) -> None:
+    """Score a file with the champion; rows keep their order, two columns are appended."""
+    from defectops.predict import PREDICTION, predict_file
+
+    result = predict_file(artifacts, data, out)
+    flagged = int(result[PREDICTION].sum())
+    console.print(f"scored {len(result):,} rows, {flagged:,} flagged as defects: {out}")
+
+
+@command()
+def demo(
+    artifacts: ArtifactsOpt = None,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo data is written.")] = Path(
+        "data/demo"
+    ),
+    model: ModelOpt = None,
+    strategy: StrategyOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Simulate 23,490 rows of line data plus the 5,000 that follow, and run the pipeline."""
+    from defectops.data.simulate import write_demo_data
+
+    train_path, holdout_path = write_demo_data(data_dir)
+    console.print(f"demo data: {train_path} (training stream), {holdout_path} (hold-out batch)")
+    settings = settings_from(
+        config,
+        data=train_path,
+        holdout_data=holdout_path,
+        artifacts=artifacts,
+        model=model,
+        strategy=strategy,
+    )
+    run_and_show(settings)
+
+
 def print_validation(report: dict[str, Any]) -> None:
     """The validation report as a short table a person reads at a glance."""
     for note in report["schema"].get("notes", []):
@@ -194,3 +351,7 @@ def _spec(cls: Any, rows: int, defect_rate: float, seed: int, drift: int | None,
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="defectops")
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,8 @@ from defectops.errors import UserError
 
 ENV_PREFIX = "DEFECTOPS_"
 ENV_NESTED = "__"
+#: switches read outside the settings (e.g. by the CLI), allowed beside the settings' variables
+ENV_SWITCHES = frozenset({"DEFECTOPS_DEBUG"})
 
 ModelName = Literal["gbm", "seed-ensemble", "logreg"]
 Strategy = Literal["expanding", "sliding", "warm-start"]
@@ -178,7 +180,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 def _read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     known = set(Settings.model_fields)
     for name in environ:
-        if name.upper().startswith(ENV_PREFIX):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in ENV_SWITCHES:
             key = name[len(ENV_PREFIX) :].split(ENV_NESTED)[0].lower()
             if key not in known:
                 raise UserError(f"environment: {name}: unknown setting; unset it or fix the name")

@@ -1,6 +1,6 @@
 """The two kinds of failure a user can meet, so the CLI can tell them apart by type.
 
-A :class:`UserError` is a mistake the user can fix (a bad file, a missing column, a bad config value):
+A :class:`UserError` is a mistake the user can fix (a bad file, a missing column, a bad value):
 the CLI prints its one-line message and exits with code 2. Anything else is an internal fault and
 exits with code 1.
 """

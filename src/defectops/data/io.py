@@ -7,6 +7,7 @@ the contract with the plant's exports and later with the prediction API.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -44,10 +45,17 @@ def read_table(path: Path | str) -> pd.DataFrame:
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
-    if frame.columns.duplicated().any():
-        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+    names = _csv_header(path) if kind == "csv" else list(frame.columns)
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
         raise UserError(f"data file {path}: duplicate column names {dupes}; rename them")
     return frame.reset_index(drop=True)
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header as written: pandas renames a repeated name to ``name.1``, hiding the clash."""
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    return [str(name) for name in header.iloc[0].tolist()] if len(header) else []
 
 
 def write_table(frame: pd.DataFrame, path: Path | str, *, index: bool = False) -> Path:
@@ -66,5 +74,5 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     """Fingerprint of a frame's rows (values and order, not the index): the data a model saw."""
     row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     digest = hashlib.sha256(row_hashes.tobytes())
-    digest.update(",".join(map(str, frame.columns)).encode())
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
     return digest.hexdigest()

@@ -19,7 +19,19 @@ from defectops.config import Settings
 from defectops.errors import UserError
 
 #: target values that mean "defect" when the user does not say (compared case-insensitively)
-POSITIVE_TOKENS = ("1", "true", "y", "yes", "defect", "defective", "fail", "failed", "bad", "ng", "nok")
+POSITIVE_TOKENS = (
+    "1",
+    "true",
+    "y",
+    "yes",
+    "defect",
+    "defective",
+    "fail",
+    "failed",
+    "bad",
+    "ng",
+    "nok",
+)
 #: numeric columns with at least this share of parseable values are numeric; the rest is quarantined
 NUMERIC_SHARE = 0.9
 _SAMPLE = 2000
@@ -73,12 +85,17 @@ def infer_schema(frame: pd.DataFrame, settings: Settings) -> DataSchema:
                     f"available columns: {_shown(columns)}"
                 )
     if settings.target in named["drop"] or settings.target in named["categorical"]:
-        raise UserError(f"column {settings.target!r} is the target; remove it from drop/categorical")
+        raise UserError(
+            f"column {settings.target!r} is the target; remove it from drop/categorical"
+        )
 
-    positive = resolve_positive_label(frame[settings.target], settings.target, settings.positive_label)
-    notes: list[str] = []
     dropped = tuple(named["drop"])
     remaining = [c for c in columns if c != settings.target and c not in dropped]
+    check_scalar_columns(frame, [settings.target, *remaining])
+    positive = resolve_positive_label(
+        frame[settings.target], settings.target, settings.positive_label
+    )
+    notes: list[str] = []
 
     timestamps = tuple(
         c for c in remaining if c not in named["categorical"] and looks_like_timestamp(frame[c])
@@ -124,6 +141,20 @@ def infer_schema(frame: pd.DataFrame, settings: Settings) -> DataSchema:
     )
 
 
+def check_scalar_columns(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Refuse columns holding lists or mappings (nested Parquet) with a fix, not a crash."""
+    for col in columns:
+        values = frame[col]
+        if values.dtype != object:
+            continue
+        sample = values.dropna().iloc[:_SAMPLE]
+        if sample.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray)).any():
+            raise UserError(
+                f"column {col!r} holds lists or mappings, not single values; "
+                f"flatten it or add it to --drop"
+            )
+
+
 def check_columns(frame: pd.DataFrame, schema: DataSchema, *, need_target: bool = True) -> None:
     """Fail clearly when a batch lacks a column the schema (and so the model) needs."""
     needed = list(schema.features) + ([schema.target] if need_target else [])
@@ -166,7 +197,8 @@ def resolve_positive_label(target: pd.Series, name: str, positive: str | None) -
         if len(values) < 2:
             found = values[0] if values else "no values"
             raise UserError(
-                f"target {name!r} has one class only ({found}); training needs defects and good parts"
+                f"target {name!r} has one class only ({found}); "
+                "training needs defects and good parts"
             )
         raise UserError(
             f"target {name!r} has {len(values)} classes ({_shown(values)}); it must have exactly "
@@ -195,7 +227,10 @@ def encode_target(target: pd.Series, positive_label: str) -> pd.Series:
     """1.0 for defect, 0.0 for the other class, NaN where the label is missing or unknown."""
     codes, uniques = pd.factorize(target, use_na_sentinel=True)
     mapped = np.array(
-        [np.nan if (c := canonical_label(u)) is None else float(c == positive_label) for u in uniques]
+        [
+            np.nan if (c := canonical_label(u)) is None else float(c == positive_label)
+            for u in uniques
+        ]
         + [np.nan]
     )
     return pd.Series(mapped[codes], index=target.index, name=target.name)
@@ -244,19 +279,26 @@ def is_numeric_like(values: pd.Series) -> bool:
 
 
 def looks_like_timestamp(values: pd.Series) -> bool:
-    """Datetime dtype, or text whose every sampled value parses as a date and time."""
+    """Datetime dtype, or text of which at least ``NUMERIC_SHARE`` parses as date and time.
+
+    A few garbled values must not turn the time column into a feature; validation quarantines
+    the rows whose order value does not parse.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         return True
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
     sample = values.dropna().astype(str).str.strip().iloc[:_SAMPLE]
     sample = sample[sample != ""]
-    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True).all():
+    if sample.empty:
+        return False
+    shaped = sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True)
+    if shaped.mean() < NUMERIC_SHARE:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
+        parsed = pd.to_datetime(sample.where(shaped), errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= NUMERIC_SHARE)
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:

@@ -29,6 +29,7 @@ from defectops.data.schema import (
     DataSchema,
     category_strings,
     check_columns,
+    check_scalar_columns,
     encode_target,
     infer_schema,
     parse_timestamps,
@@ -75,6 +76,7 @@ def validate(
         schema = infer_schema(raw, settings)
     else:
         check_columns(raw, schema)
+        check_scalar_columns(raw, [*schema.features, schema.target])
 
     frame = raw.copy()
     reasons: dict[str, np.ndarray] = {}
@@ -136,7 +138,9 @@ def write_outputs(result: ValidationResult, settings: Settings) -> dict[str, Pat
     return written
 
 
-def reference_profile(frame: pd.DataFrame, schema: DataSchema, max_categories: int = 10_000) -> dict:
+def reference_profile(
+    frame: pd.DataFrame, schema: DataSchema, max_categories: int = 10_000
+) -> dict:
     """The training data's numeric ranges and known categories, to check later batches against."""
     numeric = {
         col: {"min": _finite(frame[col].min()), "max": _finite(frame[col].max())}
@@ -213,7 +217,11 @@ def _column_profile(values: pd.Series, role: str) -> dict[str, Any]:
 
 
 def _check(name: str, ok: bool, detail: str, *, fail: bool = False) -> dict[str, str]:
-    return {"name": name, "status": "pass" if ok else ("fail" if fail else "warn"), "detail": detail}
+    return {
+        "name": name,
+        "status": "pass" if ok else ("fail" if fail else "warn"),
+        "detail": detail,
+    }
 
 
 def _report(
@@ -240,7 +248,7 @@ def _report(
         _check(
             "null_rates",
             not high_null,
-            "no column above {:.0%} missing".format(NULL_RATE_WARN)
+            f"no column above {NULL_RATE_WARN:.0%} missing"
             if not high_null
             else "; ".join(f"{c}: {r:.1%} missing" for c, r in sorted(high_null.items())),
         )
@@ -271,8 +279,10 @@ def _report(
         checks.extend(_reference_checks(clean, schema, reference))
 
     counts = {name: int(mask.sum()) for name, mask in sorted(reasons.items()) if mask.any()}
-    status = "fail" if any(c["status"] == "fail" for c in checks) else (
-        "warn" if any(c["status"] == "warn" for c in checks) else "pass"
+    status = (
+        "fail"
+        if any(c["status"] == "fail" for c in checks)
+        else ("warn" if any(c["status"] == "warn" for c in checks) else "pass")
     )
     return {
         "source": source,
@@ -298,7 +308,9 @@ def _reference_checks(
         values = clean[col]
         share = float(((values < bounds["min"]) | (values > bounds["max"])).mean())
         if share > 0:
-            out_of_range.append(f"{col}: {share:.1%} outside [{bounds['min']:g}, {bounds['max']:g}]")
+            out_of_range.append(
+                f"{col}: {share:.1%} outside [{bounds['min']:g}, {bounds['max']:g}]"
+            )
     unseen = []
     for col, known in reference.get("categorical", {}).items():
         if col not in clean:

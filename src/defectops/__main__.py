@@ -1,0 +1,5 @@
+"""``python -m defectops`` runs the CLI."""
+
+from defectops.cli import main
+
+main()

@@ -1,0 +1,576 @@
+"""Defect classifiers by name, each a scikit-learn classifier with the same fit procedure.
+
+``gbm`` (default)
+    XGBoost trees on :class:`~defectops.features.FeatureBuilder` ``output="codes"``: NaN and the
+    hashed IDs are handled natively, IDs with one-vs-rest splits (see ``GBM_PARAMS``). Class
+    weighting (``scale_pos_weight``) instead of resampling, early stopping on the validation slice,
+    then Platt scaling of the margin on that slice: weighting inflates the probabilities, the
+    recalibration makes ``defect_probability`` a real probability again without changing the
+    ranking (the slope is kept positive).
+``logreg``
+    Logistic regression on the sparse layout, unweighted so its probabilities stay calibrated.
+``seed-ensemble``
+    The classic design kept for comparison: SMOTE on the fit part, then a soft vote of logistic
+    regression, a random forest and gradient boosting. Its probabilities are not calibrated
+    (SMOTE changes the class prior); only its ranking and thresholded decisions are comparable.
+
+Fit procedure, for every model: split off a stratified validation slice (``validation_fraction``),
+fit the features on the rest, fit the estimator, then choose ``threshold_`` on the validation
+slice's scores with :func:`choose_threshold`. The hold-out is never seen here.
+
+Warm start (``fit(..., init_model=previous)``, models in :data:`WARM_START_MODELS`): the previous
+model's fitted features are reused frozen, because its trees and coefficients are in their units;
+only IDs first seen in the new chunk get category codes of their own (existing codes never change,
+see :meth:`~defectops.features.FeatureBuilder.learn_new_categories`). ``gbm`` continues boosting
+the previous booster, adding at most ``GBM_WARM_ROUNDS`` trees, so the cost per chunk does not
+grow with the number of chunks. ``logreg`` starts the solver from the previous coefficients; the
+objective is convex, so it lands (up to solver tolerance) on the optimum for the new chunk alone
+in the frozen units: warm start saves solver work but does not remember earlier chunks.
+
+Fallbacks (never a crash; each appends one line to ``fallbacks_``):
+
+* one class in the training data: a constant model predicting the observed class rate
+  (``DummyClassifier(strategy="prior")``) with threshold 0.5;
+* no usable validation slice (fewer than ``MIN_VALIDATION_ROWS`` rows in it, or a class missing
+  from it or from the fit part): fit on all rows without early stopping (``GBM_ROUNDS_NO_SLICE`` /
+  ``GBM_WARM_ROUNDS_NO_SLICE`` trees); threshold (and gbm's Platt scaling) on out-of-fold scores
+  (up to 3 stratified folds) when the minority class has at least 2 rows, else on in-sample
+  scores, which are optimistic;
+* SMOTE needs more minority rows than neighbours: ``k_neighbors = minority - 1`` when the
+  minority has 2-5 rows, plain random over-sampling when it has 1;
+* a Platt slope that would not be positive (the booster ranks the validation slice no better than
+  chance) is held at a tiny positive value: probabilities near the base rate, ranking kept;
+* warm start from a constant model, from another model type or from features with other columns:
+  train from scratch.
+
+All-missing numeric columns give zeros in the sparse layout and NaN for the trees; an unseen ID
+falls into some hash bucket (sparse) or is missing for the trees (a bucket never seen in fit); a
+one-row frame is served like any other.
+
+Heavy libraries (xgboost, imbalanced-learn, the sklearn ensembles) are imported where a model is
+fitted, so ``import defectops.models`` stays cheap for serving; unpickling a fitted gbm imports
+xgboost by itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import NotFittedError
+
+from defectops.errors import UserError
+from defectops.features import FeatureBuilder
+
+if TYPE_CHECKING:
+    from defectops.config import Settings
+    from defectops.data.schema import DataSchema
+
+MODEL_NAMES: tuple[str, ...] = ("gbm", "seed-ensemble", "logreg")
+WARM_START_MODELS: tuple[str, ...] = ("gbm", "logreg")
+THRESHOLD_OBJECTIVES: tuple[str, ...] = ("f1", "cost")
+
+#: a validation slice smaller than this is too noisy to stop on or to choose a threshold on
+MIN_VALIDATION_ROWS = 20
+GBM_MAX_ROUNDS = 400
+GBM_WARM_ROUNDS = 100
+GBM_ROUNDS_NO_SLICE = 100
+GBM_WARM_ROUNDS_NO_SLICE = 30
+GBM_EARLY_STOPPING = 30
+GBM_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.08,
+    "max_depth": 5,
+    "tree_method": "hist",
+    "enable_categorical": True,
+    "eval_metric": "aucpr",
+    "n_jobs": 2,
+    # one-vs-rest splits on every categorical column: XGBoost's default partition splits (sets of
+    # categories ordered by gradient) overfit hashed IDs badly, e.g. hold-out ROC-AUC 0.71 instead
+    # of 0.77 on 3,000 simulated rows, and cost more time
+    "max_cat_to_onehot": 1 << 23,
+}
+SMOTE_NEIGHBOURS = 5
+_MIN_PLATT_SLOPE = 1e-6
+
+
+class CalibratedBooster:
+    """An XGBoost booster plus Platt scaling of its margin: ``p = sigmoid(slope * margin + b)``.
+
+    The booster is trimmed to its best iteration and predicts with one thread: serving scores a
+    few rows at a time, where thread start-up costs more than it saves (and a busy host makes
+    OpenMP waits erratic).
+    """
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, booster: Any, slope: float, intercept: float) -> None:
+        self.booster = booster
+        self.slope = slope
+        self.intercept = intercept
+
+    @property
+    def n_trees(self) -> int:
+        return int(self.booster.num_boosted_rounds())
+
+    def margin(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(Z, predict_type="margin"), np.float64)
+
+    def predict_proba(self, Z: np.ndarray) -> np.ndarray:
+        p = _sigmoid(self.slope * self.margin(Z) + self.intercept)
+        return np.column_stack([1.0 - p, p])
+
+
+class DefectClassifier(ClassifierMixin, BaseEstimator):
+    """One defect classifier, chosen by name; see the module docstring for the fit procedure.
+
+    Learned attributes: ``features_``, ``estimator_``, ``threshold_``, ``classes_``,
+    ``fallbacks_`` (one line per fallback taken), ``n_train_rows_`` and ``best_iteration_``
+    (gbm: index of the last boosting round kept, counting the rounds of a warm-start's
+    predecessor; else None).
+    """
+
+    def __init__(
+        self,
+        model: str = "gbm",
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        n_buckets: int = 4096,
+        threshold_objective: str = "f1",
+        cost_ratio: float = 5.0,
+        validation_fraction: float = 0.15,
+        random_state: int = 42,
+    ) -> None:
+        self.model = model
+        self.numeric = numeric
+        self.categorical = categorical
+        self.n_buckets = n_buckets
+        self.threshold_objective = threshold_objective
+        self.cost_ratio = cost_ratio
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------------
+
+    def fit(
+        self, X: pd.DataFrame, y: Any, *, init_model: DefectClassifier | None = None
+    ) -> DefectClassifier:
+        """Fit on ``X``/``y`` (0/1), continuing ``init_model`` when given (warm start)."""
+        self._check_params()
+        if not isinstance(X, pd.DataFrame):
+            raise UserError(f"training data must be a pandas DataFrame (got {type(X).__name__})")
+        target = _binary_target(y, len(X))
+        fallbacks: list[str] = []
+        init = self._usable_init(init_model, fallbacks)
+        self.classes_ = np.array([0, 1])
+        self.n_train_rows_ = len(target)
+        self.best_iteration_: int | None = None
+
+        counts = np.bincount(target, minlength=2)
+        if counts.min() == 0:
+            observed = int(counts.argmax())
+            fallbacks.append(
+                f"single class in training data ({len(target)} rows, all {observed}): "
+                f"constant prior model"
+            )
+            self.features_ = self._new_features("sparse").fit(X)
+            self.estimator_ = DummyClassifier(strategy="prior")
+            self.estimator_.fit(self.features_.transform(X), target)
+            self.threshold_ = 0.5
+            self.fallbacks_ = fallbacks
+            return self
+
+        fit_rows, val_rows = _validation_split(
+            target, self.validation_fraction, self.random_state, fallbacks
+        )
+        X_fit, y_fit = X.iloc[fit_rows], target[fit_rows]
+        if init is not None:
+            self.features_ = copy.deepcopy(init.features_).learn_new_categories(X_fit)
+        else:
+            self.features_ = self._new_features("codes" if self.model == "gbm" else "sparse")
+            self.features_.fit(X_fit)
+        Z_fit = self.features_.transform(X_fit)
+        validation = None
+        if val_rows is not None:
+            validation = (self.features_.transform(X.iloc[val_rows]), target[val_rows])
+
+        estimator = self._fit_estimator(Z_fit, y_fit, validation, init, fallbacks)
+        if validation is not None:
+            chosen_y, raw = validation[1], self._raw_scores(estimator, validation[0])
+        else:
+            chosen_y, raw = y_fit, self._fallback_scores(estimator, Z_fit, y_fit, init, fallbacks)
+
+        if self.model == "gbm":
+            self.best_iteration_ = estimator.num_boosted_rounds() - 1
+            slope, intercept = _platt(raw, chosen_y, fallbacks)
+            self.estimator_: Any = CalibratedBooster(estimator, slope, intercept)
+            scores = _sigmoid(slope * raw + intercept)
+        else:
+            self.estimator_ = estimator
+            scores = raw
+        self.threshold_ = choose_threshold(
+            chosen_y, scores, self.threshold_objective, self.cost_ratio
+        )
+        self.fallbacks_ = fallbacks
+        return self
+
+    def _check_params(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise UserError(
+                f"unknown model {self.model!r}; choose one of: {', '.join(MODEL_NAMES)}"
+            )
+        if self.threshold_objective not in THRESHOLD_OBJECTIVES:
+            raise UserError(
+                f"unknown threshold objective {self.threshold_objective!r}; "
+                f"choose one of: {', '.join(THRESHOLD_OBJECTIVES)}"
+            )
+        if not self.cost_ratio > 0:
+            raise UserError(f"cost_ratio must be > 0 (got {self.cost_ratio!r})")
+        if not 0 <= self.validation_fraction < 1:
+            raise UserError(
+                f"validation_fraction must be in [0, 1) (got {self.validation_fraction!r})"
+            )
+
+    def _new_features(self, output: str) -> FeatureBuilder:
+        return FeatureBuilder(
+            numeric=tuple(self.numeric),
+            categorical=tuple(self.categorical),
+            crosses="auto",
+            n_buckets=self.n_buckets,
+            output=output,  # type: ignore[arg-type]
+        )
+
+    def _usable_init(
+        self, init_model: DefectClassifier | None, fallbacks: list[str]
+    ) -> DefectClassifier | None:
+        """The model to continue, or None (train from scratch) with the reason recorded."""
+        if init_model is None:
+            return None
+        if self.model not in WARM_START_MODELS:
+            raise UserError(
+                f"model {self.model!r} cannot continue a previous model; warm start is supported "
+                f"by: {', '.join(WARM_START_MODELS)}"
+            )
+        if not hasattr(init_model, "estimator_"):
+            raise UserError("init_model is not fitted; fit it before warm-starting from it")
+        reason = None
+        if init_model.model != self.model:
+            reason = f"init_model is a {init_model.model!r} model, not {self.model!r}"
+        elif isinstance(init_model.estimator_, DummyClassifier):
+            reason = "init_model is a constant fallback model"
+        elif (list(init_model.features_.numeric_), list(init_model.features_.categorical_)) != (
+            list(self.numeric),
+            list(self.categorical),
+        ) or init_model.features_.n_buckets != self.n_buckets:
+            reason = "init_model was trained on other feature columns or bucket count"
+        if reason is not None:
+            fallbacks.append(f"warm start not possible ({reason}): trained from scratch")
+            return None
+        return init_model
+
+    def _fit_estimator(
+        self,
+        Z: Any,
+        y: np.ndarray,
+        validation: tuple[Any, np.ndarray] | None,
+        init: DefectClassifier | None,
+        fallbacks: list[str],
+    ) -> Any:
+        if self.model == "gbm":
+            return self._fit_gbm(Z, y, validation, init)
+        if self.model == "logreg":
+            return self._fit_logreg(Z, y, init)
+        return self._fit_seed_ensemble(Z, y, fallbacks)
+
+    def _fit_gbm(
+        self,
+        Z: np.ndarray,
+        y: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        init: DefectClassifier | None,
+    ) -> Any:
+        """Return the booster, trimmed to the best iteration when early stopping ran."""
+        import xgboost
+
+        if validation is not None:
+            rounds = GBM_WARM_ROUNDS if init is not None else GBM_MAX_ROUNDS
+        else:
+            rounds = GBM_WARM_ROUNDS_NO_SLICE if init is not None else GBM_ROUNDS_NO_SLICE
+        n_pos = int(y.sum())
+        classifier = xgboost.XGBClassifier(
+            n_estimators=rounds,
+            scale_pos_weight=(len(y) - n_pos) / n_pos,
+            feature_types=self.features_.feature_types_,
+            early_stopping_rounds=GBM_EARLY_STOPPING if validation is not None else None,
+            random_state=self.random_state,
+            **GBM_PARAMS,
+        )
+        classifier.fit(
+            Z,
+            y,
+            eval_set=[validation] if validation is not None else None,
+            xgb_model=init.estimator_.booster if init is not None else None,
+            verbose=False,
+        )
+        booster = classifier.get_booster()
+        if validation is not None:
+            booster = booster[: classifier.best_iteration + 1]
+        booster.set_param({"nthread": 1})
+        return booster
+
+    def _fit_logreg(self, Z: Any, y: np.ndarray, init: DefectClassifier | None) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        logreg = LogisticRegression(C=1.0, solver="lbfgs", max_iter=2000)
+        if init is not None:
+            logreg.set_params(warm_start=True)
+            logreg.coef_ = init.estimator_.coef_.copy()
+            logreg.intercept_ = init.estimator_.intercept_.copy()
+        return logreg.fit(Z, y)
+
+    def _fit_seed_ensemble(self, Z: Any, y: np.ndarray, fallbacks: list[str]) -> Any:
+        from imblearn.over_sampling import SMOTE, RandomOverSampler
+        from sklearn.ensemble import (
+            GradientBoostingClassifier,
+            RandomForestClassifier,
+            VotingClassifier,
+        )
+        from sklearn.linear_model import LogisticRegression
+
+        minority = int(np.bincount(y, minlength=2).min())
+        sampler: Any
+        if minority > SMOTE_NEIGHBOURS:
+            sampler = SMOTE(k_neighbors=SMOTE_NEIGHBOURS, random_state=self.random_state)
+        elif minority >= 2:
+            sampler = SMOTE(k_neighbors=minority - 1, random_state=self.random_state)
+            fallbacks.append(
+                f"minority class has {minority} rows, fewer than SMOTE needs for "
+                f"{SMOTE_NEIGHBOURS} neighbours: SMOTE with k_neighbors={minority - 1}"
+            )
+        else:
+            sampler = RandomOverSampler(random_state=self.random_state)
+            fallbacks.append(
+                f"minority class has {minority} row: random over-sampling instead of SMOTE"
+            )
+        Z_res, y_res = sampler.fit_resample(Z, y)
+        ensemble = VotingClassifier(
+            [
+                ("logreg", LogisticRegression(C=1.0, max_iter=2000)),
+                (
+                    "forest",
+                    RandomForestClassifier(
+                        n_estimators=250, n_jobs=2, random_state=self.random_state
+                    ),
+                ),
+                ("boosting", GradientBoostingClassifier(random_state=self.random_state)),
+            ],
+            voting="soft",
+        )
+        ensemble.fit(Z_res, y_res)
+        # predict with one thread: for the few rows of a request, starting threads costs ~40 ms
+        ensemble.named_estimators_["forest"].set_params(n_jobs=1)
+        return ensemble
+
+    def _raw_scores(self, estimator: Any, Z: Any) -> np.ndarray:
+        """Margins for a booster (Platt scaling comes after), defect probabilities otherwise."""
+        if self.model == "gbm":
+            return np.asarray(estimator.inplace_predict(Z, predict_type="margin"), np.float64)
+        return _defect_column(estimator, Z)
+
+    def _fallback_scores(
+        self,
+        estimator: Any,
+        Z: Any,
+        y: np.ndarray,
+        init: DefectClassifier | None,
+        fallbacks: list[str],
+    ) -> np.ndarray:
+        """Scores to choose the threshold on when there is no validation slice."""
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = min(3, int(np.bincount(y, minlength=2).min()))
+        if folds < 2:
+            fallbacks.append("threshold chosen on in-sample scores (optimistic)")
+            return self._raw_scores(estimator, Z)
+        scores = np.empty(len(y), dtype=np.float64)
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        for train, test in splitter.split(np.zeros(len(y)), y):
+            fold = self._fit_estimator(Z[train], y[train], None, init, fallbacks=[])
+            scores[test] = self._raw_scores(fold, Z[test])
+        fallbacks.append(f"threshold chosen on {folds}-fold out-of-fold scores")
+        return scores
+
+    # -- predicting ------------------------------------------------------------------------------
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` probabilities, columns ``[good, defect]``."""
+        p = self.decision_scores(X)
+        return np.column_stack([1.0 - p, p])
+
+    def decision_scores(self, X: pd.DataFrame) -> np.ndarray:
+        """The defect probability of each row (what ``threshold_`` is compared with)."""
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("this DefectClassifier is not fitted yet; call fit first")
+        return _defect_column(self.estimator_, self.features_.transform(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 (defect) where the defect probability reaches ``threshold_``, else 0."""
+        return (self.decision_scores(X) >= self.threshold_).astype(np.int64)
+
+
+def build_model(settings: Settings, schema: DataSchema) -> DefectClassifier:
+    """The classifier the settings ask for, on the schema's feature columns.
+
+    Raises :class:`UserError` for an unknown model name, or for the warm-start strategy with a
+    model that cannot continue a previous fit.
+    """
+    name = settings.model
+    if name not in MODEL_NAMES:
+        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    if settings.strategy == "warm-start" and name not in WARM_START_MODELS:
+        raise UserError(
+            f"strategy 'warm-start' does not work with model {name!r}; "
+            f"models that support it: {', '.join(WARM_START_MODELS)}"
+        )
+    return DefectClassifier(
+        model=name,
+        numeric=tuple(schema.numeric),
+        categorical=tuple(schema.categorical),
+        n_buckets=settings.hash_buckets,
+        threshold_objective=settings.threshold.objective,
+        cost_ratio=settings.threshold.cost_ratio,
+        random_state=settings.seed,
+    )
+
+
+def choose_threshold(
+    y_true: Any, scores: Any, objective: str = "f1", cost_ratio: float = 5.0
+) -> float:
+    """The score at which to call a defect (predict ``score >= threshold``).
+
+    Maximises F1, or minimises ``cost_ratio * FN + FP``, over the distinct scores, all at once
+    from cumulative counts of the scores sorted high to low. Ties go to the highest threshold
+    (fewest alarms). Meant for training-side scores only: choosing it on the hold-out would make
+    the hold-out estimate optimistic. One class only (or no rows): 0.5.
+    """
+    if objective not in THRESHOLD_OBJECTIVES:
+        raise UserError(
+            f"unknown threshold objective {objective!r}; choose one of: "
+            f"{', '.join(THRESHOLD_OBJECTIVES)}"
+        )
+    y = np.asarray(y_true).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if len(y) != len(s):
+        raise ValueError(f"{len(y)} labels but {len(s)} scores")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    if y.all() or not y.any():
+        return 0.5
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last_of_value = np.append(s[1:] != s[:-1], True)
+    tp = np.cumsum(y)[last_of_value]
+    fp = np.cumsum(~y)[last_of_value]
+    candidates = s[last_of_value]
+    fn = tp[-1] - tp
+    if objective == "f1":
+        return float(candidates[np.argmax(2 * tp / (2 * tp + fp + fn))])
+    cost = cost_ratio * fn + fp
+    best = int(np.argmin(cost))
+    if cost_ratio * tp[-1] < cost[best]:  # flagging nothing is cheaper than any threshold
+        return float(np.nextafter(candidates[0], np.inf))
+    return float(candidates[best])
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _binary_target(y: Any, n_rows: int) -> np.ndarray:
+    values = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y).ravel()
+    if len(values) != n_rows:
+        raise UserError(f"target has {len(values)} values but the data has {n_rows} rows")
+    if n_rows == 0:
+        raise UserError("no training rows")
+    try:
+        numbers = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise UserError("target must hold 0/1 values; encode it first") from None
+    if not np.isin(numbers, (0.0, 1.0)).all():
+        raise UserError("target must hold 0/1 values without missing ones; encode it first")
+    return numbers.astype(np.int64)
+
+
+def _validation_split(
+    y: np.ndarray, fraction: float, seed: int, fallbacks: list[str]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Row positions to fit on and to validate on (None: no usable slice, fit on all rows)."""
+    from sklearn.model_selection import train_test_split
+
+    everything = np.arange(len(y))
+    n_val = int(np.ceil(fraction * len(y)))
+    if n_val < MIN_VALIDATION_ROWS or len(y) - n_val < 2:
+        fallbacks.append(
+            f"too few rows for a validation slice ({len(y)} rows, {n_val} would be held out, "
+            f"need {MIN_VALIDATION_ROWS}): fitted on all rows, no early stopping"
+        )
+        return everything, None
+    stratify = y if np.bincount(y, minlength=2).min() >= 2 else None
+    fit_rows, val_rows = train_test_split(
+        everything, test_size=n_val, stratify=stratify, random_state=seed
+    )
+    for part, rows in (("validation slice", val_rows), ("fit part", fit_rows)):
+        if np.unique(y[rows]).size < 2:
+            fallbacks.append(
+                f"a class is missing from the {part} ({int(y.sum())} defects in {len(y)} rows): "
+                f"fitted on all rows, no early stopping"
+            )
+            return everything, None
+    return np.sort(fit_rows), np.sort(val_rows)
+
+
+def _platt(margin: np.ndarray, y: np.ndarray, fallbacks: list[str]) -> tuple[float, float]:
+    """Platt's (1999) sigmoid fit of labels on margins, with his smoothed targets.
+
+    The smoothed targets ``(n_pos + 1) / (n_pos + 2)`` and ``1 / (n_neg + 2)`` keep a small slice
+    with few defects from giving probabilities of exactly 0 or 1.
+    """
+    from scipy.optimize import minimize
+
+    n_pos = float(y.sum())
+    n_neg = len(y) - n_pos
+    target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        z = params[0] * margin + params[1]
+        residual = _sigmoid(z) - target
+        value = float(np.sum(np.logaddexp(0.0, z) - target * z))
+        return value, np.array([np.dot(residual, margin), residual.sum()])
+
+    start = np.array([1.0, np.log((n_pos + 1) / (n_neg + 1))])
+    result = minimize(
+        loss, start, jac=True, method="L-BFGS-B", bounds=[(_MIN_PLATT_SLOPE, None), (None, None)]
+    )
+    slope, intercept = (float(v) for v in result.x)
+    if slope <= _MIN_PLATT_SLOPE * 1.01:
+        fallbacks.append(
+            "Platt slope not positive (the booster does not rank the calibration rows): "
+            "held at a tiny positive value, probabilities near the base rate"
+        )
+    return slope, intercept
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _defect_column(estimator: Any, Z: Any) -> np.ndarray:
+    """The probability of class 1, also for a model that saw one class only."""
+    proba = estimator.predict_proba(Z)
+    classes = list(estimator.classes_)
+    if 1 in classes:
+        return np.asarray(proba[:, classes.index(1)], dtype=np.float64)
+    return np.zeros(proba.shape[0], dtype=np.float64)

@@ -1,0 +1,300 @@
+"""The incremental learning pipeline: one challenger per chunk, scored honestly, gated, recorded.
+
+1. Validate the data (quarantine bad rows) and set a fixed hold-out aside *before* any training:
+   the last ``holdout_fraction`` of rows in order (``tail``), a stratified sample
+   (``stratified``) or a separate file (``holdout_data``). Every model is scored on exactly those
+   rows, so their metrics can be compared.
+2. Split the rest into ordered chunks of ``chunk_size`` rows; a last short chunk is merged into
+   the one before it, never dropped.
+3. For chunk k train model k by ``strategy``: ``expanding`` (chunks 1..k from scratch),
+   ``sliding`` (the last ``window`` chunks) or ``warm-start`` (model k-1 continued on chunk k).
+4. Score it on the hold-out, and prequentially on chunk k+1 (test-then-train: how it would have
+   done on the next batch), let the gate decide, and record model, metrics and reason.
+
+A run is a back-fill: it starts without a champion, and the first model that passes acceptance
+becomes the first one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from defectops import __version__, gate
+from defectops.config import Settings
+from defectops.data.io import frame_sha256, read_table
+from defectops.data.schema import DataSchema
+from defectops.data.validation import ValidationResult, reference_profile, validate, write_outputs
+from defectops.errors import UserError
+from defectops.evaluation import classification_metrics
+from defectops.registry import LocalRegistry
+
+PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
+LOCATION_SETTINGS = frozenset(
+    {"data", "holdout_data", "artifacts", "reports", "tracking_uri", "admin_token"}
+)
+
+
+@dataclass
+class PreparedData:
+    """Validated training rows in order, the fixed hold-out, and where each came from."""
+
+    validation: ValidationResult
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    holdout_source: str
+    holdout_validation: ValidationResult | None = None
+
+    @property
+    def schema(self) -> DataSchema:
+        return self.validation.schema
+
+
+@dataclass
+class RunResult:
+    models: list[dict[str, Any]]
+    champion: dict[str, Any] | None
+    report: dict[str, Any]
+    paths: dict[str, Path]
+
+
+# -- data preparation -----------------------------------------------------------------------------
+
+
+def prepare(settings: Settings) -> PreparedData:
+    """Read and validate everything the run needs; raises before anything is written."""
+    if settings.data is None:
+        raise UserError("no data file given; pass --data FILE (or set data: in the config)")
+    validation = validate(read_table(settings.data), settings, source=str(settings.data))
+    frame = validation.frame
+    schema = validation.schema
+    if settings.holdout_data is not None:
+        reference = reference_profile(frame, schema)
+        held = validate(
+            read_table(settings.holdout_data),
+            settings,
+            schema=schema,
+            reference=reference,
+            source=str(settings.holdout_data),
+        )
+        data = PreparedData(validation, frame, held.frame, str(settings.holdout_data), held)
+    else:
+        train, holdout = split_holdout(frame, schema, settings)
+        data = PreparedData(
+            validation, train, holdout, f"{settings.holdout} {settings.holdout_fraction:g}"
+        )
+    y = data.holdout[schema.target].to_numpy()
+    if len(data.holdout) == 0 or y.min() == y.max():
+        raise UserError(
+            f"the hold-out ({data.holdout_source}, {len(data.holdout)} rows) does not hold both "
+            "classes, so models cannot be compared on it; use a larger --holdout-fraction, "
+            "--holdout stratified, or --holdout-data FILE"
+        )
+    if len(data.train) == 0:
+        raise UserError("no rows left for training after the hold-out; use a smaller fraction")
+    return data
+
+
+def split_holdout(
+    frame: pd.DataFrame, schema: DataSchema, settings: Settings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training rows (in order) and the fixed hold-out, decided once before any training."""
+    n_hold = max(1, math.ceil(len(frame) * settings.holdout_fraction))
+    if n_hold >= len(frame):
+        raise UserError(f"only {len(frame)} valid rows: too few to keep a hold-out aside")
+    if settings.holdout == "tail":
+        return frame.iloc[:-n_hold], frame.iloc[-n_hold:]
+    y = frame[schema.target]
+    stratify = y if y.value_counts().min() >= 2 else None
+    train_idx, hold_idx = train_test_split(
+        np.arange(len(frame)), test_size=n_hold, stratify=stratify, random_state=settings.seed
+    )
+    return frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(hold_idx)]
+
+
+def chunk_bounds(n_rows: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Ordered ``[start, end)`` chunks; the last short chunk is merged into the previous one.
+
+    >>> chunk_bounds(23_490, 1000)[-2:]
+    [(21000, 22000), (22000, 23490)]
+    >>> chunk_bounds(500, 1000)
+    [(0, 500)]
+    """
+    n_chunks = max(1, n_rows // chunk_size)
+    starts = [i * chunk_size for i in range(n_chunks)]
+    ends = [*starts[1:], n_rows]
+    return list(zip(starts, ends, strict=True))
+
+
+def training_rows(
+    strategy: str, bounds: list[tuple[int, int]], k: int, window: int
+) -> tuple[int, int]:
+    """The row range model ``k`` (0-based) trains on under ``strategy``.
+
+    >>> b = [(0, 10), (10, 20), (20, 30)]
+    >>> training_rows("expanding", b, 2, 5), training_rows("sliding", b, 2, 2)
+    ((0, 30), (10, 30))
+    >>> training_rows("warm-start", b, 2, 5)
+    (20, 30)
+    """
+    if strategy == "expanding":
+        return 0, bounds[k][1]
+    if strategy == "sliding":
+        return bounds[max(0, k - window + 1)][0], bounds[k][1]
+    if strategy == "warm-start":
+        return bounds[k]
+    raise UserError(f"strategy {strategy!r} is unknown; use expanding, sliding or warm-start")
+
+
+# -- the loop -------------------------------------------------------------------------------------
+
+
+def run_pipeline(
+    settings: Settings, *, on_chunk: Callable[[dict[str, Any], int], None] | None = None
+) -> RunResult:
+    """Train, score, gate and record one model per chunk; write the reports."""
+    from defectops.models import build_model
+    from defectops.reporting import write_run_reports
+
+    data = prepare(settings)
+    schema = data.schema
+    build_model(settings, schema)  # fail on a bad model/strategy pair before writing anything
+    registry = LocalRegistry(settings.artifacts)
+    written = write_outputs(data.validation, settings)
+    registry.clear_models()
+
+    features = list(schema.features)
+    target = schema.target
+    train = data.train.reset_index(drop=True)
+    X_hold, y_hold = data.holdout[features], data.holdout[target].to_numpy()
+    bounds = chunk_bounds(len(train), settings.chunk_size)
+    width = max(2, len(str(len(bounds))))
+    feature_schema = {"schema": schema.to_dict(), "reference": reference_profile(train, schema)}
+    common = {
+        "model": settings.model,
+        "strategy": settings.strategy,
+        "config_hash": config_hash(settings),
+        "holdout_sha256": frame_sha256(data.holdout[[*features, target]]),
+        "holdout_rows": len(data.holdout),
+        "library_versions": library_versions(),
+    }
+
+    champion: gate.Candidate | None = None
+    previous = None
+    models: list[dict[str, Any]] = []
+    for k in range(len(bounds)):
+        start, end = training_rows(settings.strategy, bounds, k, settings.window)
+        rows = train.iloc[start:end]
+        model = build_model(settings, schema)
+        began = time.perf_counter()
+        init = previous if settings.strategy == "warm-start" else None
+        model.fit(rows[features], rows[target].to_numpy(), init_model=init)
+        fit_seconds = time.perf_counter() - began
+
+        scores = model.decision_scores(X_hold)
+        metrics = classification_metrics(y_hold, scores, model.threshold_)
+        candidate = gate.Candidate(k + 1, scores, float(model.threshold_), metrics)
+        decision = gate.decide(candidate, champion, y_hold, settings.gate, seed=settings.seed + k)
+        metadata = {
+            **common,
+            "chunk_id": k + 1,
+            "chunk_rows": [int(bounds[k][0]), int(bounds[k][1])],
+            "train_rows": [int(start), int(end)],
+            "rows_seen": int(bounds[k][1]),
+            "rows_trained": int(end - start),
+            "defects_trained": int(rows[target].sum()),
+            "data_sha256": frame_sha256(rows[[*features, target]]),
+            "params": _jsonable_params(model.get_params()),
+            "threshold": float(model.threshold_),
+            "best_iteration": getattr(model, "best_iteration_", None),
+            "fallbacks": list(getattr(model, "fallbacks_", [])),
+            "metrics": metrics,
+            "prequential": prequential(model, train, bounds, k, features, target),
+            "status": decision.status,
+            "reason": decision.reason,
+            "decision": decision.to_dict(),
+            "fit_seconds": round(fit_seconds, 4),
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        stored = registry.save(model, metadata, width=width)
+        if decision.promote:
+            registry.set_production(stored, feature_schema)
+            champion = candidate
+        models.append(stored)
+        previous = model
+        if on_chunk is not None:
+            on_chunk(stored, len(bounds))
+
+    champion_meta = registry.champion_metadata() if champion is not None else None
+    report, paths = write_run_reports(settings, models, champion_meta, data)
+    return RunResult(models, champion_meta, report, {**written, **paths})
+
+
+def prequential(
+    model: Any,
+    train: pd.DataFrame,
+    bounds: list[tuple[int, int]],
+    k: int,
+    features: list[str],
+    target: str,
+) -> dict[str, Any] | None:
+    """Model k scored on chunk k+1, which it has not seen: the honest next-batch estimate."""
+    if k + 1 >= len(bounds):
+        return None
+    start, end = bounds[k + 1]
+    rows = train.iloc[start:end]
+    y = rows[target].to_numpy()
+    scores = model.decision_scores(rows[features])
+    metrics = classification_metrics(y, scores, model.threshold_)
+    return {"chunk_id": k + 2, "rows": int(end - start)} | {
+        name: metrics[name] for name in PREQUENTIAL_METRICS
+    }
+
+
+# -- lineage --------------------------------------------------------------------------------------
+
+
+def config_hash(settings: Settings) -> str:
+    """sha256 of the settings that shape a model; paths and secrets are not part of it.
+
+    The data a model saw is fingerprinted separately (``data_sha256``), so the same config on
+    the same data gives the same hash wherever the files live.
+    """
+    payload = settings.model_dump(mode="json", exclude=LOCATION_SETTINGS)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {"python": platform.python_version(), "defectops": __version__}
+    for name in ("numpy", "pandas", "scikit-learn", "xgboost", "imbalanced-learn", "joblib"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[key] = value
+        elif isinstance(value, list | tuple):
+            out[key] = [v if isinstance(v, str | int | float | bool) else str(v) for v in value]
+        else:
+            out[key] = str(value)
+    return out

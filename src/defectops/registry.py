@@ -1,0 +1,133 @@
+"""Where models live: the local artifact tree, with a checksum on every model file.
+
+The registry is the only module that knows the layout::
+
+    artifacts/
+      incremental_models/model_07/model_chunk_07.joblib   every model of the last run
+      incremental_models/model_07/metadata.json            its metrics, decision and lineage
+      production/model_chunk_07.joblib                     the champion (a copy)
+      production/feature_schema.json                       the columns it expects
+      production/metadata.json                             written last: the commit point
+
+Model files are pickles (joblib): loading one runs code, so they must come from a registry you
+trust. Every load verifies the file's sha256 against the value recorded when it was written and
+refuses a file that does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from defectops import atomic
+from defectops.errors import IntegrityError, UserError
+
+MODELS_DIR = "incremental_models"
+PRODUCTION_DIR = "production"
+METADATA = "metadata.json"
+SCHEMA = "feature_schema.json"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
+class LocalRegistry:
+    """The artifact tree under one directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / MODELS_DIR
+
+    @property
+    def production_dir(self) -> Path:
+        return self.root / PRODUCTION_DIR
+
+    def model_dir(self, chunk_id: int, width: int = 2) -> Path:
+        return self.models_dir / f"model_{chunk_id:0{width}d}"
+
+    def save(self, model: Any, metadata: dict[str, Any], *, width: int = 2) -> dict[str, Any]:
+        """Write one chunk's model and metadata; returns the metadata with file and sha256 added."""
+        chunk_id = int(metadata["chunk_id"])
+        directory = self.model_dir(chunk_id, width)
+        name = f"model_chunk_{chunk_id:0{width}d}.joblib"
+        path = atomic.write_with(directory / name, lambda tmp: joblib.dump(model, tmp))
+        stored = {**metadata, "model_file": name, "model_sha256": file_sha256(path)}
+        atomic.write_json(directory / METADATA, stored)
+        return stored
+
+    def clear_models(self) -> None:
+        """Start a back-fill afresh: the previous run's chunk models are replaced."""
+        if self.models_dir.exists():
+            shutil.rmtree(self.models_dir)
+
+    def set_production(self, metadata: dict[str, Any], schema: dict[str, Any]) -> None:
+        """Copy a saved model into ``production/``; metadata.json is written last (commit point)."""
+        source = self.models_dir / _dir_of(metadata) / metadata["model_file"]
+        self.production_dir.mkdir(parents=True, exist_ok=True)
+        target = self.production_dir / metadata["model_file"]
+        atomic.write_with(target, lambda tmp: shutil.copyfile(source, tmp))
+        if file_sha256(target) != metadata["model_sha256"]:
+            raise IntegrityError(f"{source}: checksum changed while copying to production")
+        atomic.write_json(self.production_dir / SCHEMA, schema)
+        atomic.write_json(self.production_dir / METADATA, metadata)
+        for stale in self.production_dir.glob("model_chunk_*.joblib"):
+            if stale.name != metadata["model_file"]:
+                stale.unlink(missing_ok=True)
+
+    def champion_metadata(self) -> dict[str, Any] | None:
+        path = self.production_dir / METADATA
+        return read_json(path) if path.exists() else None
+
+    def champion_schema(self) -> dict[str, Any]:
+        return read_json(self.production_dir / SCHEMA)
+
+    def load_champion(self) -> tuple[Any, dict[str, Any]]:
+        """The verified champion and its metadata, or a UserError saying how to get one."""
+        metadata = self.champion_metadata()
+        if metadata is None:
+            raise UserError(
+                f"no champion in {self.production_dir}; run `defectops run` first "
+                f"or pass --artifacts pointing at a trained project"
+            )
+        return load_verified(self.production_dir / metadata["model_file"], metadata), metadata
+
+
+def load_verified(path: Path, metadata: dict[str, Any]) -> Any:
+    """Load a model file only if its sha256 matches the one recorded when it was written."""
+    if not path.is_file():
+        raise UserError(f"model file {path} is missing")
+    actual = file_sha256(path)
+    if actual != metadata.get("model_sha256"):
+        raise IntegrityError(
+            f"model file {path} does not match its recorded sha256 "
+            f"({actual[:12]}... != {str(metadata.get('model_sha256'))[:12]}...); "
+            "refusing to load it"
+        )
+    return joblib.load(path)
+
+
+def _dir_of(metadata: dict[str, Any]) -> str:
+    stem = Path(metadata["model_file"]).stem  # model_chunk_07
+    return "model_" + stem.rsplit("_", 1)[-1]

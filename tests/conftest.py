@@ -1,0 +1,55 @@
+"""Shared fixtures: a throw-away project directory and small hand-built production frames."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@dataclass(frozen=True)
+class TmpProject:
+    """A temporary working directory; ``artifacts`` is a path inside it, not created up front."""
+
+    root: Path
+    artifacts: Path
+
+
+@pytest.fixture
+def tmp_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TmpProject:
+    """chdir into a fresh tmp dir (so nothing lands in the repo) with no DEFECTOPS_* variables."""
+    for name in list(os.environ):
+        if name.upper().startswith("DEFECTOPS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return TmpProject(root=tmp_path, artifacts=tmp_path / "artifacts")
+
+
+def build_frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """``n`` rows in time order; exactly ``round(n / 4)`` rows have ``DefectStatus == 1``."""
+    rng = np.random.default_rng(seed)
+    stamps = pd.Timestamp("2024-03-01 06:00:00") + pd.to_timedelta(np.arange(n) * 90, unit="s")
+    defects = np.zeros(n, dtype=np.int64)
+    defects[rng.permutation(n)[: round(n / 4)]] = 1
+    return pd.DataFrame(
+        {
+            "Air temperature [K]": rng.normal(300.0, 2.0, n).round(2),
+            "Torque [Nm]": rng.normal(40.0, 5.0, n).round(2),
+            "speed_rpm": rng.integers(1200, 2800, n).astype(np.float64),
+            "machine_id": rng.integers(1, 6, n),
+            "shift": rng.choice(["early", "late", "night"], n),
+            "timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%S"),
+            "DefectStatus": defects,
+        }
+    )
+
+
+@pytest.fixture
+def make_frame() -> Callable[..., pd.DataFrame]:
+    """Factory: ``make_frame(n=200, seed=0)`` builds a fresh frame (see :func:`build_frame`)."""
+    return build_frame
