@@ -23,7 +23,7 @@ def config_file(tmp_path: Path) -> Path:
         "model: logreg\n"
         "target: from_file\n"
         "gate:\n"
-        "  margin: 0.02\n"
+        "  margin: 0.015\n"
         "  min_accuracy: 0.5\n",
     )
 
@@ -35,7 +35,7 @@ def test_defaults_without_any_layer() -> None:
     assert settings.model == "gbm"
     assert settings.categorical is None
     assert settings.drop == []
-    assert settings.gate.margin == pytest.approx(0.01)
+    assert settings.gate.margin == pytest.approx(0.02)
     assert settings.artifacts == Path("artifacts")
     assert settings.reports_dir == Path("artifacts") / "reports"
     assert settings.quarantine_path == Path("artifacts") / "quarantine.csv"
@@ -54,7 +54,7 @@ def test_file_then_env_then_flag_for_one_key(config_file: Path) -> None:
 def test_nested_gate_key_precedence_keeps_sibling_keys(config_file: Path) -> None:
     env = {"DEFECTOPS_GATE__MARGIN": "0.03"}
     from_file = load_settings(config_file, environ={}).gate
-    assert (from_file.margin, from_file.min_accuracy) == (0.02, 0.5)
+    assert (from_file.margin, from_file.min_accuracy) == (0.015, 0.5)
 
     from_env = load_settings(config_file, environ=env).gate
     assert from_env.margin == pytest.approx(0.03)

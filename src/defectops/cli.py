@@ -247,21 +247,27 @@ def run_and_show(settings: Settings) -> None:
 
 
 def print_models(models: list[dict[str, Any]]) -> None:
-    table = Table(title="models", title_justify="left")
-    for column in ("chunk", "rows", "PR-AUC", "F1", "MCC", "status", "reason"):
-        table.add_column(column, justify="right" if column not in ("status", "reason") else "left")
+    """One row per chunk model; the full one-line reasons are in the training report."""
+    table = Table(title="models (hold-out metrics)", title_justify="left")
+    for column in ("chunk", "rows", "PR-AUC", "F1", "MCC", "vs champion", "status"):
+        table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
     for m in models:
         metrics = m["metrics"]
-        status = m["status"]
-        colour = "green" if status == "production" else "dim"
+        comparison = m["decision"].get("comparison")
+        versus = (
+            f"{comparison['delta']:+.3f} [{comparison['low']:+.3f}, {comparison['high']:+.3f}]"
+            if comparison
+            else ("first" if m["status"] == "production" else "-")
+        )
+        colour = "green" if m["status"] == "production" else "dim"
         table.add_row(
             str(m["chunk_id"]),
             f"{m['rows_trained']:,}",
             f"{metrics['pr_auc']:.3f}",
             f"{metrics['f1']:.3f}",
             f"{metrics['mcc']:.3f}",
-            f"[{colour}]{status}[/]",
-            _escape(m["reason"]),
+            versus,
+            f"[{colour}]{m['status']}[/]",
         )
     console.print(table)
 

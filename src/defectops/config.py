@@ -50,7 +50,7 @@ class GateSettings(BaseModel):
     min_accuracy: float = Field(0.70, ge=0.0, le=1.0)
     beat_baseline_mcc: bool = True
     min_delta: float = Field(0.0, ge=0.0)
-    margin: float = Field(0.01, ge=0.0)
+    margin: float = Field(0.02, ge=0.0)
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     n_bootstrap: int = Field(1000, ge=100)
 

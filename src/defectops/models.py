@@ -78,7 +78,10 @@ THRESHOLD_OBJECTIVES: tuple[str, ...] = ("f1", "cost")
 #: a validation slice smaller than this is too noisy to stop on or to choose a threshold on
 MIN_VALIDATION_ROWS = 20
 GBM_MAX_ROUNDS = 400
-GBM_WARM_ROUNDS = 100
+GBM_WARM_ROUNDS = 30
+#: continued boosting fits one chunk at a time: smaller steps forget less and overfit less
+#: (demo, warm-start champion PR-AUC: 0.522 with 100 rounds at 0.08, 0.542 with 30 at 0.03)
+GBM_WARM_LEARNING_RATE = 0.03
 GBM_ROUNDS_NO_SLICE = 100
 GBM_WARM_ROUNDS_NO_SLICE = 30
 GBM_EARLY_STOPPING = 30
@@ -307,7 +310,7 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
             feature_types=self.features_.feature_types_,
             early_stopping_rounds=GBM_EARLY_STOPPING if validation is not None else None,
             random_state=self.random_state,
-            **GBM_PARAMS,
+            **(GBM_PARAMS | ({"learning_rate": GBM_WARM_LEARNING_RATE} if init else {})),
         )
         classifier.fit(
             Z,
