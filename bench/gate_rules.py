@@ -78,7 +78,9 @@ def measure(name: str, files: dict[str, Path], flags: dict, artifacts: Path) -> 
             y_test, model.decision_scores(test_rows)
         )
 
-    print(f"\n## {name}: {len(candidates)} models; gate rows {len(y_gate)}, test rows {len(y_test)}")
+    print(
+        f"\n## {name}: {len(candidates)} models; gate rows {len(y_gate)}, test rows {len(y_test)}"
+    )
     best = max(test_pr_auc, key=test_pr_auc.get)
     print(f"best possible pick: chunk {best}, test PR-AUC {test_pr_auc[best]:.3f}")
     print("| rule | promotions | final champion | gate PR-AUC | test PR-AUC |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
+# a pipe or a CI log has no width; 100 columns keep the tables on one line each
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

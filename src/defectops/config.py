@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     _split = field_validator("categorical", "drop", mode="before")(_split_columns)
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):  # type: ignore[no-untyped-def, override]
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
         # load_settings merges the layers itself (file < env < flags); the model only validates.
         return (init_settings,)
 

@@ -82,7 +82,7 @@ def _salt(name: str) -> np.uint64:
     return _mix(_hash_texts(np.array([name], dtype=object)))[0]
 
 
-class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """Turn a frame into a model matrix: scaled numbers, missing flags and hashed IDs.
 
     Parameters
@@ -295,8 +295,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         """Per column: factorize, hash the distinct values only, then take by codes."""
         codes, uniques = [], []
         for name in self.categorical_:
-            c, u = pd.factorize(frame[name], use_na_sentinel=True)
-            u = np.append(np.asarray(u, dtype=object), None)  # missing -> the extra last slot
+            c, found = pd.factorize(frame[name], use_na_sentinel=True)
+            u = np.append(np.asarray(found, dtype=object), [None])  # missing -> the extra last slot
             codes.append(np.where(c < 0, len(u) - 1, c))
             uniques.append(u)
         hashed = self._hash_uniques(uniques, range(len(uniques)))

@@ -210,7 +210,7 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         if self.model == "gbm":
             self.best_iteration_ = estimator.num_boosted_rounds() - 1
             slope, intercept = _platt(raw, chosen_y, fallbacks)
-            self.estimator_: Any = CalibratedBooster(estimator, slope, intercept)
+            self.estimator_ = CalibratedBooster(estimator, slope, intercept)
             scores = _sigmoid(slope * raw + intercept)
         else:
             self.estimator_ = estimator

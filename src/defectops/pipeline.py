@@ -272,7 +272,7 @@ def config_hash(settings: Settings) -> str:
     The data a model saw is fingerprinted separately (``data_sha256``), so the same config on
     the same data gives the same hash wherever the files live.
     """
-    payload = settings.model_dump(mode="json", exclude=LOCATION_SETTINGS)
+    payload = settings.model_dump(mode="json", exclude=set(LOCATION_SETTINGS))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -63,7 +64,7 @@ def write_table(frame: pd.DataFrame, path: Path | str, *, index: bool = False) -
     path = Path(path)
     kind = table_format(path)
     if kind == "csv":
-        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        compression: Literal["gzip"] | None = "gzip" if path.name.lower().endswith(".gz") else None
         return atomic.write_with(
             path, lambda tmp: frame.to_csv(tmp, index=index, compression=compression)
         )
