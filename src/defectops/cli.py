@@ -316,6 +316,134 @@ def demo(
     run_and_show(settings)
 
 
+ReasonOpt = Annotated[str, typer.Option(help="Why: recorded in the history and in MLflow.")]
+TrackingOpt = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the artifacts).")
+]
+
+
+def registry_from(artifacts: Path | None, tracking_uri: str | None, config: Path | None) -> Any:
+    from defectops.registry import ModelRegistry
+
+    settings = settings_from(config, artifacts=artifacts, tracking_uri=tracking_uri)
+    return ModelRegistry(settings)
+
+
+@command()
+def models(
+    artifacts: ArtifactsOpt = None, tracking_uri: TrackingOpt = None, config: ConfigOpt = None
+) -> None:
+    """List every registered model version: chunk, status, PR-AUC, F1, created, aliases."""
+    from datetime import UTC, datetime
+
+    registry = registry_from(artifacts, tracking_uri, config)
+    versions = registry.tracker.versions()
+    if not versions:
+        console.print("no registered models yet; run `defectops run` first")
+        return
+    table = Table(title=f"registered model {registry.tracker.model_name}", title_justify="left")
+    for column in ("version", "chunk", "status", "PR-AUC", "F1", "created", "aliases"):
+        table.add_column(column, no_wrap=True)
+    for v in versions:
+        created = datetime.fromtimestamp(v.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            v.version,
+            str(v.chunk_id or "-"),
+            v.status or "-",
+            _fixed(v.tags.get("pr_auc")),
+            _fixed(v.tags.get("f1")),
+            created,
+            ", ".join(sorted(v.aliases)),
+        )
+    console.print(table)
+
+
+@command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to make champion.")],
+    reason: ReasonOpt,
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a version champion by hand (verified, recorded in the history)."""
+    meta = registry_from(artifacts, tracking_uri, config).promote(version, reason)
+    console.print(f"champion is now version {meta['version']} (chunk {meta['chunk_id']})")
+
+
+@command()
+def rollback(
+    reason: Annotated[str, typer.Option(help="Why: recorded in the history.")] = "rollback",
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Go back to the previous champion."""
+    meta = registry_from(artifacts, tracking_uri, config).rollback(reason)
+    console.print(
+        f"rolled back: champion is now version {meta['version']} (chunk {meta['chunk_id']})"
+    )
+
+
+@command()
+def history(artifacts: ArtifactsOpt = None, config: ConfigOpt = None) -> None:
+    """Every alias change: when, from, to, by whom, why."""
+    from defectops.history import read_history
+
+    settings = settings_from(config, artifacts=artifacts)
+    entries = read_history(settings.artifacts)
+    if not entries:
+        console.print("no alias changes recorded yet")
+        return
+    table = Table(title="alias history", title_justify="left")
+    for column in ("#", "when", "alias", "from", "to", "action", "by", "why"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            str(e["seq"]),
+            e["at"],
+            e["alias"],
+            _version(e.get("from_version"), e.get("from_chunk")),
+            _version(e.get("to_version"), e.get("to_chunk")),
+            e.get("action", ""),
+            e.get("by", ""),
+            _escape(e.get("reason", "")),
+        )
+    console.print(table)
+
+
+@command()
+def report(
+    artifacts: ArtifactsOpt = None,
+    readme: Annotated[
+        Path | None, typer.Option(help="README whose marked results section is updated.")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write reports/MODEL_CARD.md and update the README's results section."""
+    from defectops.model_card import update_readme, write_model_card
+    from defectops.registry import read_json
+    from defectops.reporting import LEARNING_CURVE, TRAINING_REPORT
+
+    settings = settings_from(config, artifacts=artifacts)
+    card = write_model_card(settings.reports_dir)
+    console.print(f"model card: {card}")
+    if readme is not None:
+        run_report = read_json(settings.reports_dir / TRAINING_REPORT)
+        changed = update_readme(readme, run_report, settings.reports_dir / LEARNING_CURVE)
+        console.print(f"{readme}: {'updated' if changed else 'already up to date'}")
+
+
+def _fixed(value: str | None) -> str:
+    return f"{float(value):.3f}" if value else "-"
+
+
+def _version(version: str | None, chunk: int | None) -> str:
+    if not version:
+        return "-"
+    return f"v{version}" + (f" (chunk {chunk})" if chunk else "")
+
+
 def print_validation(report: dict[str, Any]) -> None:
     """The validation report as a short table a person reads at a glance."""
     for note in report["schema"].get("notes", []):

@@ -23,7 +23,7 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,14 +32,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from defectops import __version__, gate
+from defectops import __version__, atomic, gate
 from defectops.config import Settings
 from defectops.data.io import frame_sha256, read_table
 from defectops.data.schema import DataSchema
 from defectops.data.validation import ValidationResult, reference_profile, validate, write_outputs
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
-from defectops.registry import LocalRegistry
 
 PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
 LOCATION_SETTINGS = frozenset(
@@ -164,17 +163,31 @@ def training_rows(
 def run_pipeline(
     settings: Settings, *, on_chunk: Callable[[dict[str, Any], int], None] | None = None
 ) -> RunResult:
-    """Train, score, gate and record one model per chunk; write the reports."""
+    """Train, score, gate and record one model per chunk; write the reports.
+
+    Holds the artifact directory's lock for the whole run. A run killed at any point resumes
+    after its last completed chunk when started again with the same config and data (same run
+    key), and ends in the same registry state as an uninterrupted run.
+    """
+    from defectops.lock import RunLock
     from defectops.models import build_model
-    from defectops.reporting import write_run_reports
 
     data = prepare(settings)
-    schema = data.schema
-    build_model(settings, schema)  # fail on a bad model/strategy pair before writing anything
-    registry = LocalRegistry(settings.artifacts)
-    written = write_outputs(data.validation, settings)
-    registry.clear_models()
+    build_model(settings, data.schema)  # fail on a bad model/strategy pair before writing anything
+    with RunLock(settings.artifacts, purpose="run"):
+        return _run_locked(settings, data, on_chunk)
 
+
+def _run_locked(
+    settings: Settings,
+    data: PreparedData,
+    on_chunk: Callable[[dict[str, Any], int], None] | None,
+) -> RunResult:
+    from defectops.models import build_model
+    from defectops.registry import SCHEMA, ModelRegistry, load_verified
+    from defectops.reporting import write_run_reports
+
+    schema = data.schema
     features = list(schema.features)
     target = schema.target
     train = data.train.reset_index(drop=True)
@@ -182,19 +195,46 @@ def run_pipeline(
     bounds = chunk_bounds(len(train), settings.chunk_size)
     width = max(2, len(str(len(bounds))))
     feature_schema = {"schema": schema.to_dict(), "reference": reference_profile(train, schema)}
+    holdout_sha = frame_sha256(data.holdout[[*features, target]])
     common = {
         "model": settings.model,
         "strategy": settings.strategy,
         "config_hash": config_hash(settings),
-        "holdout_sha256": frame_sha256(data.holdout[[*features, target]]),
+        "holdout_sha256": holdout_sha,
         "holdout_rows": len(data.holdout),
         "library_versions": library_versions(),
     }
+    key = run_key(common["config_hash"], frame_sha256(train[[*features, target]]), holdout_sha)
 
+    registry = ModelRegistry(settings)
+    local = registry.local
+    state = RunState.load(settings.artifacts)
+    if state is None or state.run_key != key or state.finished:
+        local.clear_models()
+        state = RunState(run_key=key)
+    written = write_outputs(data.validation, settings)
+    state.parent_run_id = registry.tracker.start_run(
+        key, run_params(settings), {"defectops.data_sha256": frame_sha256(train)}
+    )
+    state.save(settings.artifacts)
+
+    models: list[dict[str, Any]] = []
     champion: gate.Candidate | None = None
     previous = None
-    models: list[dict[str, Any]] = []
-    for k in range(len(bounds)):
+    for chunk_id in state.completed:  # a resumed run: what is done stays done
+        meta = read_json_file(local.model_dir(chunk_id, width) / "metadata.json")
+        models.append(meta)
+        if chunk_id == state.champion_chunk or settings.strategy == "warm-start":
+            model = load_verified(local.model_dir(chunk_id, width) / meta["model_file"], meta)
+            previous = model
+            if chunk_id == state.champion_chunk:
+                scores = model.decision_scores(X_hold)
+                champion = gate.Candidate(chunk_id, scores, meta["threshold"], meta["metrics"])
+        if on_chunk is not None:
+            on_chunk(meta, len(bounds))
+
+    example = _signature_example(X_hold, schema)
+    for k in range(len(state.completed), len(bounds)):
         start, end = training_rows(settings.strategy, bounds, k, settings.window)
         rows = train.iloc[start:end]
         model = build_model(settings, schema)
@@ -228,18 +268,88 @@ def run_pipeline(
             "fit_seconds": round(fit_seconds, 4),
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        stored = registry.save(model, metadata, width=width)
+        model_dir = local.model_dir(k + 1, width)
+        atomic.write_json(model_dir / SCHEMA, feature_schema)
+        stored = local.save(model, metadata, width=width)
+        version = registry.tracker.log_chunk(
+            state.parent_run_id, key, stored, model_dir, feature_schema, example
+        )
+        stored = {**stored, "version": version}
+        atomic.write_json(model_dir / "metadata.json", stored)
         if decision.promote:
-            registry.set_production(stored, feature_schema)
+            registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")
             champion = candidate
+            state.champion_chunk = k + 1
+        else:
+            registry.mark_challenger(version)
+        state.completed.append(k + 1)
+        state.save(settings.artifacts)
         models.append(stored)
         previous = model
         if on_chunk is not None:
             on_chunk(stored, len(bounds))
 
-    champion_meta = registry.champion_metadata() if champion is not None else None
+    champion_meta = local.champion_metadata() if champion is not None else None
     report, paths = write_run_reports(settings, models, champion_meta, data)
+    registry.tracker.finish_run(
+        state.parent_run_id, report["summary"], [*written.values(), *paths.values()]
+    )
+    state.finished = True
+    state.save(settings.artifacts)
     return RunResult(models, champion_meta, report, {**written, **paths})
+
+
+@dataclass
+class RunState:
+    """What a run has finished, written after each chunk: the resume point after a crash."""
+
+    run_key: str
+    parent_run_id: str | None = None
+    completed: list[int] = field(default_factory=list)
+    champion_chunk: int | None = None
+    finished: bool = False
+
+    FILE = "run_state.json"
+
+    @classmethod
+    def load(cls, artifacts: Path) -> RunState | None:
+        path = Path(artifacts) / cls.FILE
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def save(self, artifacts: Path) -> None:
+        atomic.write_json(Path(artifacts) / self.FILE, asdict(self))
+
+
+def run_key(config: str, train_sha: str, holdout_sha: str) -> str:
+    """Same config, same training rows, same hold-out: the same run (resumable)."""
+    return hashlib.sha256(f"{config}:{train_sha}:{holdout_sha}".encode()).hexdigest()
+
+
+def run_params(settings: Settings) -> dict[str, Any]:
+    """The settings as flat MLflow params (``gate.margin``), secrets excluded."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.model_dump(mode="json", exclude={"admin_token"}).items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def read_json_file(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _signature_example(X: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
+    """A few rows typed as the API takes them: numbers as floats, categories as text."""
+    example = X.head(5).copy()
+    for col in schema.numeric:
+        example[col] = example[col].astype(float)
+    for col in schema.categorical:
+        example[col] = example[col].astype(str)
+    return example
 
 
 def prequential(

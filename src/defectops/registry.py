@@ -19,13 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import joblib
 
 from defectops import atomic
+from defectops.config import Settings
 from defectops.errors import IntegrityError, UserError
+from defectops.history import append_history, previous_champion, read_history
+from defectops.tracking import CHALLENGER, CHAMPION
 
 MODELS_DIR = "incremental_models"
 PRODUCTION_DIR = "production"
@@ -82,9 +86,17 @@ class LocalRegistry:
         if self.models_dir.exists():
             shutil.rmtree(self.models_dir)
 
-    def set_production(self, metadata: dict[str, Any], schema: dict[str, Any]) -> None:
-        """Copy a saved model into ``production/``; metadata.json is written last (commit point)."""
-        source = self.models_dir / _dir_of(metadata) / metadata["model_file"]
+    def set_production(
+        self, source: Path, metadata: dict[str, Any], schema: dict[str, Any]
+    ) -> None:
+        """Copy a verified model into ``production/``; metadata.json is written last (commit point).
+
+        ``source`` is the model file: a chunk model of this tree, or one downloaded from MLflow.
+        """
+        if file_sha256(source) != metadata["model_sha256"]:
+            raise IntegrityError(
+                f"model file {source} does not match its recorded sha256; refusing to promote it"
+            )
         self.production_dir.mkdir(parents=True, exist_ok=True)
         target = self.production_dir / metadata["model_file"]
         atomic.write_with(target, lambda tmp: shutil.copyfile(source, tmp))
@@ -92,7 +104,7 @@ class LocalRegistry:
             raise IntegrityError(f"{source}: checksum changed while copying to production")
         atomic.write_json(self.production_dir / SCHEMA, schema)
         atomic.write_json(self.production_dir / METADATA, metadata)
-        for stale in self.production_dir.glob("model_chunk_*.joblib"):
+        for stale in self.production_dir.glob("*.joblib"):
             if stale.name != metadata["model_file"]:
                 stale.unlink(missing_ok=True)
 
@@ -128,6 +140,108 @@ def load_verified(path: Path, metadata: dict[str, Any]) -> Any:
     return joblib.load(path)
 
 
-def _dir_of(metadata: dict[str, Any]) -> str:
-    stem = Path(metadata["model_file"]).stem  # model_chunk_07
-    return "model_" + stem.rsplit("_", 1)[-1]
+class ModelRegistry:
+    """MLflow's registered model plus the local tree, kept in step, with the alias history.
+
+    The ``champion`` alias in MLflow is the truth; ``production/`` is a verified local copy of
+    that version, and every alias change is appended to the history.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        from defectops.tracking import Tracker
+
+        self.settings = settings
+        self.local = LocalRegistry(settings.artifacts)
+        self.tracker = Tracker(settings)
+
+    def crown(
+        self,
+        version: str,
+        metadata: dict[str, Any],
+        source_dir: Path,
+        *,
+        reason: str,
+        action: str,
+    ) -> bool:
+        """Make ``version`` the champion: local tree, alias, history. Idempotent.
+
+        Returns True when the champion changed.
+        """
+        current = self.tracker.alias_version(CHAMPION)
+        production = self.local.champion_metadata()
+        schema = read_json(source_dir / SCHEMA)
+        stored = {**metadata, "version": version}
+        if production is None or str(production.get("version")) != version:
+            self.local.set_production(source_dir / metadata["model_file"], stored, schema)
+        if current == version:
+            return False
+        self.tracker.set_alias(CHAMPION, version)
+        self._record(CHAMPION, current, version, reason=reason, action=action)
+        return True
+
+    def mark_challenger(self, version: str) -> None:
+        """The newest rejected model carries the ``challenger`` alias."""
+        current = self.tracker.alias_version(CHALLENGER)
+        if current != version:
+            self.tracker.set_alias(CHALLENGER, version)
+
+    def promote(self, version: str, reason: str, *, action: str = "promote") -> dict[str, Any]:
+        """Make any registered version champion (manual override, still recorded)."""
+        known = {v.version: v for v in self.tracker.versions()}
+        if version not in known:
+            listed = ", ".join(known) or "none"
+            raise UserError(
+                f"version {version} of {self.settings.registered_model} does not exist "
+                f"(versions: {listed}); see `defectops models`"
+            )
+        with tempfile.TemporaryDirectory(dir=self.settings.artifacts) as tmp:
+            source = self.tracker.download_model(version, Path(tmp))
+            metadata = read_json(source / METADATA)
+            expected = known[version].tags.get("model_sha256")
+            if expected and expected != metadata.get("model_sha256"):
+                raise IntegrityError(
+                    f"version {version}: metadata sha256 does not match the registry tag"
+                )
+            load_verified(source / metadata["model_file"], metadata)  # refuses a tampered file
+            self.crown(version, metadata, source, reason=reason, action=action)
+        return {**metadata, "version": version}
+
+    def rollback(self, reason: str) -> dict[str, Any]:
+        """Back to the previous champion (by the history); rolling back twice goes two back."""
+        current = self.tracker.alias_version(CHAMPION)
+        target = previous_champion(read_history(self.settings.artifacts), current)
+        if target is None:
+            raise UserError("no previous champion to roll back to; see `defectops history`")
+        return self.promote(target, reason, action="rollback")
+
+    def sync_production(self) -> None:
+        """Make ``production/`` match the ``champion`` alias (after a crash between the two)."""
+        version = self.tracker.alias_version(CHAMPION)
+        production = self.local.champion_metadata()
+        if version is not None and (
+            production is None or str(production.get("version")) != version
+        ):
+            with tempfile.TemporaryDirectory(dir=self.settings.artifacts) as tmp:
+                source = self.tracker.download_model(version, Path(tmp))
+                metadata = read_json(source / METADATA)
+                self.local.set_production(
+                    source / metadata["model_file"],
+                    {**metadata, "version": version},
+                    read_json(source / SCHEMA),
+                )
+
+    def _record(self, alias: str, old: str | None, new: str, *, reason: str, action: str) -> None:
+        chunks = {v.version: v.chunk_id for v in self.tracker.versions()}
+        entry = append_history(
+            self.settings.artifacts,
+            {
+                "alias": alias,
+                "from_version": old,
+                "to_version": new,
+                "from_chunk": chunks.get(old) if old else None,
+                "to_chunk": chunks.get(new),
+                "reason": reason,
+                "action": action,
+            },
+        )
+        self.tracker.set_model_tag(f"history.{entry['seq']:06d}", json.dumps(entry))

@@ -1,0 +1,41 @@
+"""The champion as an MLflow pyfunc model, defined from code (MLflow's "models from code").
+
+MLflow refuses to unpickle Python models by default, and rightly so. defectops does not ask
+for an exception: this file *is* the model's code (MLflow stores it as source, nothing of it is
+pickled), and the fitted classifier travels as an artifact whose sha256 is in the model's
+``model_config``. ``load_context`` verifies that checksum before loading the file, so plain
+``mlflow.pyfunc.load_model("models:/NAME@champion")`` and ``mlflow models serve`` run the same
+integrity check as defectops itself. The artifact is still a joblib pickle: load models only
+from a registry you trust.
+
+``predict`` returns the defect probability of each row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from mlflow.models import set_model
+
+
+class DefectModel(mlflow.pyfunc.PythonModel):
+    """Loads the verified classifier; predicts defect probabilities."""
+
+    def load_context(self, context: Any) -> None:
+        from defectops.registry import load_verified
+
+        path = Path(context.artifacts["classifier"])
+        expected = {"model_sha256": context.model_config["model_sha256"]}
+        self.classifier = load_verified(path, expected)
+        self.features = list(context.model_config["features"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
+        frame = pd.DataFrame(model_input)
+        return self.classifier.decision_scores(frame[self.features])
+
+
+set_model(DefectModel())
