@@ -81,6 +81,9 @@ OrderOpt = Annotated[str | None, typer.Option("--order-by", help="Column giving 
 ArtifactsOpt = Annotated[
     Path | None, typer.Option(help="Directory for models, reports and the registry.")
 ]
+TrackingOpt = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the artifacts).")
+]
 
 
 def settings_from(config: Path | None, **flags: Any) -> Settings:
@@ -188,6 +191,7 @@ def run(
     gate: GateOpt = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
     artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Train a model per chunk, score each on the same hold-out, promote real improvements."""
@@ -209,6 +213,7 @@ def run(
         gate={"rule": gate},
         seed=seed,
         artifacts=artifacts,
+        tracking_uri=tracking_uri,
     )
     run_and_show(settings)
 
@@ -243,6 +248,10 @@ def run_and_show(settings: Settings) -> None:
             f"champion: chunk {champion['chunk_id']}  PR-AUC {m['pr_auc']:.3f}  "
             f"ROC-AUC {m['roc_auc']:.3f}  F1 {m['f1']:.3f}  MCC {m['mcc']:.3f}  "
             f"(hold-out defect rate {m['defect_rate']:.1%})"
+        )
+        console.print(
+            f"registered model {settings.registered_model} version {champion.get('version')} "
+            f"has the alias champion (MLflow: {settings.resolved_tracking_uri})"
         )
     for name, path in result.paths.items():
         console.print(f"{name.replace('_', ' ')}: {path}")
@@ -298,6 +307,7 @@ def demo(
     ),
     model: ModelOpt = None,
     strategy: StrategyOpt = None,
+    tracking_uri: TrackingOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Simulate 23,490 rows of line data plus the 5,000 that follow, and run the pipeline."""
@@ -312,14 +322,12 @@ def demo(
         artifacts=artifacts,
         model=model,
         strategy=strategy,
+        tracking_uri=tracking_uri,
     )
     run_and_show(settings)
 
 
 ReasonOpt = Annotated[str, typer.Option(help="Why: recorded in the history and in MLflow.")]
-TrackingOpt = Annotated[
-    str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the artifacts).")
-]
 
 
 def registry_from(artifacts: Path | None, tracking_uri: str | None, config: Path | None) -> Any:
