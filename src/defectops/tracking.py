@@ -24,21 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from defectops.config import Settings
+from defectops.evaluation import METRICS
 
 EXPERIMENT = "defectops"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-TRACKED_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-)
 
 
 def _quiet_mlflow() -> None:
@@ -327,7 +317,7 @@ def _chunk_params(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def _chunk_metrics(metadata: dict[str, Any]) -> dict[str, float]:
-    metrics = {f"holdout_{k}": metadata["metrics"][k] for k in TRACKED_METRICS}
+    metrics = {f"holdout_{k}": metadata["metrics"][k] for k in METRICS}
     pre = metadata.get("prequential") or {}
     metrics.update({f"prequential_{k}": v for k, v in pre.items() if k in ("pr_auc", "roc_auc")})
     metrics["fit_seconds"] = metadata["fit_seconds"]
