@@ -16,13 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 import numpy as np
 import pandas as pd
 from mlflow.models import set_model
 
 
-class DefectModel(mlflow.pyfunc.PythonModel):
+class DefectModel(PythonModel):
     """Loads the verified classifier; predicts defect probabilities."""
 
     def load_context(self, context: Any) -> None:

@@ -204,7 +204,7 @@ def _run_locked(
         "holdout_rows": len(data.holdout),
         "library_versions": library_versions(),
     }
-    key = run_key(common["config_hash"], frame_sha256(train[[*features, target]]), holdout_sha)
+    key = run_key(config_hash(settings), frame_sha256(train[[*features, target]]), holdout_sha)
 
     registry = ModelRegistry(settings)
     local = registry.local
