@@ -404,12 +404,12 @@ def history(artifacts: ArtifactsOpt = None, config: ConfigOpt = None) -> None:
         console.print("no alias changes recorded yet")
         return
     table = Table(title="alias history", title_justify="left")
-    for column in ("#", "when", "alias", "from", "to", "action", "by", "why"):
-        table.add_column(column, overflow="fold")
+    for column in ("#", "when (UTC)", "alias", "from", "to", "action", "by", "why"):
+        table.add_column(column, overflow="fold", no_wrap=column != "why")
     for e in entries:
         table.add_row(
             str(e["seq"]),
-            e["at"],
+            e["at"][:16].replace("T", " "),
             e["alias"],
             _version(e.get("from_version"), e.get("from_chunk")),
             _version(e.get("to_version"), e.get("to_chunk")),
@@ -449,7 +449,7 @@ def _fixed(value: str | None) -> str:
 def _version(version: str | None, chunk: int | None) -> str:
     if not version:
         return "-"
-    return f"v{version}" + (f" (chunk {chunk})" if chunk else "")
+    return f"v{version}" + (f" (#{chunk})" if chunk else "")
 
 
 def print_validation(report: dict[str, Any]) -> None:

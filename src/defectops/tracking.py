@@ -267,11 +267,12 @@ class Tracker:
         """The version's logged model directory (classifier, metadata, schema) on local disk."""
         from mlflow.artifacts import download_artifacts
 
-        source = self.client.get_model_version(self.model_name, version).source
+        # the version's storage location (its ``source`` is a ``models:/m-...`` id in MLflow 3)
+        root = self.client.get_model_version_download_uri(self.model_name, version)
         destination.mkdir(parents=True, exist_ok=True)
         return Path(
             download_artifacts(
-                artifact_uri=f"{source}/artifacts",
+                artifact_uri=f"{root.rstrip('/')}/artifacts",
                 dst_path=str(destination),
                 tracking_uri=self.uri,
             )
