@@ -300,6 +300,38 @@ def predict(
 
 
 @command()
+def serve(
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.0, help="Seconds between checks for a new champion (0: off).")
+    ] = 2.0,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the champion over HTTP: /predict, /predict/batch, /explain, /ready, /metrics, /docs."""
+    import uvicorn
+
+    settings_from(config, artifacts=artifacts, tracking_uri=tracking_uri)  # fail fast on bad input
+    for name, value in (("ARTIFACTS", artifacts), ("TRACKING_URI", tracking_uri)):
+        if value is not None:
+            os.environ[f"DEFECTOPS_{name}"] = str(value)
+    os.environ["DEFECTOPS_SERVE_POLL_INTERVAL"] = str(poll_interval)
+    if config is not None:
+        os.environ["DEFECTOPS_SERVE_CONFIG"] = str(config)
+    uvicorn.run(
+        "defectops.serving.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@command()
 def demo(
     artifacts: ArtifactsOpt = None,
     data_dir: Annotated[Path, typer.Option(help="Where the demo data is written.")] = Path(

@@ -1,0 +1,130 @@
+"""The champion being served, swapped atomically when ``production/metadata.json`` changes.
+
+A :class:`LoadedModel` is immutable once built: a request takes ``holder.current`` once and uses
+that object to the end, so a swap in the middle of a request never mixes two models. Loading and
+verifying (sha256) happen off the event loop; a model that fails either is never swapped in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from defectops.predict import Champion
+from defectops.registry import METADATA, PRODUCTION_DIR, LocalRegistry
+from defectops.serving.schemas import batch_model, record_model
+
+log = logging.getLogger("defectops.serving")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One verified champion with everything a request needs, built once per load."""
+
+    champion: Champion
+    version: str
+    metadata_sha256: str
+    reference: dict[str, Any]
+    record: type[BaseModel]
+    batch: type[BaseModel]
+    features: tuple[str, ...]
+    columns: pd.Index
+    threshold: float
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.champion.metadata
+
+    def frame(self, rows: list[list[Any]]) -> pd.DataFrame:
+        """Rows in feature order as a DataFrame, the cheapest way (one object block).
+
+        The FeatureBuilder coerces numeric columns itself (``pd.to_numeric``), so an object
+        block scores exactly like the typed columns of a file.
+        """
+        values = np.empty((len(rows), len(self.features)), dtype=object)
+        if rows:
+            values[:] = rows
+        return pd.DataFrame(values, columns=self.columns, dtype=object, copy=False)
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.champion.model.decision_scores(frame)
+
+
+def metadata_digest(artifacts: Path) -> str | None:
+    """sha256 of production/metadata.json (the commit point), or None when there is none."""
+    try:
+        return hashlib.sha256(
+            (Path(artifacts) / PRODUCTION_DIR / METADATA).read_bytes()
+        ).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def load_model(
+    artifacts: Path,
+    *,
+    max_batch: int,
+    unknown_fields: Literal["reject", "ignore"],
+    attempts: int = 3,
+) -> LoadedModel:
+    """Load and verify the champion; retried when production/ changed while it was read."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        before = metadata_digest(artifacts)
+        try:
+            champion = Champion.load(Path(artifacts))
+            reference = LocalRegistry(artifacts).champion_schema().get("reference") or {}
+        except Exception as exc:  # a promotion mid-read deletes the old file: retry once
+            last = exc
+            if metadata_digest(artifacts) == before:
+                raise
+            continue
+        if metadata_digest(artifacts) != before or before is None:
+            continue
+        record = record_model(champion.schema, reference, unknown_fields)
+        features = tuple(champion.schema.features)
+        return LoadedModel(
+            champion=champion,
+            version=str(champion.metadata.get("version", champion.metadata.get("chunk_id"))),
+            metadata_sha256=before,
+            reference=reference,
+            record=record,
+            batch=batch_model(record, max_batch),
+            features=features,
+            columns=pd.Index(features, dtype=object),
+            threshold=champion.threshold,
+        )
+    raise RuntimeError(f"production/ kept changing while loading the champion ({last})")
+
+
+class ModelHolder:
+    """The one reference to the model being served, plus what the poller needs to compare."""
+
+    def __init__(self, artifacts: Path) -> None:
+        self.artifacts = Path(artifacts)
+        self.current: LoadedModel | None = None
+        self.last_error: str | None = None
+        #: the metadata digest last tried (loaded or refused), so a bad model is not retried
+        #: on every poll; a changed metadata.json is tried again
+        self.last_seen: str | None = None
+        self.lock = threading.Lock()
+
+    def changed(self) -> bool:
+        digest = metadata_digest(self.artifacts)
+        return digest is not None and digest != self.last_seen
+
+    def swap(self, model: LoadedModel) -> LoadedModel | None:
+        """Make ``model`` current; returns the one it replaced."""
+        old, self.current = self.current, model
+        self.last_error = None
+        return old

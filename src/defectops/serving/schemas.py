@@ -1,0 +1,148 @@
+"""Request models generated from the champion's feature schema, and the fixed response models.
+
+Field names are the training columns exactly (as aliases, so ``Air temperature [K]`` works);
+numeric fields are ``float | None`` (null means missing), categorical fields take any string or
+number. Every field is required: a forgotten column is a 422 naming it, not a silent NaN.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, create_model
+
+from defectops.data.schema import DataSchema
+
+Category = StrictStr | StrictInt | StrictFloat | None
+
+
+def _identifier(name: str, index: int, taken: set[str]) -> str:
+    """A Python identifier for a column name (the alias keeps the real name)."""
+    base = re.sub(r"\W+", "_", name).strip("_") or "field"
+    if base[0].isdigit() or keyword.iskeyword(base) or base.startswith("model_"):
+        base = f"f_{base}"
+    candidate = base
+    while candidate in taken:
+        candidate = f"{base}_{index}"
+        index += 1
+    taken.add(candidate)
+    return candidate
+
+
+def example_record(schema: DataSchema, reference: dict[str, Any] | None) -> dict[str, Any]:
+    """One plausible record: numeric mid-range, the first known category."""
+    reference = reference or {}
+    numeric = reference.get("numeric", {})
+    categorical = reference.get("categorical", {})
+    record: dict[str, Any] = {}
+    for col in schema.numeric:
+        bounds = numeric.get(col) or {}
+        low, high = bounds.get("min"), bounds.get("max")
+        if low is not None and high is not None:
+            record[col] = round((float(low) + float(high)) / 2, 4)
+        else:
+            record[col] = low if low is not None else 0.0
+    for col in schema.categorical:
+        values = categorical.get(col) or []
+        record[col] = values[0] if values else "unknown"
+    return record
+
+
+def record_model(
+    schema: DataSchema,
+    reference: dict[str, Any] | None,
+    unknown_fields: Literal["reject", "ignore"] = "reject",
+    name: str = "Record",
+) -> type[BaseModel]:
+    """The pydantic model of one record, fields in feature order (numeric, then categorical)."""
+    taken: set[str] = set()
+    fields: dict[str, Any] = {}
+    for i, col in enumerate(schema.numeric):
+        fields[_identifier(col, i, taken)] = (
+            float | None,
+            Field(..., alias=col, description=f"numeric feature {col!r}; null = missing"),
+        )
+    for i, col in enumerate(schema.categorical):
+        fields[_identifier(col, i, taken)] = (
+            Category,
+            Field(..., alias=col, description=f"categorical feature {col!r} (string or number)"),
+        )
+    config = ConfigDict(
+        extra="forbid" if unknown_fields == "reject" else "ignore",
+        populate_by_name=False,
+        json_schema_extra={"examples": [example_record(schema, reference)]},
+    )
+    return create_model(name, __config__=config, **fields)
+
+
+def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
+    return create_model(
+        "BatchRequest",
+        __config__=ConfigDict(extra="forbid"),
+        records=(list[record], Field(..., min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+    )
+
+
+class Prediction(BaseModel):
+    defect_probability: float
+    defect_pred: int
+    threshold: float
+    model_version: str
+
+
+class BatchItem(BaseModel):
+    defect_probability: float
+    defect_pred: int
+
+
+class BatchPrediction(BaseModel):
+    predictions: list[BatchItem]
+    threshold: float
+    model_version: str
+
+
+class Contribution(BaseModel):
+    feature: str
+    value: Any
+    contribution: float
+
+
+class Explanation(BaseModel):
+    defect_probability: float
+    defect_pred: int
+    threshold: float
+    model_version: str
+    margin: float = Field(description="the booster's raw score (log-odds units, before Platt)")
+    bias: float
+    contributions: list[Contribution]
+
+
+class ModelInfo(BaseModel):
+    version: str
+    chunk_id: int | None
+    model: str | None
+    threshold: float
+    metrics: dict[str, Any]
+    trained_at: str | None
+    data_sha256: str | None
+    holdout_sha256: str | None
+    model_sha256: str | None
+    features: dict[str, list[str]]
+    loaded_at: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ReasonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("rollback via the prediction service", min_length=1, max_length=500)
