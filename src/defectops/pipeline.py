@@ -209,7 +209,7 @@ def _run_locked(
     registry = ModelRegistry(settings)
     local = registry.local
     state = RunState.load(settings.artifacts)
-    if state is None or state.run_key != key or state.finished:
+    if state is None or state.run_key != key:  # the same finished run: nothing to retrain
         local.clear_models()
         state = RunState(run_key=key)
     written = write_outputs(data.validation, settings)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -76,7 +77,7 @@ class LocalRegistry:
         chunk_id = int(metadata["chunk_id"])
         directory = self.model_dir(chunk_id, width)
         name = f"model_chunk_{chunk_id:0{width}d}.joblib"
-        path = atomic.write_with(directory / name, lambda tmp: joblib.dump(model, tmp))
+        path = atomic.write_with(directory / name, lambda tmp: dump_model(model, tmp))
         stored = {**metadata, "model_file": name, "model_sha256": file_sha256(path)}
         atomic.write_json(directory / METADATA, stored)
         return stored
@@ -126,6 +127,23 @@ class LocalRegistry:
         return load_verified(self.production_dir / metadata["model_file"], metadata), metadata
 
 
+def dump_model(model: Any, path: Path) -> None:
+    """Pickle ``model`` so that equal models give equal bytes, whichever process fitted them.
+
+    Pickle's memo records objects by identity, so whether two equal strings happen to be one
+    object changes the file; the memo-free ("fast") mode writes values only. Models with
+    reference cycles cannot be written that way and fall back to joblib. ``joblib.load`` reads
+    both.
+    """
+    try:
+        with open(path, "wb") as handle:
+            pickler = pickle.Pickler(handle, protocol=5)
+            pickler.fast = True
+            pickler.dump(model)
+    except (ValueError, RecursionError):
+        joblib.dump(model, path)
+
+
 def load_verified(path: Path, metadata: dict[str, Any]) -> Any:
     """Load a model file only if its sha256 matches the one recorded when it was written."""
     if not path.is_file():
@@ -173,10 +191,16 @@ class ModelRegistry:
         stored = {**metadata, "version": version}
         if production is None or str(production.get("version")) != version:
             self.local.set_production(source_dir / metadata["model_file"], stored, schema)
-        if current == version:
+        if current != version:
+            self.tracker.set_alias(CHAMPION, version)
+        # record unless the history already has it (a crash can fall between alias and record)
+        recorded = [e for e in read_history(self.settings.artifacts) if e["alias"] == CHAMPION]
+        last = str(recorded[-1]["to_version"]) if recorded else None
+        if last == version:
             return False
-        self.tracker.set_alias(CHAMPION, version)
-        self._record(CHAMPION, current, version, reason=reason, action=action)
+        self._record(
+            CHAMPION, current if current != version else last, version, reason=reason, action=action
+        )
         return True
 
     def mark_challenger(self, version: str) -> None:

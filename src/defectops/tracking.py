@@ -133,8 +133,13 @@ class Tracker:
         chunk = int(metadata["chunk_id"])
         existing = self.find_version(run_key, chunk)
         if existing is not None:
+            if existing.run_id:  # a crash may have come before the run was closed
+                self.client.set_terminated(existing.run_id, status="FINISHED")
             return existing.version
         child_id = self.find_run(run_key=run_key, chunk=str(chunk))
+        if child_id is not None and not self.client.get_run(child_id).data.metrics:
+            # made by a run killed before it logged anything: log it now
+            self._log_chunk_data(child_id, parent_id, metadata)
         if child_id is None:
             child = self.client.create_run(
                 self.experiment_id(),
@@ -147,14 +152,13 @@ class Tracker:
                 run_name=f"chunk-{chunk:02d}",
             )
             child_id = child.info.run_id
-            self._log_params(child_id, _chunk_params(metadata))
-            self._log_metrics(child_id, _chunk_metrics(metadata))
-            self._log_metrics(parent_id, _chunk_metrics(metadata), step=chunk)
-        uri = self._log_model(child_id, metadata, model_dir, feature_schema, example)
+            self._log_chunk_data(child_id, parent_id, metadata)
+        info = self._log_model(child_id, metadata, model_dir, feature_schema, example)
         version = self.client.create_model_version(
             self.model_name,
-            source=uri,
+            source=info.model_uri,
             run_id=child_id,
+            model_id=info.model_id,
             tags={
                 "defectops.run_key": run_key,
                 "chunk": str(chunk),
@@ -168,6 +172,12 @@ class Tracker:
         self.client.set_terminated(child_id, status="FINISHED")
         return str(version.version)
 
+    def _log_chunk_data(self, child_id: str, parent_id: str, metadata: dict[str, Any]) -> None:
+        metrics = _chunk_metrics(metadata)
+        self._log_params(child_id, _chunk_params(metadata))
+        self._log_metrics(child_id, metrics)
+        self._log_metrics(parent_id, metrics, step=int(metadata["chunk_id"]))
+
     def _log_model(
         self,
         run_id: str,
@@ -175,7 +185,7 @@ class Tracker:
         model_dir: Path,
         feature_schema: dict[str, Any],
         example: Any,
-    ) -> str:
+    ) -> Any:
         from mlflow.models import infer_signature
 
         from defectops import mlflow_model
@@ -197,7 +207,7 @@ class Tracker:
                 signature=infer_signature(example, [0.5] * len(example)),
                 pip_requirements=["defectops"],
             )
-        return str(info.model_uri)
+        return info
 
     def _active(self, run_id: str) -> Any:
         mlflow = self._mlflow
@@ -222,8 +232,13 @@ class Tracker:
 
         try:
             found = self.client.search_model_versions(f"name = '{self.model_name}'")
+            registered = self.client.get_registered_model(self.model_name)
         except MlflowException:
             return []
+        # search results leave ``aliases`` empty; the registered model knows them
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (registered.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
         out = [
             ModelVersion(
                 version=str(v.version),
@@ -231,7 +246,7 @@ class Tracker:
                 status=v.tags.get("status"),
                 reason=v.tags.get("reason"),
                 tags=dict(v.tags),
-                aliases=list(v.aliases or []),
+                aliases=aliases.get(str(v.version), []),
                 created=int(v.creation_timestamp or 0),
                 run_id=v.run_id,
             )
