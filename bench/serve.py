@@ -139,8 +139,12 @@ def main() -> None:
 
     if not args.skip_mlflow:
         port = free_port()
+        # mlflow runs `exec uvicorn` through a shell: the venv's bin must be on PATH
+        bin_dir = str(Path(sys.executable).parent)
         env = dict(
-            os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{args.artifacts.resolve()}/mlflow.db"
+            os.environ,
+            MLFLOW_TRACKING_URI=f"sqlite:///{args.artifacts.resolve()}/mlflow.db",
+            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         server = subprocess.Popen(
             [

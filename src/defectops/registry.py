@@ -197,6 +197,7 @@ class ModelRegistry:
         recorded = [e for e in read_history(self.settings.artifacts) if e["alias"] == CHAMPION]
         last = str(recorded[-1]["to_version"]) if recorded else None
         if last == version:
+            self._mirror_history()  # the crash may also have come before the tag was set
             return False
         self._record(
             CHAMPION, current if current != version else last, version, reason=reason, action=action
@@ -268,4 +269,15 @@ class ModelRegistry:
                 "action": action,
             },
         )
-        self.tracker.set_model_tag(f"history.{entry['seq']:06d}", json.dumps(entry))
+        self.tracker.set_model_tag(_history_tag(entry), json.dumps(entry))
+
+    def _mirror_history(self) -> None:
+        """Set the MLflow tag of every history entry that lacks one."""
+        present = self.tracker.model_tags()
+        for entry in read_history(self.settings.artifacts):
+            if _history_tag(entry) not in present:
+                self.tracker.set_model_tag(_history_tag(entry), json.dumps(entry))
+
+
+def _history_tag(entry: dict[str, Any]) -> str:
+    return f"history.{entry['seq']:06d}"

@@ -274,6 +274,14 @@ class Tracker:
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.model_name, version, key, value)
 
+    def model_tags(self) -> dict[str, str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return dict(self.client.get_registered_model(self.model_name).tags or {})
+        except MlflowException:
+            return {}
+
     def set_model_tag(self, key: str, value: str) -> None:
         self._ensure_registered_model()
         self.client.set_registered_model_tag(self.model_name, key, value)
