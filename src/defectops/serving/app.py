@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -301,7 +301,7 @@ def create_app(
         code: str,
         message: str,
         fields: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> JSONResponse:
         metrics.errors.labels(code).inc()
         body = {"error": {"code": code, "message": message, "fields": fields or []}}
