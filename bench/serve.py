@@ -96,8 +96,8 @@ def main() -> None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
 
     champion = Champion.load(args.artifacts)
-    columns = list(champion.schema.features)
-    frame = read_table(args.data)[columns].iloc[: args.batch].astype(object)
+    columns_order = list(champion.schema.features)
+    frame = read_table(args.data)[columns_order].iloc[: args.batch].astype(object)
     rows = [
         {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
         for r in frame.to_dict("records")
@@ -132,7 +132,10 @@ def main() -> None:
         label = f"defectops (uvicorn, {args.workers} worker{'s' * (args.workers > 1)})"
         table.append((label, "single", wrk(f"{base}/predict", json.dumps(rows[0]), args.seconds)))
         batch = wrk(f"{base}/predict/batch", json.dumps({"records": rows}), args.seconds)
-        table.append((label, f"batch x{len(rows)}", batch))
+        table.append((label, f"batch x{len(rows)} records", batch))
+        columns = {name: [r[name] for r in rows] for name in columns_order}
+        batch = wrk(f"{base}/predict/batch", json.dumps({"columns": columns}), args.seconds)
+        table.append((label, f"batch x{len(rows)} columns", batch))
     finally:
         server.terminate()
         server.wait(30)
@@ -174,7 +177,7 @@ def main() -> None:
             )
             many = json.dumps({"dataframe_records": rows})
             batch = wrk(f"{base}/invocations", many, args.seconds)
-            table.append(("mlflow models serve", f"batch x{len(rows)}", batch))
+            table.append(("mlflow models serve", f"batch x{len(rows)} records", batch))
         finally:
             server.terminate()
             server.wait(30)
@@ -182,7 +185,7 @@ def main() -> None:
     print("\n| server | request | req/s | rows/s | p50 ms | p99 ms | errors |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for server_name, kind, r in table:
-        n = int(kind.split("x")[-1]) if kind.startswith("batch") else 1
+        n = int(kind.split("x")[-1].split()[0]) if kind.startswith("batch") else 1
         print(
             f"| {server_name} | {kind} | {r['rps']:.0f} | {r['rps'] * n:.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']:.0f} |"

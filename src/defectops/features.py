@@ -51,11 +51,12 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
-from defectops.data.schema import category_strings
+from defectops.data.schema import category_strings, category_text
 from defectops.errors import UserError
 
 #: text that stands for a missing categorical value before hashing
 MISSING = "<missing>"
+_PLAIN_NUMBERS = frozenset({int, float, np.float64, np.float32, np.int64, np.int32})
 #: frames with at most this many rows take the lean path (see the module docstring)
 SMALL_BATCH = 32
 
@@ -228,6 +229,29 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             frame = _check_frame(X, self.numeric_ + self.categorical_)
             values = self._numeric_values(frame)
             hashes = self._hashes_by_column(frame)
+        return self._matrix(values, hashes)
+
+    def transform_columns(
+        self, numbers: np.ndarray, categories: Sequence[np.ndarray]
+    ) -> sp.csr_matrix | np.ndarray:
+        """The model matrix from columns already split by role, as :meth:`transform` makes it.
+
+        ``numbers`` is ``(rows, len(numeric_))`` float64 (NaN = missing), ``categories`` one
+        array per ``categorical_`` column. For a caller that holds columns, not a frame (the
+        service's batch reader): building a DataFrame only to take it apart costs more than
+        the transform.
+        """
+        if not hasattr(self, "n_features_out_"):
+            raise NotFittedError("this FeatureBuilder is not fitted yet; call fit first")
+        values = np.array(numbers, dtype=np.float64, ndmin=2, copy=True)
+        if values.shape[1] != len(self.numeric_) or len(categories) != len(self.categorical_):
+            raise UserError(
+                f"expected {len(self.numeric_)} numeric and {len(self.categorical_)} categorical "
+                f"columns (got {values.shape[1]} and {len(categories)})"
+            )
+        return self._matrix(values, self._hashes_of(list(categories)))
+
+    def _matrix(self, values: np.ndarray, hashes: list[np.ndarray]) -> sp.csr_matrix | np.ndarray:
         values[~np.isfinite(values)] = np.nan
         if self.output == "codes":
             return self._codes(values, hashes)
@@ -292,10 +316,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return out
 
     def _hashes_by_column(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        return self._hashes_of([frame[name] for name in self.categorical_])
+
+    def _hashes_of(self, columns: list[Any]) -> list[np.ndarray]:
         """Per column: factorize, hash the distinct values only, then take by codes."""
         codes, uniques = [], []
-        for name in self.categorical_:
-            c, found = pd.factorize(frame[name], use_na_sentinel=True)
+        for column in columns:
+            c, found = pd.factorize(column, use_na_sentinel=True)
             u = np.append(np.asarray(found, dtype=object), [None])  # missing -> the extra last slot
             codes.append(np.where(c < 0, len(u) - 1, c))
             uniques.append(u)
@@ -304,18 +331,30 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return [hashed[start + c] for start, c in zip(bounds[:-1], codes, strict=True)]
 
     def _small_batch(self, X: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Few rows: one object array for the whole frame; per-column pandas calls cost more."""
+        """Few rows: one object array for the whole frame and plain Python per value.
+
+        For a request's one row, pandas' per-call overhead (Series, factorize) costs far more
+        than the work; every value goes through the same ``category_text`` as the batch path.
+        """
         position = {name: i for i, name in enumerate(X.columns.tolist())}
         for name in (*self.numeric_, *self.categorical_):
             if name not in position:
                 _check_frame(X, self.numeric_ + self.categorical_)  # raises, naming the column
         table = _object_table(X)
         n = len(table)
-        block = table[:, [position[c] for c in self.numeric_]].ravel(order="F")
-        parsed = pd.to_numeric(block, errors="coerce")
-        values = np.asarray(parsed, dtype=np.float64).reshape(n, len(self.numeric_), order="F")
+        values = _parse_numbers(table[:, [position[c] for c in self.numeric_]])
         columns = table[:, [position[c] for c in self.categorical_]].T
-        hashed = self._hash_uniques(list(columns), range(len(columns)))
+        if not len(columns):
+            return values, []
+        texts = np.array(
+            [
+                MISSING if v is None or v is pd.NA or (t := category_text(v)) is None else t
+                for v in columns.ravel()
+            ],
+            dtype=object,
+        )
+        salts = np.repeat(self.salts_, n)
+        hashed = _mix(_hash_texts(texts) ^ salts)
         return values, [hashed[i * n : (i + 1) * n] for i in range(len(columns))]
 
     def _hash_uniques(self, uniques: list[np.ndarray], which: Sequence[int]) -> np.ndarray:
@@ -387,11 +426,33 @@ def _object_table(X: pd.DataFrame) -> np.ndarray:
     columns are Arrow-backed; it is used only when pandas kept the row as objects, because a
     purely numeric row is upcast to float64 and an int ID above 2**53 would change.
     """
-    if len(X) == 1:
+    if len(X) == 1 and not _one_block(X):
         row = X.iloc[0]
         if row.dtype == object:
             return row.to_numpy()[None, :]
     return X.to_numpy(dtype=object)
+
+
+def _one_block(X: pd.DataFrame) -> bool:
+    """True for a frame held as one 2-D block (a served request): ``to_numpy`` is then free."""
+    try:
+        return int(X._mgr.nblocks) == 1
+    except AttributeError:  # a pandas without the block manager: take the general route
+        return False
+
+
+def _parse_numbers(block: np.ndarray) -> np.ndarray:
+    """An object block as float64: plain numbers and None directly, anything else as pandas would.
+
+    ``bool`` is excluded from the direct route because ``pd.to_numeric`` is the reference for
+    what a numeric column means, and text needs its parsing rules (``"n/a"`` is missing).
+    """
+    flat = block.ravel(order="F")
+    if all(v is None or type(v) in _PLAIN_NUMBERS for v in flat):
+        out = np.array(flat, dtype=np.float64)
+    else:
+        out = np.asarray(pd.to_numeric(flat, errors="coerce"), dtype=np.float64)
+    return out.reshape(block.shape, order="F")
 
 
 def _check_frame(X: Any, columns: Sequence[str]) -> pd.DataFrame:

@@ -246,11 +246,11 @@ def category_strings(values: pd.Series) -> pd.Series:
     on the distinct values only, so it stays fast on millions of rows.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([_category_text(u) for u in uniques] + [None], dtype=object)
+    texts = np.array([category_text(u) for u in uniques] + [None], dtype=object)
     return pd.Series(texts[codes], index=values.index, name=values.name, dtype=object)
 
 
-def _category_text(value: Any) -> str | None:
+def category_text(value: Any) -> str | None:
     if isinstance(value, bool | np.bool_):
         return str(bool(value))
     if isinstance(value, float | np.floating):

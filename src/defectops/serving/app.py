@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from defectops import __version__
 from defectops.config import Settings, load_settings
 from defectops.errors import IntegrityError, UserError
+from defectops.serving.columns import columns_of_batch
 from defectops.serving.explain import ExplainUnavailable, contributions
 from defectops.serving.metrics import ServiceMetrics
 from defectops.serving.model_holder import LoadedModel, ModelHolder, load_model, metadata_digest
@@ -52,8 +53,6 @@ log = logging.getLogger("defectops.serving")
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-#: batches larger than this are scored in a worker thread, so the event loop keeps serving
-THREAD_BATCH_ROWS = 512
 ROUTES = frozenset(
     {
         "/predict",
@@ -151,6 +150,20 @@ def _error_fields(exc: ValidationError | RequestValidationError) -> list[dict[st
             }
         )
     return fields
+
+
+def _batch_list(loc: list[Any]) -> bool:
+    """The location of a batch's list of records, or of one of its columns."""
+    return loc == ["records"] or (len(loc) == 2 and loc[0] == "columns")
+
+
+def _is_columns(body: bytes) -> bool:
+    """Whether a batch body that failed the fast reader was meant as columns."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(payload, dict) and "columns" in payload and "records" not in payload
 
 
 def _summary(fields: list[dict[str, Any]]) -> str:
@@ -354,7 +367,7 @@ def create_app(
             return model.model_validate_json(body)
         except ValidationError as exc:
             fields = _error_fields(exc)
-            if any(f["type"] == "too_long" and f["loc"] == ["records"] for f in fields):
+            if any(f["type"] == "too_long" and _batch_list(f["loc"]) for f in fields):
                 raise ApiError(
                     413,
                     "batch_too_large",
@@ -369,10 +382,7 @@ def create_app(
             raise ApiError(422, code, _summary(fields), fields) from None
 
     def json_response(content: dict[str, Any]) -> Response:
-        return Response(
-            json.dumps(content, allow_nan=False, separators=(",", ":")),
-            media_type="application/json",
-        )
+        return Response(orjson.dumps(content), media_type="application/json")
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -395,14 +405,29 @@ def create_app(
 
     @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
     async def predict_batch(request: Request) -> Response:
-        """Score up to ``max_batch`` records at once (one DataFrame, one model call)."""
+        """Score up to ``max_batch`` records at once (one feature pass, one model call).
+
+        Scored on the event loop, not in a thread: most of the work holds the GIL anyway, and
+        handing it between threads cost more CPU than the scoring (measured: 17-21 ms against
+        11 ms per 1,000 rows). Concurrency comes from ``--workers``.
+        """
         loaded = current()
-        batch = validate(loaded.batch, await read_body(request))
-        frame = loaded.frame([list(r.__dict__.values()) for r in batch.records])
-        if len(frame) > THREAD_BATCH_ROWS:
-            scores = await asyncio.to_thread(loaded.score, frame)
+        body = await read_body(request)
+        columns = columns_of_batch(
+            body,
+            loaded.numeric,
+            loaded.categorical,
+            max_batch=max_batch,
+            unknown_fields=unknown_fields,
+        )
+        if columns is not None:
+            scores = loaded.champion.model.decision_scores_columns(*columns)
+        elif _is_columns(body):  # not plainly valid: the pydantic model names the problem
+            table = validate(loaded.batch_columns, body).columns
+            scores = loaded.score(loaded.frame(list(zip(*table.__dict__.values(), strict=True))))
         else:
-            scores = loaded.score(frame)
+            batch = validate(loaded.batch, body)
+            scores = loaded.score(loaded.frame([list(r.__dict__.values()) for r in batch.records]))
         labels = (scores >= loaded.threshold).astype(int)
         positives = int(labels.sum())
         label_counters[1].inc(positives)
@@ -569,9 +594,18 @@ def create_app(
             ref = "#/components/schemas/{model}"
             record = loaded.record.model_json_schema(by_alias=True, ref_template=ref)
             batch = loaded.batch.model_json_schema(by_alias=True, ref_template=ref)
+            columns = loaded.batch_columns.model_json_schema(by_alias=True, ref_template=ref)
             components.update(batch.pop("$defs", {}))
+            components.update(columns.pop("$defs", {}))
             components["Record"] = record
-            components["BatchRequest"] = batch
+            components["BatchRecords"] = batch
+            components["BatchColumns"] = columns
+            components["BatchRequest"] = {
+                "anyOf": [
+                    {"$ref": ref.format(model="BatchRecords")},
+                    {"$ref": ref.format(model="BatchColumns")},
+                ]
+            }
             example = record.get("examples", [None])[0]
             bodies = {
                 "/predict": ("Record", example),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 
 from defectops.predict import Champion
 from defectops.registry import METADATA, PRODUCTION_DIR, LocalRegistry
-from defectops.serving.schemas import batch_model, record_model
+from defectops.serving.schemas import batch_model, columns_model, record_model
 
 log = logging.getLogger("defectops.serving")
 
@@ -36,7 +37,10 @@ class LoadedModel:
     reference: dict[str, Any]
     record: type[BaseModel]
     batch: type[BaseModel]
-    features: tuple[str, ...]
+    batch_columns: type[BaseModel]
+    features: tuple[str, ...]  # numeric, then categorical: the record model's field order
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
     columns: pd.Index
     threshold: float
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -45,7 +49,7 @@ class LoadedModel:
     def metadata(self) -> dict[str, Any]:
         return self.champion.metadata
 
-    def frame(self, rows: list[list[Any]]) -> pd.DataFrame:
+    def frame(self, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         """Rows in feature order as a DataFrame, the cheapest way (one object block).
 
         The FeatureBuilder coerces numeric columns itself (``pd.to_numeric``), so an object
@@ -100,7 +104,10 @@ def load_model(
             reference=reference,
             record=record,
             batch=batch_model(record, max_batch),
+            batch_columns=columns_model(champion.schema, reference, max_batch, unknown_fields),
             features=features,
+            numeric=tuple(champion.schema.numeric),
+            categorical=tuple(champion.schema.categorical),
             columns=pd.Index(features, dtype=object),
             threshold=champion.threshold,
         )

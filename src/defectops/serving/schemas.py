@@ -11,7 +11,16 @@ import keyword
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    create_model,
+    model_validator,
+)
 
 from defectops.data.schema import DataSchema
 
@@ -50,6 +59,33 @@ def example_record(schema: DataSchema, reference: dict[str, Any] | None) -> dict
     return record
 
 
+def _feature_fields(schema: DataSchema, *, as_lists: int | None = None) -> dict[str, Any]:
+    """One pydantic field per feature, aliased to the column name; lists of values if asked."""
+    taken: set[str] = set()
+    fields: dict[str, Any] = {}
+    kinds = [(col, float | None, "numeric", "null = missing") for col in schema.numeric] + [
+        (col, Category, "categorical", "string or number") for col in schema.categorical
+    ]
+    for i, (col, kind, role, note) in enumerate(kinds):
+        if as_lists is None:
+            fields[_identifier(col, i, taken)] = (
+                kind,
+                Field(..., alias=col, description=f"{role} feature {col!r}; {note}"),
+            )
+        else:
+            fields[_identifier(col, i, taken)] = (
+                list[kind],  # type: ignore[valid-type]
+                Field(
+                    ...,
+                    alias=col,
+                    min_length=1,
+                    max_length=as_lists,
+                    description=f"values of the {role} feature {col!r}; {note}",
+                ),
+            )
+    return fields
+
+
 def record_model(
     schema: DataSchema,
     reference: dict[str, Any] | None,
@@ -57,24 +93,12 @@ def record_model(
     name: str = "Record",
 ) -> type[BaseModel]:
     """The pydantic model of one record, fields in feature order (numeric, then categorical)."""
-    taken: set[str] = set()
-    fields: dict[str, Any] = {}
-    for i, col in enumerate(schema.numeric):
-        fields[_identifier(col, i, taken)] = (
-            float | None,
-            Field(..., alias=col, description=f"numeric feature {col!r}; null = missing"),
-        )
-    for i, col in enumerate(schema.categorical):
-        fields[_identifier(col, i, taken)] = (
-            Category,
-            Field(..., alias=col, description=f"categorical feature {col!r} (string or number)"),
-        )
     config = ConfigDict(
         extra="forbid" if unknown_fields == "reject" else "ignore",
         populate_by_name=False,
         json_schema_extra={"examples": [example_record(schema, reference)]},
     )
-    return create_model(name, __config__=config, **fields)
+    return create_model(name, __config__=config, **_feature_fields(schema))
 
 
 def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
@@ -82,6 +106,41 @@ def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
         "BatchRequest",
         __config__=ConfigDict(extra="forbid"),
         records=(list[record], Field(..., min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+    )
+
+
+def _same_length(table: BaseModel) -> BaseModel:
+    lengths = {name: len(values) for name, values in table.__dict__.items()}
+    if len(set(lengths.values())) > 1:
+        (a, n), (b, m) = sorted(lengths.items(), key=lambda item: item[1])[:: len(lengths) - 1]
+        raise ValueError(f"every column needs the same number of values ({a}: {n}, {b}: {m})")
+    return table
+
+
+def columns_model(
+    schema: DataSchema,
+    reference: dict[str, Any] | None,
+    max_batch: int,
+    unknown_fields: Literal["reject", "ignore"] = "reject",
+) -> type[BaseModel]:
+    """A batch as columns (``{"columns": {name: [values...]}}``): one list per feature.
+
+    The same batch as records repeats every field name in every record; as columns it parses
+    several times faster, which is what a high-volume caller (a pandas ``to_dict("list")``)
+    gets to benefit from.
+    """
+    example: Any = {k: [v] for k, v in example_record(schema, reference).items()}
+    table = create_model(
+        "BatchColumnsTable",
+        __config__=ConfigDict(
+            extra="forbid" if unknown_fields == "reject" else "ignore",
+            json_schema_extra={"examples": [example]},
+        ),
+        __validators__={"same_length": model_validator(mode="after")(_same_length)},  # type: ignore[dict-item]
+        **_feature_fields(schema, as_lists=max_batch),
+    )
+    return create_model(
+        "BatchColumns", __config__=ConfigDict(extra="forbid"), columns=(table, Field(...))
     )
 
 
