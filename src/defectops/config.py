@@ -64,6 +64,36 @@ class ThresholdSettings(BaseModel):
     cost_ratio: float = Field(5.0, gt=0.0, description="cost of a missed defect / a false alarm")
 
 
+class MonitorSettings(BaseModel):
+    """When a batch counts as drifted (see :mod:`defectops.monitoring.drift`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    psi_warn: float = Field(0.1, gt=0.0, description="PSI from which a column is 'warn'")
+    psi_drift: float = Field(0.25, gt=0.0, description="PSI from which a column is 'drift'")
+    unseen_warn: float = Field(
+        0.05, gt=0.0, le=1.0, description="unseen-value share beyond the training novelty: warn"
+    )
+    unseen_drift: float = Field(
+        0.2, gt=0.0, le=1.0, description="unseen-value share beyond the training novelty: drift"
+    )
+    window: int = Field(5000, ge=100, description="rows the service keeps to watch its inputs")
+    sample_rate: float = Field(
+        1.0, gt=0.0, le=1.0, description="share of served rows that enter the service's window"
+    )
+
+
+class IngestSettings(BaseModel):
+    """The production loop: when ``ingest`` retrains and how late labels are joined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retrain: Literal["every-batch", "every-n", "on-drift"] = "every-batch"
+    every: int = Field(3, ge=1, description="batches between retrains for retrain: every-n")
+    label_key: str | None = Field(None, description="column joining late labels to stored rows")
+    min_rows: int = Field(200, ge=10, description="labelled rows needed before a first model")
+
+
 class Settings(BaseSettings):
     """Everything a run needs; the one place defaults live."""
 
@@ -90,6 +120,8 @@ class Settings(BaseSettings):
     hash_buckets: int = Field(4096, ge=16, le=1 << 22)
     gate: GateSettings = Field(default_factory=GateSettings)
     threshold: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     artifacts: Path = Path("artifacts")
     reports: Path | None = None
     tracking_uri: str | None = None
@@ -108,6 +140,11 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Reports live beside the models unless placed elsewhere."""
         return self.reports if self.reports is not None else self.artifacts / "reports"
+
+    @property
+    def store_dir(self) -> Path:
+        """The ingested batches (Parquet, one directory per batch) and their manifest."""
+        return self.artifacts / "store"
 
     @property
     def quarantine_path(self) -> Path:

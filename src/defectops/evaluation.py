@@ -209,20 +209,68 @@ def paired_bootstrap(
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     ones = np.ones((1, len(y)))
     delta = float(sign * (fn(y, a, ones, thresholds[0]) - fn(y, b, ones, thresholds[1]))[0])
+    low, high = _bootstrap(
+        lambda w: sign * (fn(y, a, w, thresholds[0]) - fn(y, b, w, thresholds[1])),
+        len(y),
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+        batch=batch,
+    )
+    return Comparison(metric, delta, low, high, confidence, n_bootstrap)
+
+
+def bootstrap_interval(
+    y: np.ndarray,
+    scores: np.ndarray,
+    metric: str,
+    *,
+    threshold: float = 0.5,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(value, low, high)`` of one model's metric, with a percentile bootstrap interval."""
+    y = np.asarray(y, dtype=np.int8)
+    s = np.asarray(scores, dtype=float)
+    fn = weighted_metric(metric)
+    value = float(fn(y, s, np.ones((1, len(y))), threshold)[0])
+    low, high = _bootstrap(
+        lambda w: fn(y, s, w, threshold),
+        len(y),
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+    )
+    return value, low, high
+
+
+def _bootstrap(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int,
+    batch: int = 250,
+) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` over resamples, given as row-count weights.
+
+    All resamples of a batch are one ``(batch, n)`` weight matrix, so a statistic written on
+    weights scores them at once instead of in a Python loop.
+    """
     rng = np.random.default_rng(seed)
-    n = len(y)
-    deltas = []
+    values = []
     for start in range(0, n_bootstrap, batch):
         size = min(batch, n_bootstrap - start)
         picks = rng.integers(0, n, size=(size, n))
         flat = picks + n * np.arange(size)[:, None]
         weights = np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).astype(float)
-        diff = sign * (fn(y, a, weights, thresholds[0]) - fn(y, b, weights, thresholds[1]))
-        deltas.append(diff)
-    values = np.concatenate(deltas)
-    values = values[np.isfinite(values)]
+        values.append(statistic(weights))
+    found = np.concatenate(values)
+    found = found[np.isfinite(found)]
+    if not found.size:
+        return float("nan"), float("nan")
     alpha = (1 - confidence) / 2
-    low, high = (
-        np.quantile(values, [alpha, 1 - alpha]) if values.size else (float("nan"), float("nan"))
-    )
-    return Comparison(metric, delta, float(low), float(high), confidence, n_bootstrap)
+    low, high = np.quantile(found, [alpha, 1 - alpha])
+    return float(low), float(high)

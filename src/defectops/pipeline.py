@@ -39,10 +39,20 @@ from defectops.data.schema import DataSchema
 from defectops.data.validation import ValidationResult, reference_profile, validate, write_outputs
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
+from defectops.monitoring.profile import build_profile
 
 PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
 LOCATION_SETTINGS = frozenset(
-    {"data", "holdout_data", "artifacts", "reports", "tracking_uri", "admin_token"}
+    {
+        "data",
+        "holdout_data",
+        "artifacts",
+        "reports",
+        "tracking_uri",
+        "admin_token",
+        "monitor",
+        "ingest",
+    }
 )
 
 
@@ -183,8 +193,7 @@ def _run_locked(
     data: PreparedData,
     on_chunk: Callable[[dict[str, Any], int], None] | None,
 ) -> RunResult:
-    from defectops.models import build_model
-    from defectops.registry import SCHEMA, ModelRegistry, load_verified
+    from defectops.registry import ModelRegistry, load_verified
     from defectops.reporting import write_run_reports
 
     schema = data.schema
@@ -237,55 +246,38 @@ def _run_locked(
     for k in range(len(state.completed), len(bounds)):
         start, end = training_rows(settings.strategy, bounds, k, settings.window)
         rows = train.iloc[start:end]
-        model = build_model(settings, schema)
-        began = time.perf_counter()
         init = previous if settings.strategy == "warm-start" else None
-        model.fit(rows[features], rows[target].to_numpy(), init_model=init)
-        fit_seconds = time.perf_counter() - began
-
-        scores = model.decision_scores(X_hold)
-        metrics = classification_metrics(y_hold, scores, model.threshold_)
-        candidate = gate.Candidate(k + 1, scores, float(model.threshold_), metrics)
-        decision = gate.decide(candidate, champion, y_hold, settings.gate, seed=settings.seed + k)
+        fitted = fit_and_score(settings, schema, rows, init, X_hold, y_hold, chunk_id=k + 1)
+        decision = gate.decide(
+            fitted.candidate, champion, y_hold, settings.gate, seed=settings.seed + k
+        )
         metadata = {
             **common,
             "chunk_id": k + 1,
             "chunk_rows": [int(bounds[k][0]), int(bounds[k][1])],
             "train_rows": [int(start), int(end)],
             "rows_seen": int(bounds[k][1]),
-            "rows_trained": int(end - start),
-            "defects_trained": int(rows[target].sum()),
-            "data_sha256": frame_sha256(rows[[*features, target]]),
-            "params": _jsonable_params(model.get_params()),
-            "threshold": float(model.threshold_),
-            "best_iteration": getattr(model, "best_iteration_", None),
-            "fallbacks": list(getattr(model, "fallbacks_", [])),
-            "metrics": metrics,
-            "prequential": prequential(model, train, bounds, k, features, target),
-            "status": decision.status,
-            "reason": decision.reason,
-            "decision": decision.to_dict(),
-            "fit_seconds": round(fit_seconds, 4),
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **model_facts(fitted, rows, schema, decision),
+            "prequential": prequential(fitted.model, train, bounds, k, features, target),
         }
-        model_dir = local.model_dir(k + 1, width)
-        atomic.write_json(model_dir / SCHEMA, feature_schema)
-        stored = local.save(model, metadata, width=width)
-        version = registry.tracker.log_chunk(
-            state.parent_run_id, key, stored, model_dir, feature_schema, example
+        stored = commit_model(
+            registry,
+            fitted,
+            metadata,
+            feature_schema,
+            decision,
+            run_id=state.parent_run_id,
+            run_key=key,
+            example=example,
+            width=width,
         )
-        stored = {**stored, "version": version}
-        atomic.write_json(model_dir / "metadata.json", stored)
         if decision.promote:
-            registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")
-            champion = candidate
+            champion = fitted.candidate
             state.champion_chunk = k + 1
-        else:
-            registry.mark_challenger(version)
         state.completed.append(k + 1)
         state.save(settings.artifacts)
         models.append(stored)
-        previous = model
+        previous = fitted.model
         if on_chunk is not None:
             on_chunk(stored, len(bounds))
 
@@ -297,6 +289,94 @@ def _run_locked(
     state.finished = True
     state.save(settings.artifacts)
     return RunResult(models, champion_meta, report, {**written, **paths})
+
+
+@dataclass
+class Fitted:
+    """A challenger trained and scored on the hold-out, before the gate has seen it."""
+
+    model: Any
+    candidate: gate.Candidate
+    profile: dict[str, Any]
+    fit_seconds: float
+
+
+def fit_and_score(
+    settings: Settings,
+    schema: DataSchema,
+    rows: pd.DataFrame,
+    init: Any,
+    X_hold: pd.DataFrame,
+    y_hold: np.ndarray,
+    *,
+    chunk_id: int,
+) -> Fitted:
+    """Train one challenger on ``rows`` and score it on the hold-out; profile it for drift."""
+    from defectops.models import build_model
+
+    features = list(schema.features)
+    model = build_model(settings, schema)
+    began = time.perf_counter()
+    model.fit(rows[features], rows[schema.target].to_numpy(), init_model=init)
+    fit_seconds = time.perf_counter() - began
+    scores = model.decision_scores(X_hold)
+    metrics = classification_metrics(y_hold, scores, model.threshold_)
+    candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
+    profile = build_profile(rows[features], schema, scores)
+    return Fitted(model, candidate, profile, fit_seconds)
+
+
+def model_facts(
+    fitted: Fitted, rows: pd.DataFrame, schema: DataSchema, decision: gate.Decision
+) -> dict[str, Any]:
+    """The metadata every model carries, however its training rows were chosen."""
+    model, target = fitted.model, schema.target
+    return {
+        "rows_trained": len(rows),
+        "defects_trained": int(rows[target].sum()),
+        "data_sha256": frame_sha256(rows[[*schema.features, target]]),
+        "params": _jsonable_params(model.get_params()),
+        "threshold": float(model.threshold_),
+        "best_iteration": getattr(model, "best_iteration_", None),
+        "fallbacks": list(getattr(model, "fallbacks_", [])),
+        "metrics": fitted.candidate.metrics,
+        "status": decision.status,
+        "reason": decision.reason,
+        "decision": decision.to_dict(),
+        "fit_seconds": round(fitted.fit_seconds, 4),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def commit_model(
+    registry: Any,
+    fitted: Fitted,
+    metadata: dict[str, Any],
+    feature_schema: dict[str, Any],
+    decision: gate.Decision,
+    *,
+    run_id: str | None,
+    run_key: str,
+    example: pd.DataFrame,
+    width: int,
+) -> dict[str, Any]:
+    """Save, log and register one model; crown it when the gate promoted it."""
+    from defectops.registry import SCHEMA
+
+    local = registry.local
+    chunk_id = int(metadata["chunk_id"])
+    model_dir = local.model_dir(chunk_id, width)
+    model_schema = {**feature_schema, "profile": fitted.profile}
+    atomic.write_json(model_dir / SCHEMA, model_schema)
+    stored = local.save(fitted.model, metadata, width=width)
+    version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema, example)
+    stored = {**stored, "version": version}
+    atomic.write_json(model_dir / "metadata.json", stored)
+    if decision.promote:
+        registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")
+    else:
+        registry.mark_challenger(version)
+    return stored
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -65,23 +65,32 @@ def validate(
     schema: DataSchema | None = None,
     reference: dict[str, Any] | None = None,
     source: str = "",
+    labels: Literal["required", "optional"] = "required",
 ) -> ValidationResult:
     """Check ``raw`` against the contract and split it into clean and quarantined rows.
 
     ``schema`` is the champion's contract for later batches (inferred from ``raw`` when absent);
     ``reference`` holds the training data's ranges and categories (see :func:`reference_profile`)
-    so out-of-range values and unseen categories are reported.
+    so out-of-range values and unseen categories are reported. With ``labels="optional"`` (a
+    production batch whose labels come later) the target may be absent or blank: such rows are
+    kept with a missing label (nullable ``Int8``) instead of being quarantined.
     """
+    optional = labels == "optional"
     if schema is None:
         schema = infer_schema(raw, settings)
     else:
-        check_columns(raw, schema)
-        check_scalar_columns(raw, [*schema.features, schema.target])
+        has_target = schema.target in raw.columns
+        check_columns(raw, schema, need_target=not optional)
+        check_scalar_columns(raw, [*schema.features, *([schema.target] if has_target else [])])
 
     frame = raw.copy()
     reasons: dict[str, np.ndarray] = {}
-    target = encode_target(frame[schema.target], schema.positive_label)
-    reasons["missing_target"] = target.isna().to_numpy()
+    if schema.target in frame.columns:
+        target = encode_target(frame[schema.target], schema.positive_label)
+    else:
+        target = pd.Series(np.nan, index=frame.index, dtype=float)
+    if not optional:
+        reasons["missing_target"] = target.isna().to_numpy()
     frame[schema.target] = target
 
     for col in schema.numeric:
@@ -115,7 +124,7 @@ def validate(
         bad_rows |= mask
     quarantine = _quarantine_frame(raw, reasons, bad_rows)
     clean = frame.loc[~bad_rows].copy()
-    clean[schema.target] = clean[schema.target].astype(np.int8)
+    clean[schema.target] = clean[schema.target].astype("Int8" if optional else np.int8)
     if schema.order_by is not None:
         clean = clean.sort_values(schema.order_by, kind="stable")
     clean = clean.drop(columns=list(schema.dropped)).reset_index(drop=True)
@@ -264,17 +273,21 @@ def _report(
     duplicates = int(clean.duplicated().sum()) if len(clean) else 0
     checks.append(_check("duplicates", duplicates == 0, f"{duplicates} duplicate rows"))
 
-    positives = int(clean[schema.target].sum()) if len(clean) else 0
-    negatives = len(clean) - positives
-    rate = positives / len(clean) if len(clean) else float("nan")
-    minority = min(rate, 1 - rate) if len(clean) else 0.0
-    checks.append(
-        _check(
-            "class_balance",
-            minority >= MINORITY_WARN,
-            f"defect rate {rate:.2%} ({positives} defects, {negatives} good)",
+    labelled = clean[schema.target].dropna()
+    positives = int(labelled.sum())
+    negatives = len(labelled) - positives
+    rate = positives / len(labelled) if len(labelled) else float("nan")
+    minority = min(rate, 1 - rate) if len(labelled) else 0.0
+    if len(labelled) or not len(clean):
+        checks.append(
+            _check(
+                "class_balance",
+                minority >= MINORITY_WARN,
+                f"defect rate {rate:.2%} ({positives} defects, {negatives} good)",
+            )
         )
-    )
+    else:
+        checks.append(_check("class_balance", True, "no labels yet: checked when they come"))
     if reference is not None:
         checks.extend(_reference_checks(clean, schema, reference))
 
@@ -293,6 +306,7 @@ def _report(
         "quarantined_by_reason": counts,
         "schema": schema.to_dict(),
         "class_balance": {"defects": positives, "good": negatives, "defect_rate": rate},
+        "rows_unlabelled": int(len(clean) - len(labelled)),
         "columns": columns,
         "checks": checks,
     }

@@ -1,0 +1,1 @@
+"""Drift monitoring: profiles stored with models, batch comparisons and their reports."""
