@@ -300,6 +300,63 @@ def predict(
 
 
 @command()
+def monitor(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Batch to check (CSV or Parquet).")],
+    artifacts: ArtifactsOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="Batch name for the report (default: file stem).")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 3 when the batch reaches this level: warn or drift."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Compare a batch with the champion's training profile: PSI, KS, unseen values, scores."""
+    from defectops.monitoring.monitor import DRIFT_EXIT_CODE, monitor_batch, reached
+
+    if fail_on not in (None, "warn", "drift"):
+        raise UserError(f"--fail-on must be warn or drift (got {fail_on!r})")
+    settings = settings_from(config, artifacts=artifacts)
+    report, paths = monitor_batch(settings, data, name=name)
+    print_drift(report)
+    console.print(f"report: {paths['report']}\nplot:   {paths['plot']}")
+    if reached(report["status"], fail_on):
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def print_drift(report: dict[str, Any]) -> None:
+    colour = {"ok": "green", "warn": "yellow", "drift": "red"}
+    console.print(
+        f"batch {report['batch']}: [{colour[report['status']]}]{report['status'].upper()}[/] "
+        f"against champion {report['champion_version']} ({report['rows']:,} rows, "
+        f"{report['flagged_rate']:.1%} flagged)"
+    )
+    table = Table("feature", "kind", "PSI", "KS", "unseen", "status")
+    for f in report["features"][:10]:
+        table.add_row(
+            _escape(f["feature"]),
+            f["kind"],
+            "-" if f["psi"] is None else f"{f['psi']:.3f}",
+            "-" if f.get("ks") is None else f"{f['ks']:.3f}",
+            "-" if f["kind"] == "numeric" else f"{f['unseen_rate']:.1%}",
+            f"[{colour[f['status']]}]{f['status']}[/]",
+        )
+    console.print(table)
+    score = report["scores"]
+    console.print(f"scores: PSI {score['psi']:.3f} ({score['status']})")
+    perf = report.get("performance")
+    if perf and perf.get("interval"):
+        iv, name = perf["interval"], perf["primary_metric"]
+        holdout = perf["holdout"].get(name)
+        console.print(
+            f"{name} on {perf['labelled_rows']:,} labelled rows: {iv['value']:.3f} "
+            f"[{iv['low']:.3f}, {iv['high']:.3f}] vs hold-out "
+            + ("-" if holdout is None else f"{holdout:.3f}")
+        )
+
+
+@command()
 def serve(
     artifacts: ArtifactsOpt = None,
     tracking_uri: TrackingOpt = None,

@@ -322,7 +322,7 @@ def fit_and_score(
     scores = model.decision_scores(X_hold)
     metrics = classification_metrics(y_hold, scores, model.threshold_)
     candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
-    profile = build_profile(rows[features], schema, scores)
+    profile = build_profile(rows[features], schema, scores, settings.chunk_size)
     return Fitted(model, candidate, profile, fit_seconds)
 
 

@@ -1,8 +1,7 @@
 """The drift profile stored with every model: what its training data and its scores looked like.
 
 Kept small (a few kilobytes of JSON, inside the model's ``feature_schema.json``, so it is copied,
-verified and logged with the model) and made only of counts at fixed edges, so that profiles of
-partitions combine exactly once the edges are fixed:
+verified and logged with the model) and made only of counts at fixed edges:
 
 * numeric columns: decile bin edges with the count in each bin and of missing values (for PSI),
   and the 101 percentiles (for a KS statistic against the reference's distribution, exact at those
@@ -11,8 +10,14 @@ partitions combine exactly once the edges are fixed:
   and of missing ones (for PSI), and the *novelty rate*: the share of values in the last fifth of
   the training rows never seen in the first four fifths. Identifiers that keep changing (supplier
   batches, lots) have a high novelty rate, so their unseen values are expected, not drift;
-* the model's scores on its hold-out (out of sample, as production scores are): decile edges and
-  counts.
+* the model's scores on its hold-out (out of sample, as production scores are), like a numeric
+  column.
+
+Production batches are not random samples: a batch of a few hundred parts covers one or two
+shifts, a handful of supplier batches, a few operators. So every column also records its
+*allowance*: the largest PSI between one window of ``window_rows`` consecutive training rows and
+the whole training data. That is how much the column moves from batch to batch when nothing is
+wrong, and :mod:`defectops.monitoring.drift` judges a batch by how far it goes beyond it.
 """
 
 from __future__ import annotations
@@ -30,46 +35,87 @@ TOP_VALUES = 20
 PERCENTILES = np.linspace(0, 100, 101)
 #: the trailing share of the training rows whose values are checked for novelty
 NOVELTY_TAIL = 0.2
+#: fewer full windows than this say nothing about batch-to-batch movement: allowance 0
+MIN_WINDOWS = 3
+#: share floor in PSI, so an empty bin on one side gives a large but finite term
+PSI_EPSILON = 1e-4
 
 
-def numeric_bins(values: np.ndarray, bins: int = BINS) -> dict[str, Any]:
-    """Quantile edges of the present values and the counts they cut (edges merge on ties)."""
+def psi(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Population stability index of count vectors over the same bins (last axis).
+
+    >>> float(np.round(psi(np.array([50, 50]), np.array([50, 50])), 6))
+    0.0
+    >>> float(np.round(psi(np.array([50, 50]), np.array([90, 10])), 3))
+    0.879
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(current, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.maximum(ref / ref.sum(axis=-1, keepdims=True), PSI_EPSILON)
+        q = np.maximum(cur / cur.sum(axis=-1, keepdims=True), PSI_EPSILON)
+        value = np.sum((q - p) * np.log(q / p), axis=-1)
+    return np.where(np.isfinite(value), value, 0.0)
+
+
+def numeric_bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value: ``(-inf, e0], (e0, e1], ..., (e_last, inf)``, then one for missing."""
+    index = np.searchsorted(edges, values, side="left")
+    return np.where(np.isfinite(values), index, len(edges) + 1)
+
+
+def category_bin_index(text: pd.Series, values: list[str]) -> np.ndarray:
+    """Bin of each canonical text value: its place among ``values``, then other, then missing."""
+    lookup = {v: i for i, v in enumerate(values)}
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    mapped = np.array([lookup.get(u, len(values)) for u in uniques] + [len(values) + 1])
+    return mapped[codes]  # the NA sentinel -1 takes the last entry: missing
+
+
+def allowance(index: np.ndarray, n_bins: int, reference: np.ndarray, window_rows: int) -> float:
+    """The largest PSI of a window of consecutive rows against the reference counts."""
+    windows = len(index) // window_rows
+    if windows < MIN_WINDOWS:
+        return 0.0
+    used = index[: windows * window_rows]
+    window = np.arange(used.size) // window_rows
+    counts = np.bincount(window * n_bins + used, minlength=windows * n_bins)
+    return float(psi(reference, counts.reshape(windows, n_bins)).max())
+
+
+def numeric_profile(values: np.ndarray, window_rows: int, bins: int = BINS) -> dict[str, Any]:
+    """Quantile edges, counts per bin (the last one: missing), percentiles and allowance."""
     present = values[np.isfinite(values)]  # inf counts as missing, as in the features
     if present.size == 0:
-        return {"edges": [], "counts": [], "missing": int(values.size), "percentiles": []}
-    inner = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])
-    edges = np.unique(inner)
+        return {"edges": [], "counts": [0, int(values.size)], "percentiles": [], "allowance": 0.0}
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+    index = numeric_bin_index(values, edges)
+    counts = np.bincount(index, minlength=len(edges) + 2)
     return {
         "edges": edges.tolist(),
-        "counts": bin_counts(present, edges).tolist(),
-        "missing": int(values.size - present.size),
+        "counts": counts.tolist(),
         "percentiles": np.percentile(present, PERCENTILES).tolist(),
+        "allowance": allowance(index, len(counts), counts, window_rows),
     }
 
 
-def bin_counts(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts in ``(-inf, e0], (e0, e1], ..., (e_last, inf)``: one more bin than edges."""
-    index = np.searchsorted(edges, present, side="left")
-    return np.bincount(index, minlength=len(edges) + 1)
-
-
-def category_counts(values: pd.Series, top: int = TOP_VALUES) -> dict[str, Any]:
-    """The ``top`` most frequent values (as canonical text) with counts, the rest, missing."""
+def categorical_profile(values: pd.Series, window_rows: int, top: int = TOP_VALUES) -> dict:
+    """Top values with counts (then other, then missing), novelty rate and allowance."""
     text = category_strings(values)
-    counts = text.value_counts(dropna=True)
-    head = counts.iloc[:top]
+    listed = text.value_counts(dropna=True).index[:top].tolist()
+    index = category_bin_index(text, listed)
+    counts = np.bincount(index, minlength=len(listed) + 2)
     return {
-        "values": head.index.tolist(),
-        "counts": head.to_numpy(dtype=np.int64).tolist(),
-        "other": int(counts.iloc[top:].sum()),
-        "missing": int(text.isna().sum()),
-        "distinct": len(counts),
+        "values": listed,
+        "counts": counts.tolist(),
+        "distinct": int(text.nunique(dropna=True)),
+        "novelty_rate": novelty_rate(text),
+        "allowance": allowance(index, len(counts), counts, window_rows),
     }
 
 
-def novelty_rate(values: pd.Series, tail: float = NOVELTY_TAIL) -> float:
+def novelty_rate(text: pd.Series, tail: float = NOVELTY_TAIL) -> float:
     """Share of present values in the last ``tail`` of the rows never seen before them."""
-    text = category_strings(values)
     cut = int(len(text) * (1 - tail))
     later = text.iloc[cut:].dropna()
     if cut == 0 or later.empty:
@@ -78,20 +124,22 @@ def novelty_rate(values: pd.Series, tail: float = NOVELTY_TAIL) -> float:
     return float((~later.isin(seen)).mean())
 
 
-def build_profile(frame: pd.DataFrame, schema: DataSchema, scores: np.ndarray) -> dict[str, Any]:
-    """The profile of one model: its training rows ``frame`` and its hold-out ``scores``."""
+def build_profile(
+    frame: pd.DataFrame, schema: DataSchema, scores: np.ndarray, window_rows: int
+) -> dict[str, Any]:
+    """The profile of one model: its training rows ``frame`` (in order) and hold-out ``scores``."""
     numeric = {
-        col: numeric_bins(pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64))
+        col: numeric_profile(
+            pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64), window_rows
+        )
         for col in schema.numeric
     }
-    categorical = {
-        col: {**category_counts(frame[col]), "novelty_rate": novelty_rate(frame[col])}
-        for col in schema.categorical
-    }
+    categorical = {col: categorical_profile(frame[col], window_rows) for col in schema.categorical}
     return {
         "version": PROFILE_VERSION,
         "rows": len(frame),
+        "window_rows": window_rows,
         "numeric": numeric,
         "categorical": categorical,
-        "scores": numeric_bins(np.asarray(scores, dtype=np.float64)),
+        "scores": numeric_profile(np.asarray(scores, dtype=np.float64), window_rows),
     }

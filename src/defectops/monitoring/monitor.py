@@ -1,0 +1,255 @@
+"""``defectops monitor``: one batch against the champion's profile, written as JSON and PNG.
+
+The batch is read and validated with the champion's own contract (labels optional: production
+batches usually come without them), scored by the champion, and compared with the profile
+stored beside it. With labels, the champion's performance on the batch is shown beside its
+hold-out performance, with a bootstrap interval, because drift that costs no accuracy and
+accuracy lost without visible drift both matter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from defectops import atomic
+from defectops.config import Settings
+from defectops.data.io import frame_sha256, read_table
+from defectops.data.schema import DataSchema, category_strings
+from defectops.data.validation import validate
+from defectops.errors import UserError
+from defectops.evaluation import bootstrap_interval, classification_metrics
+from defectops.monitoring.drift import STATUSES, compare
+from defectops.monitoring.profile import category_bin_index, numeric_bin_index
+from defectops.registry import LocalRegistry
+
+#: exit code of ``monitor --fail-on`` when the batch reached that level
+DRIFT_EXIT_CODE = 3
+PERFORMANCE_METRICS = ("pr_auc", "roc_auc", "f1", "accuracy")
+_PLOTTED = 6
+
+
+@dataclass(frozen=True)
+class ChampionView:
+    """What monitoring needs of the champion: the model, its contract and its profile."""
+
+    model: Any
+    metadata: dict[str, Any]
+    schema: DataSchema
+    reference: dict[str, Any]
+    profile: dict[str, Any]
+
+    @classmethod
+    def load(cls, artifacts: Path) -> ChampionView:
+        registry = LocalRegistry(artifacts)
+        model, metadata = registry.load_champion()
+        stored = registry.champion_schema()
+        if "profile" not in stored:
+            raise UserError(
+                f"the champion (version {metadata.get('version')}) has no drift profile: it was "
+                "trained by an older defectops; train a new one (`defectops run`) to monitor"
+            )
+        schema = DataSchema.from_dict(stored["schema"])
+        return cls(model, metadata, schema, stored.get("reference") or {}, stored["profile"])
+
+
+def batch_name(path: Path, name: str | None = None) -> str:
+    """A file-system-safe batch name: the one given, else the file's stem."""
+    raw = name if name is not None else Path(path).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._")
+    if not safe:
+        raise UserError(f"batch name {raw!r} has no usable characters; pass --name")
+    return safe
+
+
+def drift_report(
+    champion: ChampionView, frame: pd.DataFrame, settings: Settings, *, batch: str, source: str
+) -> dict[str, Any]:
+    """The monitor report of clean rows ``frame`` (labels may be missing)."""
+    schema = champion.schema
+    scores = champion.model.decision_scores(frame[list(schema.features)])
+    report = compare(
+        champion.profile,
+        champion.reference.get("categorical", {}),
+        frame,
+        schema,
+        scores,
+        settings.monitor,
+    )
+    labels = frame[schema.target] if schema.target in frame.columns else None
+    return {
+        "batch": batch,
+        "source": source,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "champion_version": str(champion.metadata.get("version")),
+        "thresholds": settings.monitor.model_dump(
+            include={"psi_warn", "psi_drift", "unseen_warn", "unseen_drift"}
+        ),
+        **report,
+        "flagged_rate": float(np.mean(scores >= champion.model.threshold_)) if len(scores) else 0.0,
+        "performance": _performance(champion, labels, scores, settings),
+    }
+
+
+def _performance(
+    champion: ChampionView, labels: pd.Series | None, scores: np.ndarray, settings: Settings
+) -> dict[str, Any] | None:
+    """Batch metrics beside hold-out metrics, with an interval on the primary metric."""
+    if labels is None:
+        return None
+    known = labels.notna().to_numpy()
+    y = labels[known].to_numpy(dtype=np.int8)
+    if len(y) == 0:
+        return None
+    s, threshold = scores[known], float(champion.model.threshold_)
+    metrics = classification_metrics(y, s, threshold)
+    holdout = champion.metadata.get("metrics", {})
+    primary = settings.gate.primary_metric
+    out: dict[str, Any] = {
+        "labelled_rows": len(y),
+        "defects": int(y.sum()),
+        "metrics": {m: metrics.get(m) for m in PERFORMANCE_METRICS},
+        "holdout": {m: holdout.get(m) for m in PERFORMANCE_METRICS},
+        "primary_metric": primary,
+    }
+    if 0 < y.sum() < len(y):
+        value, low, high = bootstrap_interval(
+            y,
+            s,
+            primary,
+            threshold=threshold,
+            n_bootstrap=settings.gate.n_bootstrap,
+            confidence=settings.gate.confidence,
+            seed=settings.seed,
+        )
+        reference = holdout.get(primary)
+        out["interval"] = {
+            "value": value,
+            "low": low,
+            "high": high,
+            "confidence": settings.gate.confidence,
+        }
+        out["below_holdout"] = bool(reference is not None and high < reference)
+    return out
+
+
+def write_drift_outputs(
+    report: dict[str, Any], champion: ChampionView, out_dir: Path, frame: pd.DataFrame
+) -> dict[str, Path]:
+    """``<batch>.json`` and ``<batch>.png`` in ``out_dir`` (written atomically)."""
+    json_path = atomic.write_json(out_dir / f"{report['batch']}.json", report)
+    png_path = plot_drift(report, champion, frame, out_dir / f"{report['batch']}.png")
+    return {"report": json_path, "plot": png_path}
+
+
+def monitor_batch(
+    settings: Settings, data: Path, *, name: str | None = None
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Validate, score and compare one batch file; write its report and plot."""
+    champion = ChampionView.load(settings.artifacts)
+    raw = read_table(data)
+    result = validate(
+        raw,
+        settings,
+        schema=champion.schema,
+        reference=champion.reference,
+        source=str(data),
+        labels="optional",
+    )
+    if result.frame.empty:
+        raise UserError(f"{data}: no valid rows to monitor ({len(raw)} read, all quarantined)")
+    batch = batch_name(data, name)
+    report = drift_report(champion, result.frame, settings, batch=batch, source=str(data))
+    report["rows_read"] = len(raw)
+    report["rows_quarantined"] = int(len(raw) - len(result.frame))
+    report["data_sha256"] = frame_sha256(raw)
+    paths = write_drift_outputs(report, champion, settings.reports_dir / "drift", result.frame)
+    return report, paths
+
+
+def reached(status: str, fail_on: str | None) -> bool:
+    """Whether ``status`` is at or above the ``--fail-on`` level."""
+    return fail_on is not None and STATUSES.index(status) >= STATUSES.index(fail_on)
+
+
+def plot_drift(
+    report: dict[str, Any], champion: ChampionView, frame: pd.DataFrame, out: Path
+) -> Path:
+    """PSI per feature (coloured by status) and reference vs batch for the worst ones."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"ok": "tab:green", "warn": "tab:orange", "drift": "tab:red"}
+    features = report["features"]
+    worst = features[:_PLOTTED]
+    fig = plt.figure(figsize=(14, 9), constrained_layout=True)
+    grid = fig.add_gridspec(3, 3)
+    ax = fig.add_subplot(grid[0, :])
+    names = [f["feature"] for f in features]
+    values = [f["psi"] for f in features]
+    ax.bar(range(len(names)), values, color=[colours[f["status"]] for f in features])
+    ax.scatter(
+        range(len(names)),
+        [f["allowance"] for f in features],
+        marker="_",
+        s=200,
+        color="black",
+        label="allowance (normal batch-to-batch movement)",
+        zorder=5,
+    )
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    thresholds = report["thresholds"]
+    ax.axhline(thresholds["psi_warn"], color="tab:orange", ls="--", lw=1)
+    ax.axhline(thresholds["psi_drift"], color="tab:red", ls="--", lw=1)
+    ax.set_ylabel("PSI")
+    ax.set_title(
+        f"batch {report['batch']}: {report['status'].upper()} "
+        f"(champion {report['champion_version']}, {report['rows']:,} rows; "
+        f"score PSI {report['scores']['psi']:.3f})"
+    )
+    for i, feature in enumerate(worst):
+        ax = fig.add_subplot(grid[1 + i // 3, i % 3])
+        ref = (
+            champion.profile["numeric"]
+            if feature["kind"] == "numeric"
+            else champion.profile["categorical"]
+        )[feature["feature"]]
+        _distribution(ax, feature, ref, frame[feature["feature"]])
+    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    plt.close(fig)
+    return out
+
+
+def _distribution(ax: Any, feature: dict[str, Any], ref: dict[str, Any], values: pd.Series) -> None:
+    if feature["kind"] == "numeric":
+        edges = np.asarray(ref["edges"], dtype=np.float64)
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+        index = numeric_bin_index(numbers, edges)
+        labels = [f"≤{e:.3g}" for e in edges] + ([f">{edges[-1]:.3g}"] if len(edges) else ["all"])
+    else:
+        index = category_bin_index(category_strings(values), ref["values"])
+        labels = [*map(str, ref["values"]), "other"]
+    labels.append("missing")
+    reference = np.asarray(ref["counts"], dtype=np.float64)
+    current = np.bincount(index, minlength=len(reference)).astype(np.float64)
+    x = np.arange(len(reference))
+    ax.bar(x - 0.2, reference / max(reference.sum(), 1), width=0.4, label="reference")
+    ax.bar(x + 0.2, current / max(current.sum(), 1), width=0.4, label="batch")
+    ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
+    psi = feature["psi"]
+    ax.set_title(
+        f"{feature['feature']}: PSI {psi:.3f}, allowance {feature['allowance']:.3f} "
+        f"({feature['status']})",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7)
