@@ -74,6 +74,12 @@
     return local + " (" + ago(iso) + ")";
   }
 
+  /** Chart width in SVG units = the container's pixels, so labels stay readable on a phone. */
+  function chartWidth(container, fallback) {
+    const w = container && container.clientWidth;
+    return Math.round(Math.min(1000, Math.max(280, w || fallback)));
+  }
+
   function clear(node) {
     while (node.firstChild) node.removeChild(node.firstChild);
     return node;
@@ -129,10 +135,11 @@
     };
     fact("threshold", fmt(champion.threshold, 3), "champion-threshold");
     if (promoted) {
+      const how = { gate: "promoted by the gate", promote: "promoted by hand",
+        rollback: "rolled back to" }[promoted.action] || (promoted.action || "?");
       fact("champion since", when(promoted.at), "champion-since");
-      fact("how", (promoted.action || "?") + (promoted.from_version
-        ? " from version " + promoted.from_version : " (first champion)") +
-        (promoted.by ? " by " + promoted.by : ""), "champion-how");
+      fact("how", how + (promoted.from_version ? ", replacing version " + promoted.from_version
+        : " (first champion)") + (promoted.by ? " · " + promoted.by : ""), "champion-how");
       fact("why", promoted.reason || "—", "champion-why");
     } else {
       fact("why", champion.gate_reason || "—", "champion-why");
@@ -197,15 +204,15 @@
         "live-latency")));
     container.append(el("h3", { text: "Parts scored per minute, last " + (live.series || []).length +
       " min (flagged in red)" }));
-    container.append(renderLiveChart(live.series || []));
+    container.append(renderLiveChart(live.series || [], chartWidth(container, 360)));
     container.append(el("p", { class: "muted", "data-testid": "live-totals",
       text: "Since start: " + count(totals.requests) + " requests, " + count(totals.predictions) +
         " parts, " + count(totals.flagged) + " flagged (" + pct(totals.flagged_rate) + "), " +
         count(totals.errors) + " errors." }));
   }
 
-  function renderLiveChart(series) {
-    const W = 600, H = 120, L = 36, R = 6, T = 8, B = 20;
+  function renderLiveChart(series, width) {
+    const W = width || 360, H = 120, L = 36, R = 6, T = 8, B = 20;
     const chart = svgEl("svg", { class: "chart", viewBox: "0 0 " + W + " " + H,
       role: "img", "aria-label": "parts scored per minute", "data-testid": "live-chart" });
     const top = Math.max(1, ...series.map((s) => s.predictions || 0));
@@ -307,7 +314,7 @@
     }
     const info = (curve.metrics || []).find((m) => m.name === metric) ||
       { name: metric, label: metric, baseline: null };
-    const W = 640, H = 260, L = 44, R = 12, T = 12, B = 34;
+    const W = chartWidth(container, 640), H = W < 500 ? 220 : 260, L = 44, R = 14, T = 12, B = 34;
     const values = points.map((p) => (p.values || {})[metric]).filter(isNum);
     let lo = Math.min(0, ...values, isNum(info.baseline) ? info.baseline : 0);
     let hi = Math.max(1, ...values);
@@ -337,7 +344,7 @@
       pen = true;
     });
     if (d) chart.append(svgEl("path", { class: "series", d: d.trim(), "data-testid": "curve-line" }));
-    const every = Math.ceil(points.length / 12);
+    const every = Math.ceil(points.length / Math.max(2, Math.floor((W - L - R) / 36)));
     points.forEach((p, i) => {
       const v = (p.values || {})[metric];
       if (i % every === 0 || i === points.length - 1) {
@@ -371,33 +378,37 @@
       container.append(empty("No models yet."));
       return;
     }
-    const head = el("tr", null, ...["version", "chunk", "gate", "role", "PR-AUC", "F1", "MCC",
-      "accuracy", "next-chunk PR-AUC", "reason"].map((h, i) =>
-      el("th", { class: i >= 4 && i <= 8 ? "num" : null, text: h })));
+    const columns = ["version", "chunk", "gate", "role", "PR-AUC", "F1", "MCC", "accuracy",
+      "next-chunk PR-AUC", "reason"];
+    const numeric = new Set(["PR-AUC", "F1", "MCC", "accuracy", "next-chunk PR-AUC"]);
+    const head = el("tr", null, ...columns.map((h) =>
+      el("th", { class: numeric.has(h) ? "num" : null, text: h })));
     const body = el("tbody");
     for (const m of models.slice().reverse()) {
       const metrics = m.metrics || {};
-      const gate = m.status === "production" ? "promoted" : (m.status === "local_only" ? "kept out" : m.status);
+      const gate = m.status === "production" ? "promoted"
+        : (m.status === "local_only" ? "kept out" : m.status);
+      const cells = [
+        el("span", { text: m.version }),
+        el("span", { text: m.chunk_id }),
+        el("span", { class: "badge " + (m.status === "production" ? "ok" : "warn"), text: gate }),
+        el("span", { text: m.role || "—" }),
+        fmt(metrics.pr_auc), fmt(metrics.f1), fmt(metrics.mcc), fmt(metrics.accuracy),
+        fmt(m.prequential_pr_auc), m.reason || "",
+      ];
       body.append(el("tr", { class: m.role === "champion" ? "is-champion" : null,
         "data-testid": "model-row", "data-version": m.version },
-        el("td", { text: m.version }),
-        el("td", { text: m.chunk_id }),
-        el("td", null, el("span", { class: "badge " + (m.status === "production" ? "ok" : "warn"),
-          text: gate })),
-        el("td", { text: m.role || "" }),
-        el("td", { class: "num", text: fmt(metrics.pr_auc) }),
-        el("td", { class: "num", text: fmt(metrics.f1) }),
-        el("td", { class: "num", text: fmt(metrics.mcc) }),
-        el("td", { class: "num", text: fmt(metrics.accuracy) }),
-        el("td", { class: "num", text: fmt(m.prequential_pr_auc) }),
-        el("td", { class: "reason", text: m.reason || "" })));
+        ...cells.map((cell, i) => el("td", {
+          class: numeric.has(columns[i]) ? "num" : (columns[i] === "reason" ? "reason" : null),
+          "data-label": columns[i] }, cell))));
     }
     const run = registry.run || {};
     container.append(el("p", { class: "muted", text: models.length + " models, " + (run.model || "?") +
       ", " + (run.strategy || "?") + (run.gate_rule ? ", gate " + run.gate_rule : "") +
       (run.finished === false ? " · run in progress" : "") }));
     container.append(el("div", { class: "table-wrap" },
-      el("table", { "data-testid": "models-table" }, el("thead", null, head), body)));
+      el("table", { class: "stack", "data-testid": "models-table" },
+        el("thead", null, head), body)));
     for (const problem of registry.problems || []) {
       container.append(el("p", { class: "error", text: problem }));
     }
@@ -488,7 +499,8 @@
       } else {
         setStatus("service unreachable: " + errorText(registry), "bad");
       }
-      renderLive(byId("live"), live.ok ? live.body : null);
+      state.live = live.ok ? live.body : null;
+      renderLive(byId("live"), state.live);
       renderDrift(byId("drift"), monitoring.ok ? monitoring.body : null);
       byId("updated").textContent = new Date().toTimeString().slice(0, 8);
     } finally {
@@ -558,6 +570,14 @@
     byId("rollback-confirm").addEventListener("click", rollback);
     byId("rollback-token").addEventListener("keydown", (event) => {
       if (event.key === "Enter") rollback();
+    });
+    let resizing = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => {
+        renderCurve(byId("curve"), state.registry && state.registry.learning_curve, state.metric);
+        renderLive(byId("live"), state.live);
+      }, 150);
     });
     refresh().then(schedule);
   }
