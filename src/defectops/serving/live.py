@@ -60,8 +60,9 @@ class Bucket:
 def percentile(counts: list[int], q: float) -> float | None:
     """The ``q`` quantile (0..1) of a latency histogram, in seconds, interpolated in its bin.
 
-    Bins are 1/8 decade wide, so the answer is within about 15% of the exact sample quantile:
-    enough to see a slowdown, and it never needs the samples themselves.
+    Bins are 1/8 decade wide, so the answer lies in the same bin as the exact sample quantile
+    (within a factor of 1.33, usually much closer): enough to see a slowdown, and it never
+    needs the samples themselves.
 
     >>> counts = [0] * (len(LATENCY_EDGES) + 1)
     >>> counts[9] = 10  # ten requests between 1 and 1.33 ms
