@@ -156,11 +156,14 @@ class LiveStats:
         buckets that started in the 60 seconds before now, the filling one included: between
         60 s and 60 s less one bucket of traffic, never double-counted.
         """
+        minutes = max(1, min(minutes, self.keep_seconds // 60 or 1))
         with self._lock:
             now = self.clock()
+            oldest = min(now - 60, (now // 60 - minutes + 1) * 60)
             buckets = [
                 Bucket(b.start, b.requests, b.errors, b.predictions, b.flagged, list(b.latency))
                 for b in self.buckets.values()
+                if b.start >= oldest
             ]
             totals = Bucket(
                 self.totals.start,
@@ -170,7 +173,6 @@ class LiveStats:
                 self.totals.flagged,
                 list(self.totals.latency),
             )
-        minutes = max(1, min(minutes, self.keep_seconds // 60 or 1))
         last = Bucket(start=int(now))
         this_minute = int(now // 60) * 60
         series = {this_minute - 60 * i: Bucket(start=this_minute - 60 * i) for i in range(minutes)}
