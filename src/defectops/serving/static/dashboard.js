@@ -470,6 +470,11 @@
     renderChampion(byId("champion"), registry);
     updateMetricChoice(registry && registry.learning_curve);
     renderCurve(byId("curve"), registry && registry.learning_curve, state.metric);
+    const hasCurve = !!(registry && registry.learning_curve &&
+      (registry.learning_curve.points || []).length);
+    for (const node of document.querySelectorAll("#curve-card .controls, #curve-card .legend")) {
+      node.hidden = !hasCurve;
+    }
     renderModels(byId("models"), registry);
     renderHistory(byId("history"), registry);
     const open = byId("rollback-open");
@@ -477,7 +482,7 @@
     open.disabled = !champion || !target;
     open.textContent = champion && target
       ? "Roll back to version " + target + "…"
-      : "Roll back… (no previous champion)";
+      : (champion ? "Roll back… (no previous champion)" : "Roll back… (no champion)");
     byId("rollback-what").textContent = champion && target
       ? "Version " + champion.version + " stops serving and version " + target +
         " becomes champion again. The change is recorded in the history."
