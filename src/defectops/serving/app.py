@@ -1,7 +1,9 @@
 """The FastAPI app: ``create_app(settings)`` and the uvicorn factory ``app_from_env``.
 
 Routes: ``POST /predict``, ``POST /predict/batch``, ``POST /explain``, ``GET /health``,
-``GET /ready``, ``GET /model``, ``GET /metrics``, ``POST /admin/reload``, ``POST /admin/rollback``.
+``GET /ready``, ``GET /model``, ``GET /metrics``, ``POST /admin/reload``, ``POST /admin/rollback``,
+and the operations dashboard (``GET /``, ``/dashboard``, ``/api/registry``, ``/api/live``: see
+:mod:`defectops.serving.dashboard`).
 
 The request models depend on the champion (its feature columns), and the champion can change
 while the service runs, so the record routes read the raw body and validate it with the current
@@ -37,7 +39,9 @@ from defectops import __version__
 from defectops.config import Settings, load_settings
 from defectops.errors import IntegrityError, UserError
 from defectops.serving.columns import columns_of_batch
+from defectops.serving.dashboard import DASHBOARD_ROUTES, register_dashboard
 from defectops.serving.explain import ExplainUnavailable, contributions
+from defectops.serving.live import LiveStats
 from defectops.serving.metrics import ServiceMetrics
 from defectops.serving.model_holder import LoadedModel, ModelHolder, load_model, metadata_digest
 from defectops.serving.schemas import (
@@ -66,6 +70,7 @@ ROUTES = frozenset(
         "/admin/rollback",
         "/docs",
         "/openapi.json",
+        *DASHBOARD_ROUTES,
     }
 )
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -178,9 +183,12 @@ def _summary(fields: list[dict[str, Any]]) -> str:
 class MetricsMiddleware:
     """Pure ASGI (no per-request task): count requests by route and status, time them."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: ServiceMetrics, live: LiveStats | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.live = live
         self._latency: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -203,8 +211,11 @@ class MetricsMiddleware:
             latency = self._latency.get(route)
             if latency is None:
                 latency = self._latency[route] = self.metrics.latency.labels(route)
-            latency.observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            latency.observe(elapsed)
             self.metrics.requests.labels(route, str(status[0])).inc()
+            if self.live is not None:
+                self.live.request(route, status[0], elapsed)
 
 
 def create_app(
@@ -228,6 +239,7 @@ def create_app(
     artifacts = Path(settings.artifacts)
     holder = ModelHolder(artifacts)
     metrics = ServiceMetrics()
+    live = LiveStats()
     reload_lock = asyncio.Lock()
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     label_counters = {0: metrics.predictions.labels("0"), 1: metrics.predictions.labels("1")}
@@ -305,7 +317,8 @@ def create_app(
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.reload = reload
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.live = live
+    app.add_middleware(MetricsMiddleware, metrics=metrics, live=live)
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -394,6 +407,7 @@ def create_app(
         p = float(loaded.score(loaded.frame([list(record.__dict__.values())]))[0])
         label = int(p >= loaded.threshold)
         label_counters[label].inc()
+        live.scored(1, label)
         return json_response(
             {
                 "defect_probability": p,
@@ -432,6 +446,7 @@ def create_app(
         positives = int(labels.sum())
         label_counters[1].inc(positives)
         label_counters[0].inc(len(labels) - positives)
+        live.scored(len(labels), positives)
         return json_response(
             {
                 "predictions": [
@@ -576,6 +591,8 @@ def create_app(
             "previous_version": previous.version if previous else None,
             "rolled_back_to": str(target.get("version")),
         }
+
+    register_dashboard(app, artifacts=artifacts, holder=holder, live=live)
 
     # -- OpenAPI from the current champion ---------------------------------------------------------
 
