@@ -300,6 +300,94 @@ def predict(
 
 
 @command()
+def ingest(
+    data: Annotated[Path, typer.Option("--data", "-d", help="The new batch (CSV or Parquet).")],
+    batch_id: Annotated[
+        str | None, typer.Option("--batch-id", help="Name of the batch (default: file stem).")
+    ] = None,
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    retrain: Annotated[
+        str | None, typer.Option(help="Retrain policy: every-batch, every-n or on-drift.")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 3 when the batch reaches this drift level."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate and store one production batch, check it for drift, retrain when due."""
+    from defectops.ingest import ingest_batch
+    from defectops.monitoring.monitor import DRIFT_EXIT_CODE, reached
+
+    _check_fail_on(fail_on)
+    settings = settings_from(
+        config, artifacts=artifacts, tracking_uri=tracking_uri, ingest={"retrain": retrain}
+    )
+    result = ingest_batch(settings, data, batch_id=batch_id)
+    batch = result.batch
+    if result.duplicate:
+        console.print(f"batch {batch.batch_id!r} was already ingested (same rows): nothing to do")
+        return
+    console.print(
+        f"batch {batch.batch_id}: {batch.rows:,} rows stored ({batch.labelled_rows:,} labelled), "
+        f"{batch.rows_quarantined:,} quarantined"
+    )
+    if result.drift is not None:
+        print_drift(result.drift)
+    print_training(result.training)
+    if result.drift is not None and reached(result.drift["status"], fail_on):
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+@command()
+def label(
+    batch: Annotated[str, typer.Option("--batch", help="Id of a stored batch.")],
+    labels: Annotated[
+        Path, typer.Option("--labels", help="File with the label key and the target column.")
+    ],
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    label_key: Annotated[
+        str | None, typer.Option("--label-key", help="Column joining labels to rows.")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Attach labels that arrived late to a stored batch; retrain when the policy says."""
+    from defectops.ingest import attach_labels
+
+    settings = settings_from(
+        config, artifacts=artifacts, tracking_uri=tracking_uri, ingest={"label_key": label_key}
+    )
+    result = attach_labels(settings, batch, labels)
+    training = result.training
+    console.print(
+        f"batch {batch}: {training['labels_matched']:,} labels attached, "
+        f"{training['labels_unmatched']:,} matched no row; "
+        f"{result.batch.labelled_rows:,} of {result.batch.rows:,} rows labelled"
+    )
+    print_training(training)
+
+
+def print_training(training: dict[str, Any]) -> None:
+    if not training.get("trained"):
+        console.print(f"no retrain: {training.get('reason')}")
+        return
+    metrics = training["metrics"]
+    console.print(
+        f"retrained ({training['reason']}): version {training['version']} on "
+        f"{training['rows_trained']:,} rows, PR-AUC {metrics['pr_auc']:.3f} on the "
+        f"{training['holdout_rows']:,} newest labelled rows: {training['status']} "
+        f"({_escape(training['decision'])})"
+    )
+
+
+def _check_fail_on(fail_on: str | None) -> None:
+    if fail_on not in (None, "warn", "drift"):
+        raise UserError(f"--fail-on must be warn or drift (got {fail_on!r})")
+
+
+@command()
 def monitor(
     data: Annotated[Path, typer.Option("--data", "-d", help="Batch to check (CSV or Parquet).")],
     artifacts: ArtifactsOpt = None,
@@ -315,8 +403,7 @@ def monitor(
     """Compare a batch with the champion's training profile: PSI, KS, unseen values, scores."""
     from defectops.monitoring.monitor import DRIFT_EXIT_CODE, monitor_batch, reached
 
-    if fail_on not in (None, "warn", "drift"):
-        raise UserError(f"--fail-on must be warn or drift (got {fail_on!r})")
+    _check_fail_on(fail_on)
     settings = settings_from(config, artifacts=artifacts)
     report, paths = monitor_batch(settings, data, name=name)
     print_drift(report)

@@ -242,7 +242,7 @@ def _run_locked(
         if on_chunk is not None:
             on_chunk(meta, len(bounds))
 
-    example = _signature_example(X_hold, schema)
+    example = signature_example(X_hold, schema)
     for k in range(len(state.completed), len(bounds)):
         start, end = training_rows(settings.strategy, bounds, k, settings.window)
         rows = train.iloc[start:end]
@@ -422,7 +422,7 @@ def read_json_file(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _signature_example(X: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
+def signature_example(X: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
     """A few rows typed as the API takes them: numbers as floats, categories as text."""
     example = X.head(5).copy()
     for col in schema.numeric:

@@ -8,8 +8,9 @@ reading of PSI). A sensor that never moved more than 0.02 between training batch
 is there because a new batch beats the largest of N earlier ones about 1 time in N+1.
 
 Categoricals also count unseen values, beyond what the training data showed (its novelty
-rate); for rotating identifiers (novelty of at least ``ROTATING``, e.g. supplier batches)
-unseen values are the normal case and only reported.
+rate). Rotating identifiers (novelty of at least ``ROTATING``, e.g. supplier batches) are only
+reported: every batch brings new ones, so a batch is "all other" against any reference and
+neither PSI nor the unseen share can tell drift from the normal case.
 
 The KS statistic is measured at the reference's 101 percentiles (exact there, so within one
 percentile of the full two-sample statistic); its p-value uses the asymptotic Kolmogorov
@@ -108,7 +109,9 @@ def categorical_drift(
         unseen_rate = float(unseen.mean())
         unseen_values = present[unseen].value_counts().index[:10].tolist()
     rotating = ref["novelty_rate"] >= ROTATING
-    if not rotating:
+    if rotating:  # every batch brings new ids: neither their share nor PSI says anything
+        fields["status"] = "ok"
+    else:
         excess = unseen_rate - ref["novelty_rate"]
         unseen_status = level(excess, settings.unseen_warn, settings.unseen_drift)
         fields["status"] = worst([fields["status"], unseen_status])
@@ -148,7 +151,9 @@ def compare(
 
 
 def _severity(feature: dict[str, Any]) -> tuple[int, float, float]:
+    if feature["kind"] == "categorical" and feature["rotating_identifier"]:
+        return 0, 0.0, 0.0  # never ranked above a column that can drift
     measure = feature["excess"]
-    if feature["kind"] == "categorical" and not feature["rotating_identifier"]:
+    if feature["kind"] == "categorical":
         measure = max(measure, feature["unseen_rate"] - feature["expected_unseen_rate"])
     return STATUSES.index(feature["status"]), measure, feature["psi"]

@@ -7,8 +7,8 @@ verified and logged with the model) and made only of counts at fixed edges:
   and the 101 percentiles (for a KS statistic against the reference's distribution, exact at those
   points to within one percentile);
 * categorical columns: the most frequent values with their counts, the count of all other values
-  and of missing ones (for PSI), and the *novelty rate*: the share of values in the last fifth of
-  the training rows never seen in the first four fifths. Identifiers that keep changing (supplier
+  and of missing ones (for PSI), and the *novelty rate*: the mean share of a window's values
+  never seen in the windows before it. Identifiers that keep changing (supplier
   batches, lots) have a high novelty rate, so their unseen values are expected, not drift;
 * the model's scores on its hold-out (out of sample, as production scores are), like a numeric
   column.
@@ -33,10 +33,9 @@ PROFILE_VERSION = 1
 BINS = 10
 TOP_VALUES = 20
 PERCENTILES = np.linspace(0, 100, 101)
-#: the trailing share of the training rows whose values are checked for novelty
-NOVELTY_TAIL = 0.2
-#: fewer full windows than this say nothing about batch-to-batch movement: allowance 0
-MIN_WINDOWS = 3
+#: windows are made small enough that there are at least this many (down to MIN_WINDOW_ROWS)
+MIN_WINDOWS = 4
+MIN_WINDOW_ROWS = 100
 #: share floor in PSI, so an empty bin on one side gives a large but finite term
 PSI_EPSILON = 1e-4
 
@@ -75,7 +74,7 @@ def category_bin_index(text: pd.Series, values: list[str]) -> np.ndarray:
 def allowance(index: np.ndarray, n_bins: int, reference: np.ndarray, window_rows: int) -> float:
     """The largest PSI of a window of consecutive rows against the reference counts."""
     windows = len(index) // window_rows
-    if windows < MIN_WINDOWS:
+    if windows < 2:
         return 0.0
     used = index[: windows * window_rows]
     window = np.arange(used.size) // window_rows
@@ -109,25 +108,46 @@ def categorical_profile(values: pd.Series, window_rows: int, top: int = TOP_VALU
         "values": listed,
         "counts": counts.tolist(),
         "distinct": int(text.nunique(dropna=True)),
-        "novelty_rate": novelty_rate(text),
+        "novelty_rate": novelty_rate(text, window_rows),
         "allowance": allowance(index, len(counts), counts, window_rows),
     }
 
 
-def novelty_rate(text: pd.Series, tail: float = NOVELTY_TAIL) -> float:
-    """Share of present values in the last ``tail`` of the rows never seen before them."""
-    cut = int(len(text) * (1 - tail))
-    later = text.iloc[cut:].dropna()
-    if cut == 0 or later.empty:
+def novelty_rate(text: pd.Series, window_rows: int) -> float:
+    """Mean share of a window's present values never seen in the windows before it.
+
+    Near 0 for machines, shifts or countries once they have all appeared; high for identifiers
+    that keep changing (a supplier batch, a lot), whose unseen values are then normal.
+    """
+    codes, _ = pd.factorize(text, use_na_sentinel=True)
+    windows = len(codes) // window_rows
+    if windows < 2:
         return 0.0
-    seen = set(text.iloc[:cut].dropna())
-    return float((~later.isin(seen)).mean())
+    seen = np.zeros(codes.max() + 2, dtype=bool)
+    shares = []
+    for w in range(windows):
+        part = codes[w * window_rows : (w + 1) * window_rows]
+        part = part[part >= 0]
+        if w and part.size:
+            shares.append(float((~seen[part]).mean()))
+        seen[part] = True
+    return float(np.mean(shares)) if shares else 0.0
+
+
+def effective_window(rows: int, window_rows: int) -> int:
+    """Windows of ``window_rows``, smaller when that leaves fewer than ``MIN_WINDOWS`` of them.
+
+    >>> effective_window(23_000, 1000), effective_window(1600, 1000), effective_window(250, 1000)
+    (1000, 400, 100)
+    """
+    return max(MIN_WINDOW_ROWS, min(window_rows, rows // MIN_WINDOWS))
 
 
 def build_profile(
     frame: pd.DataFrame, schema: DataSchema, scores: np.ndarray, window_rows: int
 ) -> dict[str, Any]:
     """The profile of one model: its training rows ``frame`` (in order) and hold-out ``scores``."""
+    window_rows = effective_window(len(frame), window_rows)
     numeric = {
         col: numeric_profile(
             pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64), window_rows
@@ -141,5 +161,7 @@ def build_profile(
         "window_rows": window_rows,
         "numeric": numeric,
         "categorical": categorical,
-        "scores": numeric_profile(np.asarray(scores, dtype=np.float64), window_rows),
+        "scores": numeric_profile(
+            np.asarray(scores, dtype=np.float64), effective_window(len(scores), window_rows)
+        ),
     }

@@ -1,0 +1,357 @@
+"""The production loop: ``ingest`` one batch, ``label`` it later, retrain when the policy says.
+
+``ingest`` validates a batch (bad rows to ``store/quarantine/<batch>.csv``), appends it to the
+data store, compares it with the champion's profile, then applies the retrain policy. A retrain
+trains one challenger with the configured strategy on the labelled rows now available, scores
+it and the champion on the same *recent* hold-out (the newest labelled rows, which neither
+trained on), applies the gate and registers the challenger, exactly as a back-fill chunk is.
+
+Only labelled rows are ever trained or scored on; a batch without labels is stored and
+monitored, and ``label`` joins its labels later on ``ingest.label_key``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from defectops import atomic, gate
+from defectops.config import Settings
+from defectops.data.io import frame_sha256, read_table
+from defectops.data.schema import DataSchema, category_strings, encode_target
+from defectops.data.validation import reference_profile, validate
+from defectops.errors import UserError
+from defectops.evaluation import classification_metrics
+from defectops.lock import RunLock
+from defectops.monitoring.monitor import ChampionView, batch_name, drift_report, write_drift_outputs
+from defectops.pipeline import (
+    commit_model,
+    config_hash,
+    fit_and_score,
+    library_versions,
+    model_facts,
+    run_params,
+    signature_example,
+)
+from defectops.registry import LocalRegistry, ModelRegistry
+from defectops.store import BATCH_COLUMN, ROW_COLUMN, BatchRecord, DataStore, Manifest
+
+
+@dataclass
+class IngestResult:
+    """What one ``ingest`` or ``label`` did, for the CLI and the report."""
+
+    batch: BatchRecord
+    duplicate: bool = False
+    drift: dict[str, Any] | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        drift = None
+        if self.drift is not None:
+            drift = {
+                "status": self.drift["status"],
+                "features": [
+                    {k: f[k] for k in ("feature", "psi", "status")}
+                    for f in self.drift["features"]
+                    if f["status"] != "ok"
+                ],
+            }
+        return {
+            "batch": asdict(self.batch),
+            "duplicate": self.duplicate,
+            "drift": drift,
+            "training": self.training,
+            "files": {k: str(v) for k, v in self.paths.items()},
+        }
+
+
+def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None) -> IngestResult:
+    """Validate, store, monitor one batch; retrain by policy. The same batch twice is a no-op."""
+    raw = read_table(data)
+    with RunLock(settings.artifacts, purpose="ingest"):
+        store = DataStore(settings.store_dir)
+        manifest = store.load()
+        sha = frame_sha256(raw)
+        if (seen := manifest.by_sha(sha)) is not None:
+            return IngestResult(
+                seen,
+                duplicate=True,
+                training={
+                    "trained": False,
+                    "reason": f"batch already ingested as {seen.batch_id!r}",
+                },
+            )
+        name = batch_name(data, batch_id)
+        if manifest.find(name) is not None:
+            raise UserError(
+                f"batch id {name!r} is already in the store with other rows; "
+                "pass --batch-id to name this batch differently"
+            )
+        champion = _champion(settings)
+        schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
+        schema = DataSchema.from_dict(schema_dict) if schema_dict else None
+        result = validate(
+            raw,
+            settings,
+            schema=schema,
+            reference=champion.reference if champion is not None else None,
+            source=str(data),
+            labels="optional",
+        )
+        paths: dict[str, Path] = {}
+        if len(result.quarantine):
+            quarantine = settings.store_dir / "quarantine" / f"{name}.csv"
+            paths["quarantine"] = atomic.write_with(
+                quarantine, lambda tmp: result.quarantine.to_csv(tmp, index=False)
+            )
+        store.discard_unlisted(manifest)
+        paths["rows"] = store.write_batch(name, result.frame)
+        drift = None
+        if champion is not None and len(result.frame):
+            drift = drift_report(champion, result.frame, settings, batch=name, source=str(data))
+            paths.update(
+                write_drift_outputs(drift, champion, settings.reports_dir / "drift", result.frame)
+            )
+        target = result.schema.target
+        record = BatchRecord(
+            batch_id=name,
+            sha256=sha,
+            source=str(data),
+            arrived_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            rows=len(result.frame),
+            rows_quarantined=len(result.quarantine),
+            labelled_rows=int(result.frame[target].notna().sum()),
+            drift_status=drift["status"] if drift else None,
+            champion_version=str(champion.metadata.get("version")) if champion else None,
+        )
+        manifest.batches.append(record)
+        manifest.schema = result.schema.to_dict()
+        store.save(manifest)  # the commit point: the batch is in the store from here on
+        outcome = IngestResult(record, drift=drift, paths=paths)
+        outcome.training = maybe_retrain(settings, store, manifest, trigger=name)
+        paths["report"] = atomic.write_json(
+            settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
+        )
+        return outcome
+
+
+def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> IngestResult:
+    """Join late labels to a stored batch on ``ingest.label_key``; retrain by policy."""
+    key = settings.ingest.label_key
+    if key is None:
+        raise UserError(
+            "no label key configured: set ingest.label_key (e.g. DEFECTOPS_INGEST__LABEL_KEY="
+            "part_id) to the column that identifies a part in both files"
+        )
+    labels = read_table(labels_path)
+    with RunLock(settings.artifacts, purpose="label"):
+        store = DataStore(settings.store_dir)
+        manifest = store.load()
+        record = manifest.find(batch_id)
+        if record is None or manifest.schema is None:
+            known = ", ".join(b.batch_id for b in manifest.batches[-5:]) or "none"
+            raise UserError(f"batch {batch_id!r} is not in the store (latest: {known})")
+        schema = DataSchema.from_dict(manifest.schema)
+        target = schema.target
+        for column in (key, target):
+            if column not in labels.columns:
+                raise UserError(f"{labels_path}: column {column!r} is missing from the labels")
+        rows = store.read_batch(batch_id)
+        if key not in rows.columns:
+            raise UserError(f"label key {key!r} is not a column of batch {batch_id!r}")
+        given = encode_target(labels[target], schema.positive_label)
+        if given.isna().any():
+            bad = int(given.isna().sum())
+            raise UserError(f"{labels_path}: {bad} labels are missing or not a known class value")
+        keys = _join_keys(labels[key], rows[key])
+        if keys.duplicated().any():
+            twice = keys[keys.duplicated()].iloc[0]
+            raise UserError(f"{labels_path}: key {twice!r} appears more than once")
+        lookup = pd.Series(given.to_numpy(), index=keys.to_numpy())
+        stored_keys = _join_keys(rows[key], rows[key])
+        found = stored_keys.map(lookup)
+        matched = int(found.notna().sum())
+        if matched == 0:
+            raise UserError(f"none of the {len(labels)} labels match a row of batch {batch_id!r}")
+        rows[target] = found.where(found.notna(), rows[target]).astype("Int8")
+        store.write_batch(batch_id, rows.drop(columns=[BATCH_COLUMN, ROW_COLUMN]))
+        record.labelled_rows = int(rows[target].notna().sum())
+        store.save(manifest)
+        outcome = IngestResult(record)
+        outcome.training = {
+            "labels_matched": matched,
+            "labels_unmatched": len(labels) - matched,
+            **maybe_retrain(settings, store, manifest, trigger=batch_id),
+        }
+        return outcome
+
+
+def _join_keys(values: pd.Series, like: pd.Series) -> pd.Series:
+    """Keys in one comparable form: timestamps as timestamps, anything else as canonical text."""
+    if pd.api.types.is_datetime64_any_dtype(like):
+        return pd.to_datetime(values, errors="coerce").reset_index(drop=True)
+    return category_strings(values).reset_index(drop=True)
+
+
+def _champion(settings: Settings) -> ChampionView | None:
+    if LocalRegistry(settings.artifacts).champion_metadata() is None:
+        return None
+    try:
+        return ChampionView.load(settings.artifacts)
+    except UserError:  # a champion from before drift profiles: store and train, no monitor
+        return None
+
+
+# -- retraining -----------------------------------------------------------------------------------
+
+
+def retrain_decision(settings: Settings, manifest: Manifest, has_champion: bool) -> str | None:
+    """Why to retrain now, or None; the reason not to is recorded by the caller."""
+    last = manifest.last_training or {}
+    since = manifest.batches[int(last.get("batch_count", 0)) :]
+    if manifest.labelled_rows - int(last.get("labelled_rows", 0)) <= 0:
+        return None
+    if manifest.labelled_rows < settings.ingest.min_rows:
+        return None
+    if not has_champion:
+        return "no champion yet"
+    policy = settings.ingest.retrain
+    if policy == "every-batch":
+        return "new labelled rows (retrain: every-batch)"
+    if policy == "every-n" and len(since) >= settings.ingest.every:
+        return f"{len(since)} batches since the last retrain (retrain: every-n)"
+    if policy == "on-drift" and any(b.drift_status == "drift" for b in since):
+        return "a batch since the last retrain drifted (retrain: on-drift)"
+    return None
+
+
+def maybe_retrain(
+    settings: Settings, store: DataStore, manifest: Manifest, *, trigger: str
+) -> dict[str, Any]:
+    """Apply the policy; when it says so, train, gate and register one challenger."""
+    champion = _champion(settings)
+    reason = retrain_decision(settings, manifest, champion is not None)
+    if reason is None:
+        return {"trained": False, "reason": _why_not(settings, manifest)}
+    schema = DataSchema.from_dict(manifest.schema or {})
+    target, features = schema.target, list(schema.features)
+    frame = store.read_all(manifest)
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    frame[target] = frame[target].astype(np.int8)
+    n_hold = max(1, math.ceil(len(frame) * settings.holdout_fraction))
+    train, hold = frame.iloc[:-n_hold], frame.iloc[-n_hold:]
+    y_hold = hold[target].to_numpy()
+    if len(train) == 0 or y_hold.min() == y_hold.max():
+        return {"trained": False, "reason": "the recent hold-out does not hold both classes yet"}
+    rows, init = _training_rows(settings, manifest, train, champion)
+    X_hold = hold[features]
+    chunk_id = _next_model_id(settings)
+    fitted = fit_and_score(settings, schema, rows, init, X_hold, y_hold, chunk_id=chunk_id)
+    incumbent = None
+    if champion is not None:
+        scores = champion.model.decision_scores(X_hold)
+        threshold = float(champion.model.threshold_)
+        incumbent = gate.Candidate(
+            int(champion.metadata.get("chunk_id", 0)),
+            scores,
+            threshold,
+            classification_metrics(y_hold, scores, threshold),
+        )
+    decision = gate.decide(
+        fitted.candidate, incumbent, y_hold, settings.gate, seed=settings.seed + chunk_id
+    )
+    key = hashlib.sha256(
+        f"ingest:{config_hash(settings)}:{trigger}:{manifest.labelled_rows}".encode()
+    ).hexdigest()
+    registry = ModelRegistry(settings)
+    run_id = registry.tracker.start_run(key, run_params(settings), {"defectops.trigger": trigger})
+    metadata = {
+        "model": settings.model,
+        "strategy": settings.strategy,
+        "config_hash": config_hash(settings),
+        "holdout_sha256": frame_sha256(hold[[*features, target]]),
+        "holdout_rows": len(hold),
+        "library_versions": library_versions(),
+        "chunk_id": chunk_id,
+        "trigger_batch": trigger,
+        "retrain_reason": reason,
+        "batches": sorted(set(rows[BATCH_COLUMN])),
+        "rows_seen": len(frame),
+        **model_facts(fitted, rows, schema, decision),
+        "champion_on_holdout": incumbent.metrics if incumbent is not None else None,
+    }
+    feature_schema = {"schema": schema.to_dict(), "reference": reference_profile(rows, schema)}
+    stored = commit_model(
+        registry,
+        fitted,
+        metadata,
+        feature_schema,
+        decision,
+        run_id=run_id,
+        run_key=key,
+        example=signature_example(X_hold, schema),
+        width=max(2, len(str(chunk_id))),
+    )
+    registry.tracker.finish_run(run_id, {}, [])
+    manifest.last_training = {
+        "labelled_rows": manifest.labelled_rows,
+        "batch_count": len(manifest.batches),
+        "version": stored["version"],
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    for batch in manifest.batches:
+        if batch.batch_id == trigger:
+            batch.trained_version = str(stored["version"])
+    store.save(manifest)
+    return {
+        "trained": True,
+        "reason": reason,
+        "version": str(stored["version"]),
+        "chunk_id": chunk_id,
+        "status": decision.status,
+        "decision": decision.reason,
+        "rows_trained": len(rows),
+        "holdout_rows": len(hold),
+        "metrics": {m: fitted.candidate.metrics.get(m) for m in ("pr_auc", "roc_auc", "accuracy")},
+    }
+
+
+def _why_not(settings: Settings, manifest: Manifest) -> str:
+    last = manifest.last_training or {}
+    if manifest.labelled_rows - int(last.get("labelled_rows", 0)) <= 0:
+        return "no new labelled rows since the last retrain"
+    if manifest.labelled_rows < settings.ingest.min_rows:
+        return (
+            f"{manifest.labelled_rows} labelled rows, fewer than ingest.min_rows "
+            f"({settings.ingest.min_rows})"
+        )
+    return f"the retrain policy ({settings.ingest.retrain}) does not call for it yet"
+
+
+def _training_rows(
+    settings: Settings, manifest: Manifest, train: pd.DataFrame, champion: ChampionView | None
+) -> tuple[pd.DataFrame, Any]:
+    """The rows (and initial model) the configured strategy trains on."""
+    if settings.strategy == "sliding":
+        return train.iloc[-settings.window * settings.chunk_size :], None
+    if settings.strategy == "warm-start" and champion is not None:
+        last = manifest.last_training or {}
+        new = {b.batch_id for b in manifest.batches[int(last.get("batch_count", 0)) :]}
+        rows = train[train[BATCH_COLUMN].isin(new)]
+        return (rows, champion.model) if len(rows) else (train, None)
+    return train, None
+
+
+def _next_model_id(settings: Settings) -> int:
+    models = LocalRegistry(settings.artifacts).models_dir
+    ids = [int(p.name.split("_")[-1]) for p in models.glob("model_*") if p.name[6:].isdigit()]
+    return max(ids, default=0) + 1
