@@ -285,6 +285,7 @@ def maybe_retrain(
         "trigger_batch": trigger,
         "retrain_reason": reason,
         "batches": sorted(set(rows[BATCH_COLUMN])),
+        "holdout_batches": sorted(set(hold[BATCH_COLUMN])),
         "rows_seen": len(frame),
         **model_facts(fitted, rows, schema, decision),
         "champion_on_holdout": incumbent.metrics if incumbent is not None else None,
