@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
 .PHONY: demo test venv lint format clean help
-.PHONY: ci-build ci-test ci-train ci-evaluate ci-release ci-deploy image image-trainer image-push
+.PHONY: postgres-server ci-build ci-test ci-train ci-evaluate ci-release ci-deploy image image-trainer image-push
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -66,9 +66,14 @@ IMAGE_NAME      = $(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)$(IMAGE)
 MODEL_DIR      ?= $(if $(wildcard $(CI_ARTIFACTS)/production/metadata.json),$(CI_ARTIFACTS)/production,docker/no-model)
 CONFIG_FLAG     = $(if $(CI_CONFIG),--config $(CI_CONFIG))
 
-ci-build: lint  ## CI build stage: install with the dev extras, ruff, mypy
+ci-build: lint  ## CI build stage: install with the dev extras, ruff, mypy, hadolint
+	@if [ -x $(BIN)/hadolint ]; then $(BIN)/hadolint Dockerfile; \
+	else echo "hadolint: no binary for this platform; tests/test_ci_files.py checks the Dockerfile"; fi
 
-ci-test: $(VENV)/.dev  ## CI test stage: the suite, coverage.xml, htmlcov/, test-results/junit.xml
+postgres-server:  ## install PostgreSQL's server programs when missing (tests/test_postgres_topology.py)
+	bash .ci/install-postgres.sh
+
+ci-test: $(VENV)/.dev postgres-server  ## CI test stage: the suite, coverage.xml, htmlcov/, test-results/junit.xml
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --cov=defectops --cov-report=term \
 		--cov-report=xml:coverage.xml --cov-report=html:htmlcov --junitxml=test-results/junit.xml
 
