@@ -669,7 +669,7 @@ def test_compose_wires_mlflow_to_postgres_and_the_service_to_mlflow() -> None:
     command = mlflow["command"]
     assert command[:2] == ["mlflow", "server"]
     store = option(command, "--backend-store-uri")
-    wiring = r"postgresql://(\w+):(\$\{POSTGRES_PASSWORD[^}]*\})@postgres:5432/(\w+)"
+    wiring = r"postgresql\+psycopg2://(\w+):(\$\{POSTGRES_PASSWORD[^}]*\})@postgres:5432/(\w+)"
     match = re.fullmatch(wiring, store)
     assert match, store
     user, password, database = match.groups()
