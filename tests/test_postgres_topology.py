@@ -37,10 +37,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from registry_fixtures import (
     BIN,
     MODEL_NAME,
-    N_CHUNKS,
     child_env,
     defectops_cmd,
     expect_ok,
@@ -49,11 +49,10 @@ from registry_fixtures import (
     mlflow_state,
     post_json,
     read_json,
-    run_args,
     run_cli,
+    sigkill,
     stop_group,
     wait_until,
-    write_line_data,
 )
 
 pytestmark = pytest.mark.slow
@@ -62,6 +61,8 @@ REPO = Path(__file__).resolve().parents[1]
 INSTALLER = REPO / ".ci" / "install-postgres.sh"
 DATABASE = "mlflow"
 ROLE = "mlflow"
+ROWS = 4_000  # the last 20% are the hold-out: three chunks of ~1,000 training rows
+N_CHUNKS = 3
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
@@ -246,7 +247,10 @@ def postgres() -> Iterator[Postgres]:
 
 
 def compose_mlflow_command(store: str, destination: Path, port: int) -> list[str]:
-    """docker-compose.yml's ``mlflow`` command with this machine's addresses put in."""
+    """docker-compose.yml's ``mlflow`` command with this machine's addresses put in.
+
+    One worker instead of the file's two: this machine runs the whole suite on two cores.
+    """
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
     command = list(compose["services"]["mlflow"]["command"])
     values = {
@@ -254,6 +258,7 @@ def compose_mlflow_command(store: str, destination: Path, port: int) -> list[str
         "--artifacts-destination": str(destination),
         "--host": "127.0.0.1",
         "--port": str(port),
+        "--workers": "1",
     }
     for flag, value in values.items():
         command[command.index(flag) + 1] = value
@@ -298,13 +303,20 @@ def service_command(port: int) -> list[str]:
     return cmd
 
 
-def one_record(base: str, holdout: Path) -> dict[str, Any]:
+def write_line(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    frame, truth = simulate(SimulationSpec(rows=ROWS, seed=7))
+    data, _ = write_frames(frame, truth, directory / "line.csv")
+    return data
+
+
+def one_record(base: str, data: Path) -> dict[str, Any]:
     import urllib.request
 
     with urllib.request.urlopen(f"{base}/model", timeout=10) as response:
         features = json.loads(response.read())["features"]
     names = features["numeric"] + features["categorical"]
-    row = pd.read_csv(holdout).iloc[0][names].to_dict()
+    row = pd.read_csv(data).iloc[-1][names].to_dict()
     record = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
     return json.loads(json.dumps(record, default=lambda v: v.item()))
 
@@ -326,7 +338,7 @@ def host_header_status(port: int, host: str) -> int:
 def test_postgres_mlflow_run_and_service_from_the_registry(
     postgres: Postgres, tmp_path: Path
 ) -> None:
-    line = write_line_data(tmp_path / "line")
+    line = write_line(tmp_path / "line")
     destination = tmp_path / "mlflow-artifacts"
     mlflow_port = free_port()
     server_log = tmp_path / "mlflow.log"
@@ -355,7 +367,10 @@ def test_postgres_mlflow_run_and_service_from_the_registry(
         project = tmp_path / "trainer"
         project.mkdir()
         artifacts = project / "artifacts"
-        expect_ok(run_cli(*run_args(line, artifacts, "--tracking-uri", url), cwd=project))
+        args = ("--data", line, "--model", "logreg", "--chunk-size", "1000")
+        expect_ok(
+            run_cli("run", *args, "--artifacts", artifacts, "--tracking-uri", url, cwd=project)
+        )
         production = read_json(artifacts / "production" / "metadata.json")
         champion = str(production["version"])
 
@@ -410,7 +425,7 @@ def test_postgres_mlflow_run_and_service_from_the_registry(
         assert f"champion: version {champion} of {MODEL_NAME} from {url}" in (
             service_log.read_text(errors="replace")
         )
-        status, body = post_json(f"{base}/predict", one_record(base, line.holdout))
+        status, body = post_json(f"{base}/predict", one_record(base, line))
         assert status == 200, body
         assert body["model_version"] == champion
         assert 0.0 <= body["defect_probability"] <= 1.0
@@ -422,7 +437,8 @@ def test_postgres_mlflow_run_and_service_from_the_registry(
         service = None
 
         # 3. the tracking server goes away: a champion already on disk (baked in) still serves
-        stop_group(server)
+        os.killpg(server.pid, signal.SIGKILL)
+        sigkill(server)
         env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         port = free_port()
         service = start(service_command(port), service_log, env, serve_root)
@@ -436,7 +452,7 @@ def test_postgres_mlflow_run_and_service_from_the_registry(
             interval=0.2,
         )
         assert f"warning: cannot fetch the champion of {MODEL_NAME}" in service_log.read_text()
-        status, body = post_json(f"{base}/predict", one_record(base, line.holdout))
+        status, body = post_json(f"{base}/predict", one_record(base, line))
         assert (status, body["model_version"]) == (200, champion)
     finally:
         if service is not None:
