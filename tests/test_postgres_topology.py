@@ -2,11 +2,11 @@
 
 PostgreSQL (a throw-away cluster on a free port), a real ``mlflow server`` with it as backend
 store and a directory as proxied artifact store, a real ``defectops run --tracking-uri`` against
-that server, then the service started as the image starts it (the Dockerfile's ``CMD`` and
-environment, with an empty artifact directory) fetching the champion from the server and
-answering ``POST /predict``. Nothing is mocked; the server's flags come from docker-compose.yml,
-the service's command and ``HEALTHCHECK`` from the Dockerfile, so what the containers would run
-is what runs here.
+that server (a 4,000-row simulated line, three chunks, logreg), then the service started as the
+image starts it (the Dockerfile's ``CMD`` and environment, with an empty artifact directory)
+fetching the champion from the server and answering ``POST /predict``. Nothing is mocked; the
+server's flags come from docker-compose.yml (one worker instead of two), the service's command
+and ``HEALTHCHECK`` from the Dockerfile, so what the containers would run is what runs here.
 
 PostgreSQL's server programs come from the machine; when they are missing the fixture installs
 Debian's ``postgresql`` with ``.ci/install-postgres.sh`` (as root, or with passwordless sudo) and
