@@ -229,7 +229,11 @@ def targets() -> dict[str, list[str]]:
 def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``make`` in the repository with this test's venv; never reinstalls it (``-o`` stamps)."""
     stamps = [f"-o{VENV}/.run", f"-o{VENV}/.dev", f"-o{VENV}/.all"]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DEFECTOPS_")}
+    # a make above this test (make test, make ci-test) must not pass its variables down
+    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DEFECTOPS_") and k not in inherited
+    }
     full_env.update(env or {})
     return subprocess.run(
         ["make", "--no-print-directory", *stamps, f"VENV={VENV}", *args],
