@@ -56,6 +56,11 @@ STAGE_TARGETS = {
 SETUP_COMMANDS = {"apk add --no-cache make"}
 MAKE_LINE = re.compile(r"^make ([a-z][a-z0-9-]*)((?: [A-Z_]+=\S+)*)$")
 VENV = Path(sys.prefix)
+#: the Makefile's own variables (a caller's environment must not change what is tested)
+MAKE_VARIABLES = {
+    "PYTHON", "VENV", "BIN", "PYTEST_ARGS", "CI_ARTIFACTS", "CI_DATA", "CI_CONFIG", "CI_RUN_ARGS",
+    "DOCKER", "IMAGE", "IMAGE_REGISTRY", "IMAGE_TAG", "IMAGE_NAME", "MODEL_DIR", "CONFIG_FLAG",
+}  # fmt: skip
 
 
 # -- reading the pipelines -------------------------------------------------------------------------
@@ -229,8 +234,9 @@ def targets() -> dict[str, list[str]]:
 def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``make`` in the repository with this test's venv; never reinstalls it (``-o`` stamps)."""
     stamps = [f"-o{VENV}/.run", f"-o{VENV}/.dev", f"-o{VENV}/.all"]
-    # a make above this test (make test, make ci-test) must not pass its variables down
-    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+    # a make above this test (make test, make ci-test) must not pass its variables down: the
+    # Makefile's defaults are what is checked, and each test sets what it needs
+    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", *MAKE_VARIABLES}
     full_env = {
         k: v for k, v in os.environ.items() if not k.startswith("DEFECTOPS_") and k not in inherited
     }
