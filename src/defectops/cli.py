@@ -458,7 +458,11 @@ def serve(
     """Serve the champion over HTTP: /predict, /predict/batch, /explain, /ready, /metrics, /docs."""
     import uvicorn
 
-    settings_from(config, artifacts=artifacts, tracking_uri=tracking_uri)  # fail fast on bad input
+    settings = settings_from(config, artifacts=artifacts, tracking_uri=tracking_uri)
+    if settings.tracking_uri:  # a tracking server: its champion is what to serve
+        from defectops.serving.startup import fetch_champion
+
+        typer.echo(fetch_champion(settings))
     for name, value in (("ARTIFACTS", artifacts), ("TRACKING_URI", tracking_uri)):
         if value is not None:
             os.environ[f"DEFECTOPS_{name}"] = str(value)
@@ -473,6 +477,17 @@ def serve(
         workers=workers,
         log_level="info",
     )
+
+
+@command()
+def evaluate(artifacts: ArtifactsOpt = None, config: ConfigOpt = None) -> None:
+    """CI gate on the last run's newest model: exit 0 promoted or champion kept, 3 rejected."""
+    from defectops.ci_gate import evaluate_latest
+
+    settings = settings_from(config, artifacts=artifacts)
+    outcome = evaluate_latest(settings.artifacts, settings.reports_dir)
+    typer.echo(outcome.line())
+    raise typer.Exit(outcome.exit_code)
 
 
 @command()
