@@ -118,9 +118,7 @@ def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None)
         drift = None
         if champion is not None and len(result.frame):
             drift = drift_report(champion, result.frame, settings, batch=name, source=str(data))
-            paths.update(
-                write_drift_outputs(drift, champion, settings.reports_dir / "drift", result.frame)
-            )
+            paths.update(write_drift_outputs(drift, champion, settings.reports_dir / "drift"))
         target = result.schema.target
         record = BatchRecord(
             batch_id=name,

@@ -66,6 +66,7 @@ def validate(
     reference: dict[str, Any] | None = None,
     source: str = "",
     labels: Literal["required", "optional"] = "required",
+    describe: bool = True,
 ) -> ValidationResult:
     """Check ``raw`` against the contract and split it into clean and quarantined rows.
 
@@ -73,7 +74,9 @@ def validate(
     ``reference`` holds the training data's ranges and categories (see :func:`reference_profile`)
     so out-of-range values and unseen categories are reported. With ``labels="optional"`` (a
     production batch whose labels come later) the target may be absent or blank: such rows are
-    kept with a missing label (nullable ``Int8``) instead of being quarantined.
+    kept with a missing label (nullable ``Int8``) instead of being quarantined. ``describe=False``
+    skips the column profiles and warnings of the report (the costly part on millions of rows)
+    for callers that only need the clean rows and the counts.
     """
     optional = labels == "optional"
     if schema is None:
@@ -129,7 +132,15 @@ def validate(
         clean = clean.sort_values(schema.order_by, kind="stable")
     clean = clean.drop(columns=list(schema.dropped)).reset_index(drop=True)
 
-    report = _report(raw, clean, schema, reasons, bad_rows, reference, source)
+    if describe:
+        report = _report(raw, clean, schema, reasons, bad_rows, reference, source)
+    else:
+        report = {
+            "source": source,
+            "rows_read": len(raw),
+            "rows_kept": len(clean),
+            "rows_quarantined": int(bad_rows.sum()),
+        }
     return ValidationResult(frame=clean, quarantine=quarantine, schema=schema, report=report)
 
 

@@ -59,6 +59,7 @@ def _psi_fields(ref: dict[str, Any], index: np.ndarray, settings: MonitorSetting
     allowed = HEADROOM * float(ref["allowance"])
     return {
         "psi": value,
+        "counts": counts.tolist(),
         "allowance": allowed,
         "excess": max(0.0, value - allowed),
         "status": level(value - allowed, settings.psi_warn, settings.psi_drift),
@@ -89,7 +90,9 @@ def _ks(ref: dict[str, Any], present: np.ndarray) -> tuple[float | None, float |
     points = np.asarray(ref["percentiles"], dtype=np.float64)
     if not points.size or not present.size:
         return None, None
-    current = np.searchsorted(np.sort(present), points, side="right") / present.size
+    # share of values <= each point, without sorting the batch: bin by the points, accumulate
+    below = np.searchsorted(points, present, side="left")
+    current = np.cumsum(np.bincount(below, minlength=points.size + 1))[:-1] / present.size
     statistic = float(np.max(np.abs(current - PERCENTILES / 100)))
     n_ref = sum(ref["counts"][:-1])
     effective = n_ref * present.size / (n_ref + present.size)

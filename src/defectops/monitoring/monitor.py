@@ -21,18 +21,19 @@ import pandas as pd
 from defectops import atomic
 from defectops.config import Settings
 from defectops.data.io import frame_sha256, read_table
-from defectops.data.schema import DataSchema, category_strings
+from defectops.data.schema import DataSchema
 from defectops.data.validation import validate
 from defectops.errors import UserError
 from defectops.evaluation import bootstrap_interval, classification_metrics
 from defectops.monitoring.drift import STATUSES, compare
-from defectops.monitoring.profile import category_bin_index, numeric_bin_index
 from defectops.registry import LocalRegistry
 
 #: exit code of ``monitor --fail-on`` when the batch reached that level
 DRIFT_EXIT_CODE = 3
 PERFORMANCE_METRICS = ("pr_auc", "roc_auc", "f1", "accuracy")
-_PLOTTED = 6
+_PLOTTED = 3
+#: labelled rows the batch's bootstrap interval resamples at most
+BOOTSTRAP_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -119,15 +120,19 @@ def _performance(
         "primary_metric": primary,
     }
     if 0 < y.sum() < len(y):
-        value, low, high = bootstrap_interval(
-            y,
-            s,
+        # the interval's cost grows with rows x resamples: a large batch is resampled through
+        # a random subsample (a wider, so conservative, interval); the value uses every row
+        pick = np.random.default_rng(settings.seed).permutation(len(y))[:BOOTSTRAP_ROWS]
+        _, low, high = bootstrap_interval(
+            y[pick],
+            s[pick],
             primary,
             threshold=threshold,
             n_bootstrap=settings.gate.n_bootstrap,
             confidence=settings.gate.confidence,
             seed=settings.seed,
         )
+        value = float(metrics[primary])
         reference = holdout.get(primary)
         out["interval"] = {
             "value": value,
@@ -140,11 +145,11 @@ def _performance(
 
 
 def write_drift_outputs(
-    report: dict[str, Any], champion: ChampionView, out_dir: Path, frame: pd.DataFrame
+    report: dict[str, Any], champion: ChampionView, out_dir: Path
 ) -> dict[str, Path]:
     """``<batch>.json`` and ``<batch>.png`` in ``out_dir`` (written atomically)."""
     json_path = atomic.write_json(out_dir / f"{report['batch']}.json", report)
-    png_path = plot_drift(report, champion, frame, out_dir / f"{report['batch']}.png")
+    png_path = plot_drift(report, champion, out_dir / f"{report['batch']}.png")
     return {"report": json_path, "plot": png_path}
 
 
@@ -161,6 +166,7 @@ def monitor_batch(
         reference=champion.reference,
         source=str(data),
         labels="optional",
+        describe=False,
     )
     if result.frame.empty:
         raise UserError(f"{data}: no valid rows to monitor ({len(raw)} read, all quarantined)")
@@ -169,7 +175,7 @@ def monitor_batch(
     report["rows_read"] = len(raw)
     report["rows_quarantined"] = int(len(raw) - len(result.frame))
     report["data_sha256"] = frame_sha256(raw)
-    paths = write_drift_outputs(report, champion, settings.reports_dir / "drift", result.frame)
+    paths = write_drift_outputs(report, champion, settings.reports_dir / "drift")
     return report, paths
 
 
@@ -178,9 +184,7 @@ def reached(status: str, fail_on: str | None) -> bool:
     return fail_on is not None and STATUSES.index(status) >= STATUSES.index(fail_on)
 
 
-def plot_drift(
-    report: dict[str, Any], champion: ChampionView, frame: pd.DataFrame, out: Path
-) -> Path:
+def plot_drift(report: dict[str, Any], champion: ChampionView, out: Path) -> Path:
     """PSI per feature (coloured by status) and reference vs batch for the worst ones."""
     import matplotlib
 
@@ -190,8 +194,8 @@ def plot_drift(
     colours = {"ok": "tab:green", "warn": "tab:orange", "drift": "tab:red"}
     features = report["features"]
     worst = features[:_PLOTTED]
-    fig = plt.figure(figsize=(14, 9), constrained_layout=True)
-    grid = fig.add_gridspec(3, 3)
+    fig = plt.figure(figsize=(14, 7), constrained_layout=True)
+    grid = fig.add_gridspec(2, 3)
     ax = fig.add_subplot(grid[0, :])
     names = [f["feature"] for f in features]
     values = [f["psi"] for f in features]
@@ -218,37 +222,33 @@ def plot_drift(
         f"score PSI {report['scores']['psi']:.3f})"
     )
     for i, feature in enumerate(worst):
-        ax = fig.add_subplot(grid[1 + i // 3, i % 3])
+        ax = fig.add_subplot(grid[1, i])
         ref = (
             champion.profile["numeric"]
             if feature["kind"] == "numeric"
             else champion.profile["categorical"]
         )[feature["feature"]]
-        _distribution(ax, feature, ref, frame[feature["feature"]])
-    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+        _distribution(ax, feature, ref)
+    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
     plt.close(fig)
     return out
 
 
-def _distribution(ax: Any, feature: dict[str, Any], ref: dict[str, Any], values: pd.Series) -> None:
+def _distribution(ax: Any, feature: dict[str, Any], ref: dict[str, Any]) -> None:
     if feature["kind"] == "numeric":
-        edges = np.asarray(ref["edges"], dtype=np.float64)
-        numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
-        index = numeric_bin_index(numbers, edges)
-        labels = [f"≤{e:.3g}" for e in edges] + ([f">{edges[-1]:.3g}"] if len(edges) else ["all"])
+        edges = ref["edges"]
+        labels = [f"≤{e:.3g}" for e in edges] + ([f">{edges[-1]:.3g}"] if edges else ["all"])
     else:
-        index = category_bin_index(category_strings(values), ref["values"])
         labels = [*map(str, ref["values"]), "other"]
     labels.append("missing")
     reference = np.asarray(ref["counts"], dtype=np.float64)
-    current = np.bincount(index, minlength=len(reference)).astype(np.float64)
+    current = np.asarray(feature["counts"], dtype=np.float64)
     x = np.arange(len(reference))
     ax.bar(x - 0.2, reference / max(reference.sum(), 1), width=0.4, label="reference")
     ax.bar(x + 0.2, current / max(current.sum(), 1), width=0.4, label="batch")
     ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
-    psi = feature["psi"]
     ax.set_title(
-        f"{feature['feature']}: PSI {psi:.3f}, allowance {feature['allowance']:.3f} "
+        f"{feature['feature']}: PSI {feature['psi']:.3f}, allowance {feature['allowance']:.3f} "
         f"({feature['status']})",
         fontsize=9,
     )
