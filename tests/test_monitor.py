@@ -153,7 +153,7 @@ def test_profile_is_small_and_kept_with_every_model(line):
     for directory in models:
         stored = json.loads((directory / "feature_schema.json").read_text())
         profile = stored["profile"]
-        assert len(json.dumps(profile)) < 40_000
+        assert len(json.dumps(profile)) < 25_000  # about 21 kB for 26 columns
         metadata = json.loads((directory / "metadata.json").read_text())
         assert profile["rows"] == metadata["rows_trained"]  # this model's own training rows
     production = json.loads((settings.artifacts / "production" / "feature_schema.json").read_text())

@@ -87,15 +87,20 @@ def numeric_profile(values: np.ndarray, window_rows: int, bins: int = BINS) -> d
     present = values[np.isfinite(values)]  # inf counts as missing, as in the features
     if present.size == 0:
         return {"edges": [], "counts": [0, int(values.size)], "percentiles": [], "allowance": 0.0}
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+    edges = np.unique(_short(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])))
     index = numeric_bin_index(values, edges)
     counts = np.bincount(index, minlength=len(edges) + 2)
     return {
         "edges": edges.tolist(),
         "counts": counts.tolist(),
-        "percentiles": np.percentile(present, PERCENTILES).tolist(),
+        "percentiles": _short(np.percentile(present, PERCENTILES)).tolist(),
         "allowance": allowance(index, len(counts), counts, window_rows),
     }
+
+
+def _short(values: np.ndarray) -> np.ndarray:
+    """Six significant digits: the profile stays a few kilobytes, far below any sensor's noise."""
+    return np.array([float(f"{v:.6g}") for v in values], dtype=np.float64)
 
 
 def categorical_profile(values: pd.Series, window_rows: int, top: int = TOP_VALUES) -> dict:
