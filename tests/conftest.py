@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give Prefect (optional, see ``defectops.flows``) a throw-away home before it is imported.
+
+    Importing Prefect creates its home directory, and its settings are read at import, so this
+    must happen before collection imports ``defectops.flows``. Any ``PREFECT_*`` variables of the
+    caller's (an API URL, a profile) are dropped so no test can reach a real Prefect server, and
+    telemetry is off so nothing leaves the machine.
+    """
+    home = Path(tempfile.mkdtemp(prefix="defectops-prefect-"))
+    for name in [n for n in os.environ if n.upper().startswith("PREFECT_")]:
+        del os.environ[name]
+    os.environ.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+        }
+    )
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 @dataclass(frozen=True)
