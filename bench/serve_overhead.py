@@ -3,26 +3,28 @@
 wrk measures a whole server, so a change of a few per cent to the per-request work drowns in
 the HTTP stack and in whatever else the machine is doing. This calls the ASGI app directly (the
 middleware, the route, the scoring and everything kept on the side, no sockets) and counts
-process CPU time, in rounds, keeping the fastest round:
+process CPU time, in rounds, keeping the fastest round. Three apps on the same champion take
+turns: without the drift window (its calls made no-ops: the work of the service before it),
+with it, and with the Parquet request log as well:
 
     .venv/bin/python bench/serve_overhead.py                      # trains a small champion
     .venv/bin/python bench/serve_overhead.py --artifacts /tmp/serve-art --data holdout.csv
-    .venv/bin/python bench/serve_overhead.py --request-log /tmp/requests
 
 Prints a Markdown table: microseconds of CPU per ``/predict`` call and per 1,000-record
-``/predict/batch`` call (records and columns bodies).
+``/predict/batch`` call (records and columns bodies), and the change against the first app.
+On an older version (no drift window) it measures that version as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import inspect
 import json
 import math
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +74,13 @@ async def call(app: Any, path: str, body: bytes) -> int:
     return status[0]
 
 
-async def cpu_per_call(app: Any, path: str, body: bytes, calls: int, rounds: int) -> float:
-    """Microseconds of process CPU per call, fastest of ``rounds`` rounds of ``calls``."""
-    assert await call(app, path, body) == 200
-    best = math.inf
-    for _ in range(rounds):
-        began = time.process_time()
-        for _ in range(calls):
-            await call(app, path, body)
-        best = min(best, (time.process_time() - began) / calls)
-    return best * 1e6
+async def cpu_per_call(app: Any, path: str, body: bytes, calls: int) -> float:
+    """Microseconds of process CPU (every thread, so request-log writes count) per call."""
+    began = time.process_time()
+    for _ in range(calls):
+        await call(app, path, body)
+        await asyncio.sleep(0)  # let background tasks (the request log's flush) run
+    return (time.process_time() - began) / calls * 1e6
 
 
 def trained_tree(root: Path) -> tuple[Path, Path]:
@@ -112,19 +111,31 @@ def bodies(artifacts: Path, data: Path, batch: int) -> tuple[bytes, bytes, bytes
 
 
 async def measure(
-    make_app: Callable[[], Any], one: bytes, records: bytes, columns: bytes, args: Any
-) -> dict[str, float]:
-    app = make_app()
-    async with app.router.lifespan_context(app):
-        return {
-            "single": await cpu_per_call(app, "/predict", one, args.calls, args.rounds),
-            "records": await cpu_per_call(
-                app, "/predict/batch", records, args.batch_calls, args.rounds
-            ),
-            "columns": await cpu_per_call(
-                app, "/predict/batch", columns, args.batch_calls, args.rounds
-            ),
-        }
+    apps: dict[str, Any], requests: dict[str, tuple[str, bytes, int]], rounds: int
+) -> dict[tuple[str, str], float]:
+    """Fastest round of each (variant, request); the variants take turns within a round, so
+    a busy machine slows all of them alike."""
+    best: dict[tuple[str, str], float] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for app in apps.values():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        for app in apps.values():
+            for path, body, _ in requests.values():
+                assert await call(app, path, body) == 200
+        for _ in range(rounds):
+            for request, (path, body, calls) in requests.items():
+                for variant, app in apps.items():
+                    cpu = await cpu_per_call(app, path, body, calls)
+                    key = (variant, request)
+                    best[key] = min(best.get(key, math.inf), cpu)
+    return best
+
+
+def without_monitor(app: Any) -> Any:
+    """The app doing exactly its work before the window and histogram existed."""
+    app.state.monitor.observe_one = lambda *args: None
+    app.state.monitor.observe_many = lambda *args: None
+    return app
 
 
 def main() -> None:
@@ -135,7 +146,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--batch-calls", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--request-log", type=Path, help="also log requests to this directory")
+    parser.add_argument("--request-log", type=Path, help="where the request log writes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.artifacts is None:
@@ -144,20 +155,33 @@ def main() -> None:
             artifacts, data = args.artifacts, args.data
         one, records, columns = bodies(artifacts, data, args.batch)
         settings = load_settings(flags={"artifacts": artifacts}, environ={})
-        accepted = inspect.signature(create_app).parameters
         options: dict[str, Any] = {"poll_interval": None}
-        if "monitor_interval" in accepted:
-            options["monitor_interval"] = None  # the summary is off the request path anyway
-        if args.request_log is not None:
-            options["request_log"] = args.request_log
-        result = asyncio.run(
-            measure(lambda: create_app(settings, **options), one, records, columns, args)
-        )
-    print(f"\n| route | CPU µs per call (best of {args.rounds} rounds) |")
-    print("|---|---:|")
-    print(f"| /predict, 1 record | {result['single']:.1f} |")
-    print(f"| /predict/batch, {args.batch} records | {result['records']:.0f} |")
-    print(f"| /predict/batch, {args.batch} rows as columns | {result['columns']:.0f} |")
+        apps: dict[str, Any] = {}
+        if "monitor_interval" not in inspect.signature(create_app).parameters:
+            apps["as is"] = create_app(settings, **options)  # a version before the monitor
+        else:
+            options["monitor_interval"] = None  # the summary runs off the request path anyway
+            apps["no window"] = without_monitor(create_app(settings, **options))
+            apps["window"] = create_app(settings, **options)
+            log_dir = args.request_log or Path(tmp) / "requests"
+            apps["window + log"] = create_app(settings, **options, request_log=log_dir)
+        requests = {
+            "/predict, 1 record": ("/predict", one, args.calls),
+            f"/predict/batch, {args.batch} records": ("/predict/batch", records, args.batch_calls),
+            f"/predict/batch, {args.batch} columns": ("/predict/batch", columns, args.batch_calls),
+        }
+        best = asyncio.run(measure(apps, requests, args.rounds))
+    variants = list(apps)
+    print(f"\nCPU µs per call, fastest of {args.rounds} rounds (change against {variants[0]!r})\n")
+    print("| request | " + " | ".join(variants) + " |")
+    print("|---|" + "---:|" * len(variants))
+    for request in requests:
+        base = best[(variants[0], request)]
+        cells = [f"{base:.1f}"]
+        for variant in variants[1:]:
+            value = best[(variant, request)]
+            cells.append(f"{value:.1f} ({100 * (value - base) / base:+.1f}%)")
+        print(f"| {request} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -39,11 +39,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prometheus_client import CollectorRegistry, Counter
 
 from defectops import atomic
-from defectops.data.schema import category_strings
+from defectops.data.schema import category_text
 from defectops.serving.model_holder import LoadedModel
 
 log = logging.getLogger("defectops.serving")
@@ -186,29 +187,38 @@ def _by_layout(entries: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
 
 
 def _table(entries: list[tuple[Any, ...]]) -> pa.Table:
-    """One Arrow table of entries with the same feature columns."""
+    """One Arrow table of entries with the same feature columns, in arrival order.
+
+    Per-request values (threshold, model version, route) are kept once per request and spread
+    over its rows by index at the end, in Arrow: a thousand-row batch costs no thousand-item
+    Python work beyond its own arrays.
+    """
     first: LoadedModel = entries[0][1]
-    n_numeric = len(first.numeric)
-    blocks: list[dict[str, np.ndarray]] = []
+    n_numeric, n_categorical = len(first.numeric), len(first.categorical)
+    sources: dict[tuple[float, str, str], int] = {}
+    numbers: list[np.ndarray] = []
+    categories: list[list[np.ndarray]] = [[] for _ in range(n_categorical)]
+    scores: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    stamps: list[np.ndarray] = []
+    origin: list[np.ndarray] = []
     singles: list[tuple[Any, ...]] = []
+
+    def source(loaded: LoadedModel, route: str) -> int:
+        return sources.setdefault((loaded.threshold, loaded.version, route), len(sources))
 
     def close_singles() -> None:
         if not singles:
             return
-        values = np.empty((len(singles), len(first.features)), dtype=object)
+        values = np.empty((len(singles), n_numeric + n_categorical), dtype=object)
         values[:] = [e[2] for e in singles]
-        blocks.append(
-            {
-                "numbers": values[:, :n_numeric].astype(np.float64),
-                "categories": values[:, n_numeric:],
-                "defect_probability": np.array([e[3] for e in singles], dtype=np.float64),
-                "defect_pred": np.array([e[4] for e in singles], dtype=np.int8),
-                "threshold": np.array([e[1].threshold for e in singles], dtype=np.float64),
-                "model_version": np.array([e[1].version for e in singles], dtype=object),
-                "scored_at": np.array([e[5] for e in singles], dtype=np.float64),
-                "route": np.array([e[6] for e in singles], dtype=object),
-            }
-        )
+        numbers.append(values[:, :n_numeric].astype(np.float64))
+        for j in range(n_categorical):
+            categories[j].append(values[:, n_numeric + j])
+        scores.append(np.array([e[3] for e in singles], dtype=np.float64))
+        labels.append(np.array([e[4] for e in singles], dtype=np.int8))
+        stamps.append(np.array([e[5] for e in singles], dtype=np.float64))
+        origin.append(np.array([source(e[1], e[6]) for e in singles], dtype=np.int32))
         singles.clear()
 
     for entry in entries:
@@ -216,40 +226,38 @@ def _table(entries: list[tuple[Any, ...]]) -> pa.Table:
             singles.append(entry)
             continue
         close_singles()
-        _, loaded, numbers, categories, scores, labels, stamp, route = entry
-        rows = len(scores)
-        table = np.empty((rows, len(categories)), dtype=object)
-        for j, column in enumerate(categories):
-            table[:, j] = column
-        blocks.append(
-            {
-                "numbers": np.asarray(numbers, dtype=np.float64),
-                "categories": table,
-                "defect_probability": np.asarray(scores, dtype=np.float64),
-                "defect_pred": np.asarray(labels, dtype=np.int8),
-                "threshold": np.full(rows, loaded.threshold),
-                "model_version": np.full(rows, loaded.version, dtype=object),
-                "scored_at": np.full(rows, stamp),
-                "route": np.full(rows, route, dtype=object),
-            }
-        )
+        _, loaded, block, columns, block_scores, block_labels, stamp, route = entry
+        rows = len(block_scores)
+        numbers.append(np.asarray(block, dtype=np.float64))
+        for j, column in enumerate(columns):
+            categories[j].append(column)
+        scores.append(np.asarray(block_scores, dtype=np.float64))
+        labels.append(np.asarray(block_labels, dtype=np.int8))
+        stamps.append(np.full(rows, stamp))
+        origin.append(np.full(rows, source(loaded, route), dtype=np.int32))
     close_singles()
-    merged = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
-    columns: dict[str, pa.Array] = {}
+
+    table: dict[str, pa.Array] = {}
+    matrix = np.concatenate(numbers)
     for j, col in enumerate(first.numeric):
-        columns[col] = pa.array(merged["numbers"][:, j], type=pa.float64(), from_pandas=True)
+        table[col] = pa.array(matrix[:, j], type=pa.float64(), from_pandas=True)
     for j, col in enumerate(first.categorical):
-        text = category_strings(pd.Series(merged["categories"][:, j], dtype=object))
-        columns[col] = pa.array(text.to_numpy(), type=pa.string(), from_pandas=True)
-    micros = np.round(merged["scored_at"] * 1e6).astype(np.int64)
-    columns.update(
-        {
-            "defect_probability": pa.array(merged["defect_probability"], type=pa.float64()),
-            "defect_pred": pa.array(merged["defect_pred"], type=pa.int8()),
-            "threshold": pa.array(merged["threshold"], type=pa.float64()),
-            "model_version": pa.array(merged["model_version"], type=pa.string()),
-            "scored_at": pa.array(micros, type=pa.timestamp("us", tz="UTC")),
-            "route": pa.array(merged["route"], type=pa.string()),
-        }
-    )
-    return pa.table(columns)
+        table[col] = _category_text(np.concatenate(categories[j]))
+    index = pa.array(np.concatenate(origin))
+    known = list(sources)
+    micros = np.round(np.concatenate(stamps) * 1e6).astype(np.int64)
+    table["defect_probability"] = pa.array(np.concatenate(scores), type=pa.float64())
+    table["defect_pred"] = pa.array(np.concatenate(labels), type=pa.int8())
+    table["threshold"] = pc.take(pa.array([k[0] for k in known], type=pa.float64()), index)
+    table["model_version"] = pc.take(pa.array([k[1] for k in known], type=pa.string()), index)
+    table["scored_at"] = pa.array(micros, type=pa.timestamp("us", tz="UTC"))
+    table["route"] = pc.take(pa.array([k[2] for k in known], type=pa.string()), index)
+    return pa.table(table)
+
+
+def _category_text(values: np.ndarray) -> pa.Array:
+    """Canonical text of categorical values (as the model reads them), converted per distinct
+    value: a column holds a few dozen of them in thousands of rows."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = pa.array([category_text(u) for u in uniques], type=pa.string())
+    return pc.take(texts, pa.array(codes, mask=codes < 0))
