@@ -8,8 +8,12 @@ next ``defectops ingest`` can learn from what the line really sent. Off by defau
 What is written: the feature columns under their training names (numeric as float, categorical
 as the canonical text the model reads, so a file reads back like any batch), then
 ``defect_probability``, ``defect_pred``, ``threshold``, ``model_version``, ``scored_at`` (UTC) and
-``route``. Nothing else of a request is kept: no headers (so never the admin token), no client
-address, no unknown fields.
+``route``. The data contract's timestamp columns (the training data's ``timestamp``, say) are
+not features, so requests do not carry them, but the contract needs them to order and check a
+batch: they come first, filled with the scoring time (UTC, without a zone, as the training
+files write them), which for a line scoring its parts as they are made is when they were made.
+Nothing else of a request is kept: no headers (so never the admin token), no client address, no
+unknown fields.
 
 Files land in ``<dir>/date=YYYY-MM-DD/part-<UTC time>-<pid>-<seq>.parquet`` (the date of the
 rows, so a day is one folder; the pid keeps several workers apart), each written to a hidden
@@ -238,6 +242,10 @@ def _table(entries: list[tuple[Any, ...]]) -> pa.Table:
     close_singles()
 
     table: dict[str, pa.Array] = {}
+    micros = np.round(np.concatenate(stamps) * 1e6).astype(np.int64)
+    for col in first.champion.schema.timestamps:
+        if col not in first.features:
+            table[col] = pa.array(micros, type=pa.timestamp("us"))
     matrix = np.concatenate(numbers)
     for j, col in enumerate(first.numeric):
         table[col] = pa.array(matrix[:, j], type=pa.float64(), from_pandas=True)
@@ -245,7 +253,6 @@ def _table(entries: list[tuple[Any, ...]]) -> pa.Table:
         table[col] = _category_text(np.concatenate(categories[j]))
     index = pa.array(np.concatenate(origin))
     known = list(sources)
-    micros = np.round(np.concatenate(stamps) * 1e6).astype(np.int64)
     table["defect_probability"] = pa.array(np.concatenate(scores), type=pa.float64())
     table["defect_pred"] = pa.array(np.concatenate(labels), type=pa.int8())
     table["threshold"] = pc.take(pa.array([k[0] for k in known], type=pa.float64()), index)
