@@ -59,8 +59,8 @@ class ScoreHistogram:
     >>> h.observe_one(0.03)
     >>> h.observe_many(np.array([0.05, 0.07, 0.99]))
     >>> family = next(h.collect())
-    >>> [(s.labels["le"], s.value) for s in family.samples if s.name.endswith("_bucket")][:3]
-    [('0.05', 2.0), ('0.1', 3.0), ('0.15', 3.0)]
+    >>> [(s.labels["le"], int(s.value)) for s in family.samples if s.name.endswith("_bucket")][:3]
+    [('0.05', 2), ('0.1', 3), ('0.15', 3)]
     """
 
     name = "defectops_defect_probability"
