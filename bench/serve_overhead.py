@@ -76,11 +76,38 @@ async def call(app: Any, path: str, body: bytes) -> int:
 
 async def cpu_per_call(app: Any, path: str, body: bytes, calls: int) -> float:
     """Microseconds of process CPU (every thread, so request-log writes count) per call."""
+    log = getattr(app.state, "request_log", None)
     began = time.process_time()
     for _ in range(calls):
         await call(app, path, body)
         await asyncio.sleep(0)  # let background tasks (the request log's flush) run
+    if log is not None:  # what these calls left to write is part of their cost
+        await asyncio.to_thread(log.flush)
     return (time.process_time() - began) / calls * 1e6
+
+
+class Meter:
+    """CPU time spent inside chosen methods (thread CPU: flushes run in a worker thread)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+
+    def wrap(self, owner: Any, method: str, part: str) -> None:
+        inner = getattr(owner, method)
+        self.spent.setdefault(part, 0.0)
+
+        def timed(*args: Any) -> Any:
+            began = time.thread_time()
+            try:
+                return inner(*args)
+            finally:
+                self.spent[part] += time.thread_time() - began
+
+        setattr(owner, method, timed)
+
+    def take(self) -> dict[str, float]:
+        spent, self.spent = self.spent, dict.fromkeys(self.spent, 0.0)
+        return spent
 
 
 def trained_tree(root: Path) -> tuple[Path, Path]:
@@ -111,24 +138,36 @@ def bodies(artifacts: Path, data: Path, batch: int) -> tuple[bytes, bytes, bytes
 
 
 async def measure(
-    apps: dict[str, Any], requests: dict[str, tuple[str, bytes, int]], rounds: int
-) -> dict[tuple[str, str], float]:
-    """Fastest round of each (variant, request); the variants take turns within a round, so
-    a busy machine slows all of them alike."""
+    apps: dict[str, Any],
+    requests: dict[str, tuple[str, bytes, int]],
+    rounds: int,
+    meter: Meter,
+) -> tuple[dict[tuple[str, str], float], dict[str, dict[str, float]]]:
+    """Fastest round of each (variant, request); the variants take turns within a round, each
+    round starting with another one, so a busy machine slows all of them alike. Also the mean
+    CPU per call inside the metered methods, by request."""
     best: dict[tuple[str, str], float] = {}
+    parts: dict[str, dict[str, float]] = {request: {} for request in requests}
     async with contextlib.AsyncExitStack() as stack:
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
         for app in apps.values():
             for path, body, _ in requests.values():
                 assert await call(app, path, body) == 200
-        for _ in range(rounds):
+        names = list(apps)
+        for turn in range(rounds):
+            order = names[turn % len(names) :] + names[: turn % len(names)]
             for request, (path, body, calls) in requests.items():
-                for variant, app in apps.items():
+                for variant in order:
+                    app = apps[variant]
+                    meter.take()
                     cpu = await cpu_per_call(app, path, body, calls)
+                    for part, seconds in meter.take().items():
+                        mean = seconds / calls / rounds * 1e6
+                        parts[request][part] = parts[request].get(part, 0.0) + mean
                     key = (variant, request)
                     best[key] = min(best.get(key, math.inf), cpu)
-    return best
+    return best, parts
 
 
 def without_monitor(app: Any) -> Any:
@@ -157,6 +196,7 @@ def main() -> None:
         settings = load_settings(flags={"artifacts": artifacts}, environ={})
         options: dict[str, Any] = {"poll_interval": None}
         apps: dict[str, Any] = {}
+        meter = Meter()
         if "monitor_interval" not in inspect.signature(create_app).parameters:
             apps["as is"] = create_app(settings, **options)  # a version before the monitor
         else:
@@ -164,13 +204,18 @@ def main() -> None:
             apps["no window"] = without_monitor(create_app(settings, **options))
             apps["window"] = create_app(settings, **options)
             log_dir = args.request_log or Path(tmp) / "requests"
-            apps["window + log"] = create_app(settings, **options, request_log=log_dir)
+            logged = apps["window + log"] = create_app(settings, **options, request_log=log_dir)
+            for method in ("observe_one", "observe_many"):
+                meter.wrap(logged.state.monitor, method, "window + histogram")
+            for method in ("add_one", "add_many"):
+                meter.wrap(logged.state.request_log, method, "log: keep rows")
+            meter.wrap(logged.state.request_log, "flush", "log: write Parquet")
         requests = {
             "/predict, 1 record": ("/predict", one, args.calls),
             f"/predict/batch, {args.batch} records": ("/predict/batch", records, args.batch_calls),
             f"/predict/batch, {args.batch} columns": ("/predict/batch", columns, args.batch_calls),
         }
-        best = asyncio.run(measure(apps, requests, args.rounds))
+        best, parts = asyncio.run(measure(apps, requests, args.rounds, meter))
     variants = list(apps)
     print(f"\nCPU µs per call, fastest of {args.rounds} rounds (change against {variants[0]!r})\n")
     print("| request | " + " | ".join(variants) + " |")
@@ -182,6 +227,15 @@ def main() -> None:
             value = best[(variant, request)]
             cells.append(f"{value:.1f} ({100 * (value - base) / base:+.1f}%)")
         print(f"| {request} | " + " | ".join(cells) + " |")
+    if meter.spent:
+        names = list(meter.spent)
+        print("\nMean CPU µs per call inside the added parts (measured in the last app)\n")
+        print("| request | " + " | ".join(names) + " |")
+        print("|---|" + "---:|" * len(names))
+        for request, spent in parts.items():
+            base = best[(variants[0], request)]
+            cells = [f"{spent[n]:.1f} ({100 * spent[n] / base:.1f}%)" for n in names]
+            print(f"| {request} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
