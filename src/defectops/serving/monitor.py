@@ -13,7 +13,9 @@ report written by ``defectops monitor``, so one place answers "is the data drift
 
 Scores drift only against the scores of the champion that made them, so each row remembers which
 champion scored it and the score check uses only the current one's rows; a champion with other
-feature columns starts a new window.
+feature columns starts a new window. ``/explain`` does not feed the window: it asks why about a
+record that was usually scored already. Each worker process keeps its own window (with
+``--workers 2`` each answer describes the rows of the worker that took the request).
 """
 
 from __future__ import annotations
