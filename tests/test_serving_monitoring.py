@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from defectops.config import Settings, load_settings
@@ -36,7 +37,7 @@ from defectops.predict import Champion
 from defectops.registry import METADATA, SCHEMA, LocalRegistry
 from defectops.serving import create_app
 from defectops.serving.monitor import MIN_ROWS, SCORE_EDGES
-from defectops.serving.request_log import RESULT_COLUMNS
+from defectops.serving.request_log import RESULT_COLUMNS, RequestLog
 
 TOKEN = "monitoring-admin-token-8c1f"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -410,6 +411,31 @@ def test_request_log_writes_what_was_served_and_never_the_token(trained, tmp_pat
     np.testing.assert_allclose(
         champion.score(result.frame), logged["defect_probability"], rtol=0, atol=1e-9
     )
+
+
+def test_request_log_bounds_what_waits_and_counts_what_it_drops(trained, tmp_path):
+    app = make_app(trained)
+    with TestClient(app) as c:
+        c.get("/ready")
+        loaded = app.state.holder.current
+        registry = CollectorRegistry()
+        log = RequestLog(tmp_path / "requests", flush_rows=100, max_rows=150, registry=registry)
+        rows = trained["later"].iloc[:100]
+        numbers = rows[trained["numeric"]].to_numpy(dtype=np.float64)
+        categories = list(rows[trained["categorical"]].astype(object).to_numpy().T)
+        scores, labels = np.full(100, 0.25), np.zeros(100, dtype=np.int8)
+        log.add_many(loaded, numbers, categories, scores, labels, "/predict/batch")
+        log.add_many(loaded, numbers, categories, scores, labels, "/predict/batch")  # dropped
+        log.add_one(loaded, list(as_records(rows.iloc[:1])[0].values()), 0.5, 1, "/predict")
+        assert log.pending == 101
+        (written,) = log.flush()
+    assert log.pending == 0
+    assert len(read_table(written)) == 101
+    counted = {
+        result: registry.get_sample_value("defectops_request_log_rows_total", {"result": result})
+        for result in ("written", "dropped")
+    }
+    assert counted == {"written": 101, "dropped": 100}
 
 
 def test_request_log_is_off_by_default(trained, tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ written in a worker thread every ``flush_rows`` rows or ``flush_seconds`` second
 the service stops. Adding rows on the request path only keeps references to the arrays the
 request already made. If the disk cannot keep up, rows beyond ``max_rows`` waiting are dropped
 and counted (``defectops_request_log_rows_total{result="dropped"}``) rather than growing memory
-without bound.
+without bound; so are the rows of a write that fails (a full disk), which is logged.
 """
 
 from __future__ import annotations
