@@ -3,15 +3,18 @@
 wrk measures a whole server, so a change of a few per cent to the per-request work drowns in
 the HTTP stack and in whatever else the machine is doing. This calls the ASGI app directly (the
 middleware, the route, the scoring and everything kept on the side, no sockets) and counts
-process CPU time, in rounds, keeping the fastest round. Three apps on the same champion take
-turns: without the drift window (its calls made no-ops: the work of the service before it),
-with it, and with the Parquet request log as well:
+process CPU time, in many short rounds. Three apps on the same champion take turns in every
+round: without the drift window (its calls made no-ops: the work of the service before it),
+with it, and with the Parquet request log as well. On a shared machine a round's figures move
+by 10% and more, so the change is the median of the rounds' paired ratios, not a difference of
+best times:
 
     .venv/bin/python bench/serve_overhead.py                      # trains a small champion
     .venv/bin/python bench/serve_overhead.py --artifacts /tmp/serve-art --data holdout.csv
 
-Prints a Markdown table: microseconds of CPU per ``/predict`` call and per 1,000-record
-``/predict/batch`` call (records and columns bodies), and the change against the first app.
+Prints Markdown tables: microseconds of CPU per ``/predict`` call and per 1,000-record
+``/predict/batch`` call (records and columns bodies) with the change against the first app,
+and the CPU spent inside the added parts themselves (timed where they run).
 On an older version (no drift window) it measures that version as it is.
 """
 
@@ -23,6 +26,7 @@ import contextlib
 import inspect
 import json
 import math
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -142,11 +146,11 @@ async def measure(
     requests: dict[str, tuple[str, bytes, int]],
     rounds: int,
     meter: Meter,
-) -> tuple[dict[tuple[str, str], float], dict[str, dict[str, float]]]:
-    """Fastest round of each (variant, request); the variants take turns within a round, each
-    round starting with another one, so a busy machine slows all of them alike. Also the mean
-    CPU per call inside the metered methods, by request."""
-    best: dict[tuple[str, str], float] = {}
+) -> tuple[dict[tuple[str, str], list[float]], dict[str, dict[str, float]]]:
+    """CPU per call of each (variant, request) in every round; the variants take turns within a
+    round, each round starting with another one, so a busy machine slows all of them alike. Also
+    the mean CPU per call inside the metered methods, by request."""
+    taken: dict[tuple[str, str], list[float]] = {}
     parts: dict[str, dict[str, float]] = {request: {} for request in requests}
     async with contextlib.AsyncExitStack() as stack:
         for app in apps.values():
@@ -165,9 +169,8 @@ async def measure(
                     for part, seconds in meter.take().items():
                         mean = seconds / calls / rounds * 1e6
                         parts[request][part] = parts[request].get(part, 0.0) + mean
-                    key = (variant, request)
-                    best[key] = min(best.get(key, math.inf), cpu)
-    return best, parts
+                    taken.setdefault((variant, request), []).append(cpu)
+    return taken, parts
 
 
 def without_monitor(app: Any) -> Any:
@@ -182,9 +185,9 @@ def main() -> None:
     parser.add_argument("--artifacts", type=Path, help="a trained tree (default: train one)")
     parser.add_argument("--data", type=Path, help="rows to send (default: the training file)")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--batch-calls", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200, help="single calls per round")
+    parser.add_argument("--batch-calls", type=int, default=6, help="batch calls per round")
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--request-log", type=Path, help="where the request log writes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,17 +218,21 @@ def main() -> None:
             f"/predict/batch, {args.batch} records": ("/predict/batch", records, args.batch_calls),
             f"/predict/batch, {args.batch} columns": ("/predict/batch", columns, args.batch_calls),
         }
-        best, parts = asyncio.run(measure(apps, requests, args.rounds, meter))
+        taken, parts = asyncio.run(measure(apps, requests, args.rounds, meter))
     variants = list(apps)
-    print(f"\nCPU µs per call, fastest of {args.rounds} rounds (change against {variants[0]!r})\n")
+    print(
+        f"\nCPU µs per call, median of {args.rounds} rounds; in brackets the median of the "
+        f"rounds' changes against {variants[0]!r} (a round's apps ran back to back)\n"
+    )
     print("| request | " + " | ".join(variants) + " |")
     print("|---|" + "---:|" * len(variants))
     for request in requests:
-        base = best[(variants[0], request)]
-        cells = [f"{base:.1f}"]
+        base = taken[(variants[0], request)]
+        cells = [f"{statistics.median(base):.1f}"]
         for variant in variants[1:]:
-            value = best[(variant, request)]
-            cells.append(f"{value:.1f} ({100 * (value - base) / base:+.1f}%)")
+            values = taken[(variant, request)]
+            change = statistics.median(v / b - 1 for v, b in zip(values, base, strict=True))
+            cells.append(f"{statistics.median(values):.1f} ({100 * change:+.1f}%)")
         print(f"| {request} | " + " | ".join(cells) + " |")
     if meter.spent:
         names = list(meter.spent)
@@ -233,7 +240,7 @@ def main() -> None:
         print("| request | " + " | ".join(names) + " |")
         print("|---|" + "---:|" * len(names))
         for request, spent in parts.items():
-            base = best[(variants[0], request)]
+            base = statistics.median(taken[(variants[0], request)])
             cells = [f"{spent[n]:.1f} ({100 * spent[n] / base:.1f}%)" for n in names]
             print(f"| {request} | " + " | ".join(cells) + " |")
 
