@@ -71,7 +71,11 @@ def uvicorn_service(artifacts: Path, log: Path, *, token: str | None) -> Iterato
     """``uvicorn --factory defectops.serving.app:app_from_env`` on a free port, until /health."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DEFECTOPS_")}
-    env.update(DEFECTOPS_ARTIFACTS=str(artifacts), DEFECTOPS_SERVE_POLL_INTERVAL="0.2")
+    env.update(
+        DEFECTOPS_ARTIFACTS=str(artifacts),
+        DEFECTOPS_SERVE_POLL_INTERVAL="0.2",
+        DEFECTOPS_SERVE_MONITOR_INTERVAL="0.5",
+    )
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     if token is not None:
         env["DEFECTOPS_ADMIN_TOKEN"] = token

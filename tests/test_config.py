@@ -233,3 +233,11 @@ def test_settings_ignores_the_real_environment(
 
 def test_debug_switch_from_the_cli_docs_is_not_an_unknown_setting() -> None:
     assert load_settings(environ={"DEFECTOPS_DEBUG": "1"}).chunk_size == 1000
+
+
+def test_service_options_are_not_unknown_settings() -> None:
+    """``defectops serve`` reads its settings with ``DEFECTOPS_SERVE_*`` in the environment."""
+    environ = {"DEFECTOPS_SERVE_REQUEST_LOG": "/var/log/parts", "DEFECTOPS_CHUNK_SIZE": "5"}
+    assert load_settings(environ=environ).chunk_size == 5
+    with pytest.raises(UserError, match="DEFECTOPS_SERVE"):
+        load_settings(environ={"DEFECTOPS_SERVEX": "1"})

@@ -5,8 +5,8 @@ When ``/usr/bin/chromium`` is missing the set-up installs it with apt-get; the t
 with the reason, only where that cannot be done (not root, no apt-get, no package mirror).
 
 Every page load collects the browser's console errors and uncaught page errors; the only ones
-allowed are the failed loads a test expects (``/monitoring`` is 404 until the drift monitor
-exists, a rollback with a wrong token is 401), named by URL and status.
+allowed are the failed loads a test expects (a rollback with a wrong token is 401), named by URL
+and status.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ LAUNCH_ARGS = [
 ]
 TOKEN = "browser-test-token"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
-MONITORING_404 = ("/monitoring", 404)
 
 
 def install_chromium() -> str | None:
@@ -149,7 +148,7 @@ def open_page(
     *,
     width: int = 1280,
     height: int = 900,
-    allowed: tuple[tuple[str, int], ...] = (MONITORING_404,),
+    allowed: tuple[tuple[str, int], ...] = (),
 ) -> Iterator[tuple[Page, Console]]:
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
@@ -265,6 +264,13 @@ def test_live_figures_refresh_by_themselves_and_screenshot(browser, champion):
         bars = page.locator("svg[data-testid=live-chart] [data-testid=live-bar]")
         expect(bars).to_have_count(30)
         assert float(bars.last.get_attribute("height")) > 0
+        # the service's own drift window: 100 parts are enough to compare, every feature listed
+        features = httpx.get(f"{champion.base}/model").json()["features"]
+        drift = page.get_by_test_id("drift-window").locator("li")
+        expect(drift).to_have_count(
+            len(features["numeric"]) + len(features["categorical"]), timeout=15_000
+        )
+        expect(page.get_by_test_id("drift")).to_contain_text("Service window: last 100 of 5,000")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 20_000
@@ -408,7 +414,7 @@ def test_empty_state_then_a_champion_appears(browser, empty, champion):
 
 
 def test_rollback_wrong_token_fails_visibly_right_token_goes_back(browser, champion):
-    allowed = (MONITORING_404, ("/admin/rollback", 401))
+    allowed = (("/admin/rollback", 401),)
     with open_page(browser, champion, allowed=allowed) as (page, _):
         version = page.get_by_test_id("champion-version")
         expect(version).to_have_text("6")

@@ -453,9 +453,17 @@ def serve(
     poll_interval: Annotated[
         float, typer.Option(min=0.0, help="Seconds between checks for a new champion (0: off).")
     ] = 2.0,
+    monitor_interval: Annotated[
+        float,
+        typer.Option(min=0.0, help="Seconds between drift summaries of the recent rows (0: off)."),
+    ] = 5.0,
+    request_log: Annotated[
+        Path | None,
+        typer.Option(help="Directory for a Parquet log of every scored row (default: no log)."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve the champion over HTTP: /predict, /predict/batch, /explain, /ready, /metrics, /docs."""
+    """Serve the champion over HTTP: /predict, /predict/batch, /monitoring, /metrics, /docs."""
     import uvicorn
 
     settings = settings_from(config, artifacts=artifacts, tracking_uri=tracking_uri)
@@ -467,6 +475,9 @@ def serve(
         if value is not None:
             os.environ[f"DEFECTOPS_{name}"] = str(value)
     os.environ["DEFECTOPS_SERVE_POLL_INTERVAL"] = str(poll_interval)
+    os.environ["DEFECTOPS_SERVE_MONITOR_INTERVAL"] = str(monitor_interval)
+    if request_log is not None:
+        os.environ["DEFECTOPS_SERVE_REQUEST_LOG"] = str(request_log.resolve())
     if config is not None:
         os.environ["DEFECTOPS_SERVE_CONFIG"] = str(config)
     uvicorn.run(

@@ -23,6 +23,8 @@ ENV_PREFIX = "DEFECTOPS_"
 ENV_NESTED = "__"
 #: switches read outside the settings (e.g. by the CLI), allowed beside the settings' variables
 ENV_SWITCHES = frozenset({"DEFECTOPS_DEBUG"})
+#: variables of the prediction service's own options (``serving.app.ServeSettings``)
+ENV_SERVE_PREFIX = "DEFECTOPS_SERVE_"
 
 ModelName = Literal["gbm", "seed-ensemble", "logreg"]
 Strategy = Literal["expanding", "sliding", "warm-start"]
@@ -217,7 +219,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 def _read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     known = set(Settings.model_fields)
     for name in environ:
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in ENV_SWITCHES:
+        upper = name.upper()
+        if upper.startswith(ENV_SERVE_PREFIX) or upper in ENV_SWITCHES:
+            continue
+        if upper.startswith(ENV_PREFIX):
             key = name[len(ENV_PREFIX) :].split(ENV_NESTED)[0].lower()
             if key not in known:
                 raise UserError(f"environment: {name}: unknown setting; unset it or fix the name")

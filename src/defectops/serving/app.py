@@ -1,7 +1,8 @@
 """The FastAPI app: ``create_app(settings)`` and the uvicorn factory ``app_from_env``.
 
 Routes: ``POST /predict``, ``POST /predict/batch``, ``POST /explain``, ``GET /health``,
-``GET /ready``, ``GET /model``, ``GET /metrics``, ``POST /admin/reload``, ``POST /admin/rollback``,
+``GET /ready``, ``GET /model``, ``GET /metrics``, ``GET /monitoring`` (drift of the recent
+requests: see :mod:`defectops.serving.monitor`), ``POST /admin/reload``, ``POST /admin/rollback``,
 and the operations dashboard (``GET /``, ``/dashboard``, ``/api/registry``, ``/api/live``: see
 :mod:`defectops.serving.dashboard`).
 
@@ -23,7 +24,9 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import orjson
+import pandas as pd
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -44,11 +47,14 @@ from defectops.serving.explain import ExplainUnavailable, contributions
 from defectops.serving.live import LiveStats
 from defectops.serving.metrics import ServiceMetrics
 from defectops.serving.model_holder import LoadedModel, ModelHolder, load_model, metadata_digest
+from defectops.serving.monitor import ServiceMonitor
+from defectops.serving.request_log import RequestLog
 from defectops.serving.schemas import (
     BatchPrediction,
     ErrorResponse,
     Explanation,
     ModelInfo,
+    Monitoring,
     Prediction,
     ReasonRequest,
 )
@@ -56,6 +62,7 @@ from defectops.serving.schemas import (
 log = logging.getLogger("defectops.serving")
 
 DEFAULT_POLL_INTERVAL = 2.0
+DEFAULT_MONITOR_INTERVAL = 5.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 ROUTES = frozenset(
     {
@@ -66,6 +73,7 @@ ROUTES = frozenset(
         "/ready",
         "/model",
         "/metrics",
+        "/monitoring",
         "/admin/reload",
         "/admin/rollback",
         "/docs",
@@ -102,7 +110,9 @@ class ServeSettings(BaseSettings):
 
     ``DEFECTOPS_SERVE_CONFIG`` names the defectops YAML config (optional); everything else of
     the run's settings (``DEFECTOPS_ARTIFACTS``, ``DEFECTOPS_ADMIN_TOKEN``, ...) is read as usual.
-    ``poll_interval`` 0 turns the poller off.
+    ``poll_interval`` 0 turns the poller off, ``monitor_interval`` 0 the drift summary.
+    ``request_log`` (a directory) turns the Parquet request log on; it is written every
+    ``request_log_rows`` rows or ``request_log_seconds`` seconds.
     """
 
     model_config = SettingsConfigDict(env_prefix="DEFECTOPS_SERVE_", extra="ignore")
@@ -112,6 +122,10 @@ class ServeSettings(BaseSettings):
     max_batch: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
     unknown_fields: Literal["reject", "ignore"] = "reject"
+    monitor_interval: float = Field(DEFAULT_MONITOR_INTERVAL, ge=0)
+    request_log: Path | None = None
+    request_log_rows: int = Field(10_000, ge=1)
+    request_log_seconds: float = Field(60.0, gt=0)
 
 
 def app_from_env() -> FastAPI:
@@ -125,6 +139,10 @@ def app_from_env() -> FastAPI:
         max_batch=serve.max_batch,
         max_body_bytes=serve.max_body_bytes,
         unknown_fields=serve.unknown_fields,
+        monitor_interval=serve.monitor_interval or None,
+        request_log=serve.request_log,
+        request_log_rows=serve.request_log_rows,
+        request_log_seconds=serve.request_log_seconds,
     )
 
 
@@ -169,6 +187,13 @@ def _is_columns(body: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(payload, dict) and "columns" in payload and "records" not in payload
+
+
+def _split(loaded: LoadedModel, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A batch frame of the record path as (numeric matrix, one array per categorical)."""
+    values = frame.to_numpy()
+    n = len(loaded.numeric)
+    return values[:, :n].astype(np.float64), list(values[:, n:].T)
 
 
 def _summary(fields: list[dict[str, Any]]) -> str:
@@ -225,12 +250,18 @@ def create_app(
     max_batch: int = 10_000,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     unknown_fields: Literal["reject", "ignore"] = "reject",
+    monitor_interval: float | None = DEFAULT_MONITOR_INTERVAL,
+    request_log: Path | None = None,
+    request_log_rows: int = 10_000,
+    request_log_seconds: float = 60.0,
 ) -> FastAPI:
     """The prediction service on the champion in ``settings.artifacts``.
 
     ``poll_interval`` (seconds; None: no poller) is how often ``production/metadata.json`` is
-    checked for a new champion. The admin routes need ``settings.admin_token``; without one they
-    are disabled.
+    checked for a new champion. ``monitor_interval`` (seconds; None: only on demand, through
+    ``app.state.monitor.refresh``) is how often the drift of the recent rows is summarised.
+    ``request_log`` (a directory; None: off) keeps every scored row in Parquet files. The admin
+    routes need ``settings.admin_token``; without one they are disabled.
     """
     if unknown_fields not in ("reject", "ignore"):
         raise ValueError(f"unknown_fields must be 'reject' or 'ignore' (got {unknown_fields!r})")
@@ -243,6 +274,19 @@ def create_app(
     reload_lock = asyncio.Lock()
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     label_counters = {0: metrics.predictions.labels("0"), 1: metrics.predictions.labels("1")}
+    monitor = ServiceMonitor(settings.monitor, seed=settings.seed, reports_dir=settings.reports_dir)
+    metrics.registry.register(monitor)
+    metrics.registry.register(monitor.histogram)
+    sink = (
+        RequestLog(
+            request_log,
+            flush_rows=request_log_rows,
+            flush_seconds=request_log_seconds,
+            registry=metrics.registry,
+        )
+        if request_log is not None
+        else None
+    )
 
     async def reload(*, force: bool) -> tuple[LoadedModel | None, LoadedModel | None]:
         """Load + verify the champion in a thread and swap it in; ReloadFailed when refused.
@@ -299,14 +343,22 @@ def create_app(
                 await reload(force=True)
         else:
             log.warning("no champion in %s yet; /ready is 503 until one appears", artifacts)
-        task = asyncio.create_task(poll()) if poll_interval else None
+        tasks = []
+        if poll_interval:
+            tasks.append(asyncio.create_task(poll()))
+        if monitor_interval:
+            tasks.append(asyncio.create_task(monitor.run(lambda: holder.current, monitor_interval)))
+        if sink is not None:
+            tasks.append(asyncio.create_task(sink.run()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if sink is not None:
+                await asyncio.to_thread(sink.flush)
 
     app = FastAPI(
         title="defectops prediction service",
@@ -318,6 +370,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.reload = reload
     app.state.live = live
+    app.state.monitor = monitor
+    app.state.request_log = sink
     app.add_middleware(MetricsMiddleware, metrics=metrics, live=live)
 
     # -- errors ----------------------------------------------------------------------------------
@@ -404,10 +458,14 @@ def create_app(
         """Score one record (fields named exactly like the training columns)."""
         loaded = current()
         record = validate(loaded.record, await read_body(request))
-        p = float(loaded.score(loaded.frame([list(record.__dict__.values())]))[0])
+        values = list(record.__dict__.values())
+        p = float(loaded.score(loaded.frame([values]))[0])
         label = int(p >= loaded.threshold)
         label_counters[label].inc()
         live.scored(1, label)
+        monitor.observe_one(loaded, values, p)
+        if sink is not None:
+            sink.add_one(loaded, values, p, label, "/predict")
         return json_response(
             {
                 "defect_probability": p,
@@ -436,17 +494,23 @@ def create_app(
         )
         if columns is not None:
             scores = loaded.champion.model.decision_scores_columns(*columns)
-        elif _is_columns(body):  # not plainly valid: the pydantic model names the problem
-            table = validate(loaded.batch_columns, body).columns
-            scores = loaded.score(loaded.frame(list(zip(*table.__dict__.values(), strict=True))))
         else:
-            batch = validate(loaded.batch, body)
-            scores = loaded.score(loaded.frame([list(r.__dict__.values()) for r in batch.records]))
+            if _is_columns(body):  # not plainly valid: the pydantic model names the problem
+                table = validate(loaded.batch_columns, body).columns
+                frame = loaded.frame(list(zip(*table.__dict__.values(), strict=True)))
+            else:
+                batch = validate(loaded.batch, body)
+                frame = loaded.frame([list(r.__dict__.values()) for r in batch.records])
+            scores = loaded.score(frame)
+            columns = _split(loaded, frame)
         labels = (scores >= loaded.threshold).astype(int)
         positives = int(labels.sum())
         label_counters[1].inc(positives)
         label_counters[0].inc(len(labels) - positives)
         live.scored(len(labels), positives)
+        monitor.observe_many(loaded, *columns, scores)
+        if sink is not None:
+            sink.add_many(loaded, *columns, scores, labels, "/predict/batch")
         return json_response(
             {
                 "predictions": [
@@ -521,6 +585,16 @@ def create_app(
     async def prometheus() -> Response:
         """Prometheus text format."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/monitoring", response_model=Monitoring)
+    async def monitoring() -> Response:
+        """Drift of the recently scored rows against the champion's training profile.
+
+        ``status`` is ``unknown`` until the window holds enough rows (``message`` says why);
+        ``features`` are ranked worst first; ``report`` is the newest ``defectops monitor``
+        report. Recomputed in the background every few seconds, never on this request.
+        """
+        return json_response(monitor.payload())
 
     # -- admin -----------------------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ class LoadedModel:
     categorical: tuple[str, ...]
     columns: pd.Index
     threshold: float
+    #: the drift profile stored with the champion (None: trained before profiles existed)
+    profile: dict[str, Any] | None = None
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -87,7 +89,7 @@ def load_model(
         before = metadata_digest(artifacts)
         try:
             champion = Champion.load(Path(artifacts))
-            reference = LocalRegistry(artifacts).champion_schema().get("reference") or {}
+            stored = LocalRegistry(artifacts).champion_schema()
         except Exception as exc:  # a promotion mid-read deletes the old file: retry once
             last = exc
             if metadata_digest(artifacts) == before:
@@ -95,6 +97,7 @@ def load_model(
             continue
         if metadata_digest(artifacts) != before or before is None:
             continue
+        reference = stored.get("reference") or {}
         record = record_model(champion.schema, reference, unknown_fields)
         features = tuple(champion.schema.features)
         return LoadedModel(
@@ -110,6 +113,7 @@ def load_model(
             categorical=tuple(champion.schema.categorical),
             columns=pd.Index(features, dtype=object),
             threshold=champion.threshold,
+            profile=stored.get("profile"),
         )
     raise RuntimeError(f"production/ kept changing while loading the champion ({last})")
 

@@ -205,3 +205,45 @@ class ErrorResponse(BaseModel):
 class ReasonRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field("rollback via the prediction service", min_length=1, max_length=500)
+
+
+class WindowSize(BaseModel):
+    size: int = Field(description="rows in the service's drift window now")
+    capacity: int = Field(description="rows it keeps at most (the newest)")
+
+
+class DriftFeature(BaseModel):
+    feature: str
+    kind: Literal["numeric", "categorical"] | None = None
+    psi: float | None = Field(description="population stability index against the training data")
+    status: str = Field(description="ok, warn or drift (beyond the feature's normal movement)")
+
+
+class ScoreDrift(BaseModel):
+    psi: float | None
+    status: str
+    rows: int = Field(description="rows of the window scored by the current champion")
+
+
+class DriftReportSummary(BaseModel):
+    batch: str
+    status: str
+    created_at: str | None
+    champion_version: str | None = None
+    features: list[DriftFeature]
+
+
+class Monitoring(BaseModel):
+    """``GET /monitoring``: drift of the recent requests, and the newest batch report."""
+
+    status: Literal["ok", "warn", "drift", "unknown"]
+    window: WindowSize
+    features: list[DriftFeature] = Field(description="worst first")
+    scores: ScoreDrift | None = None
+    computed_at: str | None = None
+    model_version: str | None = None
+    rows: int | None = Field(None, description="rows the summary was computed from")
+    message: str | None = Field(None, description="why the status is unknown")
+    report: DriftReportSummary | None = Field(
+        description="the newest `defectops monitor` report, if any"
+    )
