@@ -199,3 +199,11 @@ def test_monitor_needs_a_champion_with_a_profile(tmp_path):
     pd.DataFrame({"a": [1]}).to_csv(data, index=False)
     with pytest.raises(UserError, match="no champion"):
         monitor_batch(settings, Path(data))
+
+
+def test_a_batch_without_its_timestamp_column_is_monitored_in_file_order(line):
+    rows = line["frame"].iloc[20_000:21_000].drop(columns=["timestamp"])
+    path = line["root"] / "no_clock.csv"
+    rows.to_csv(path, index=False)
+    report, _ = monitor_batch(line["settings"], path)
+    assert report["rows"] == BATCH and report["status"] == "ok"

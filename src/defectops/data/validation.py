@@ -109,13 +109,16 @@ def validate(
     for col in schema.categorical:
         frame[col] = category_strings(frame[col])
     for col in schema.timestamps:
+        if col not in frame.columns:  # not a feature: a batch without it keeps its file order
+            continue
         parsed = parse_timestamps(frame[col])
         if col == schema.order_by:
             bad = parsed.isna().to_numpy()
             if bad.any():
                 reasons[f"bad_order_value:{col}"] = bad
         frame[col] = parsed
-    if schema.order_by is not None and schema.order_by not in schema.timestamps:
+    ordered = schema.order_by is not None and schema.order_by in frame.columns
+    if ordered and schema.order_by not in schema.timestamps:
         values = _to_float(frame[schema.order_by])
         bad = ~np.isfinite(values.to_numpy())
         if bad.any():
@@ -128,9 +131,10 @@ def validate(
     quarantine = _quarantine_frame(raw, reasons, bad_rows)
     clean = frame.loc[~bad_rows].copy()
     clean[schema.target] = clean[schema.target].astype("Int8" if optional else np.int8)
-    if schema.order_by is not None:
+    if schema.order_by is not None and schema.order_by in clean.columns:
         clean = clean.sort_values(schema.order_by, kind="stable")
-    clean = clean.drop(columns=list(schema.dropped)).reset_index(drop=True)
+    dropped = [c for c in schema.dropped if c in clean.columns]
+    clean = clean.drop(columns=dropped).reset_index(drop=True)
 
     if describe:
         report = _report(raw, clean, schema, reasons, bad_rows, reference, source)
@@ -255,7 +259,7 @@ def _report(
 ) -> dict[str, Any]:
     roles = {c: "numeric" for c in schema.numeric}
     roles |= {c: "categorical" for c in schema.categorical}
-    roles |= {c: "timestamp" for c in schema.timestamps}
+    roles |= {c: "timestamp" for c in schema.timestamps if c in clean.columns}
     columns = {col: _column_profile(clean[col], role) for col, role in roles.items()}
     checks: list[dict[str, str]] = []
 
