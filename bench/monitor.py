@@ -56,7 +56,7 @@ def main() -> None:
     print("|---|---:|")
     print(f"| profile (build_profile) | {profiling:.2f} |")
     print(f"| monitor (read, validate, score, compare, report + PNG) | {monitoring:.2f} |")
-    print(f"| of which scoring alone | {scoring:.2f} |")
+    print(f"| scoring alone, one thread (for scale) | {scoring:.2f} |")
     print(f"\nstatus {report['status']} on {report['rows']:,} rows")
 
 

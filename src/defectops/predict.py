@@ -6,6 +6,7 @@ rows did during evaluation; extra columns pass through untouched.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class Champion:
 def predict_file(artifacts: Path, data: Path, out: Path) -> pd.DataFrame:
     """Write ``data`` with ``defect_probability`` and ``defect_pred`` appended to ``out``."""
     champion = Champion.load(artifacts)
+    champion.model.predict_with_threads(os.cpu_count() or 1)
     frame = read_table(data)
     scores = champion.score(frame)
     result = frame.copy()

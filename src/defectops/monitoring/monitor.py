@@ -9,6 +9,7 @@ accuracy lost without visible drift both matter.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,6 +159,7 @@ def monitor_batch(
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Validate, score and compare one batch file; write its report and plot."""
     champion = ChampionView.load(settings.artifacts)
+    champion.model.predict_with_threads(os.cpu_count() or 1)
     raw = read_table(data)
     result = validate(
         raw,
