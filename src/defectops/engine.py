@@ -45,16 +45,21 @@ def engine_client(settings: Settings) -> Iterator[Client | None]:
     (almost always a forgotten ``--engine dask``), when dask is not installed, or when the
     scheduler cannot be reached.
     """
+    check_engine(settings)
     if settings.engine == "local":
-        if settings.scheduler:
-            raise UserError(
-                f"--scheduler {settings.scheduler} is set but the engine is local; "
-                "add --engine dask (or drop --scheduler)"
-            )
         yield None
         return
     with dask_client(settings.scheduler) as client:
         yield client
+
+
+def check_engine(settings: Settings) -> None:
+    """A scheduler address with the local engine is almost always a forgotten ``--engine dask``."""
+    if settings.engine == "local" and settings.scheduler:
+        raise UserError(
+            f"--scheduler {settings.scheduler} is set but the engine is local; "
+            "add --engine dask (or drop --scheduler)"
+        )
 
 
 @contextmanager

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,7 @@ from defectops.features import FeatureBuilder
 if TYPE_CHECKING:
     from defectops.config import Settings
     from defectops.data.schema import DataSchema
+    from defectops.distributed import DistributedFrame
 
 MODEL_NAMES: tuple[str, ...] = ("gbm", "seed-ensemble", "logreg")
 WARM_START_MODELS: tuple[str, ...] = ("gbm", "logreg")
@@ -216,6 +217,12 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         else:
             chosen_y, raw = y_fit, self._fallback_scores(estimator, Z_fit, y_fit, init, fallbacks)
 
+        return self._calibrate(estimator, chosen_y, raw, fallbacks)
+
+    def _calibrate(
+        self, estimator: Any, chosen_y: np.ndarray, raw: np.ndarray, fallbacks: list[str]
+    ) -> DefectClassifier:
+        """Platt-scale a booster's margins and choose the threshold, on held-apart rows."""
         if self.model == "gbm":
             self.best_iteration_ = estimator.num_boosted_rounds() - 1
             slope, intercept = _platt(raw, chosen_y, fallbacks)
@@ -511,9 +518,13 @@ def choose_threshold(
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _is_distributed(X: Any) -> bool:
-    """Rows on a Dask cluster (checked by name, so this module never imports dask)."""
-    return type(X).__name__ == "DistributedFrame" and hasattr(X, "client")
+def _is_distributed(X: Any) -> TypeGuard[DistributedFrame]:
+    """Rows on a Dask cluster (:class:`~defectops.distributed.DistributedFrame`)."""
+    if isinstance(X, pd.DataFrame | np.ndarray):
+        return False
+    from defectops.distributed import DistributedFrame
+
+    return isinstance(X, DistributedFrame)
 
 
 def _binary_target(y: Any, n_rows: int) -> np.ndarray:
