@@ -32,10 +32,10 @@ scoring and the gate
     Hold-out and prequential scores are computed per partition and gathered (one float per row);
     evaluation, gate and registry run unchanged on those arrays.
 
-Rows are kept in order. With an order column the data must already be in that order (a plant's
-export is); the engine checks it exactly and otherwise stops with one line, because sorting
-hundreds of millions of rows is a full shuffle that an ordered export never needs. Rows must
-also fit the cluster's memory once (they stay there between chunks; workers spill to disk).
+Rows are kept in order. With an order column, rows already in that order (as a plant's export
+usually is) are checked and left where they are; others are sorted by a dask shuffle that equals
+the local engine's stable sort. The validated rows stay in the cluster's memory between chunks
+(workers spill to disk when it is short).
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ if TYPE_CHECKING:
 SCHEMA_SAMPLE_ROWS = 10_000
 #: bytes of CSV text per partition
 CSV_BLOCKSIZE = "64MB"
+#: rows per partition of distinct values when counting them (see ``_count_globally``)
+NUNIQUE_ROWS = 10_000_000
 
 
 # -- rows on the cluster --------------------------------------------------------------------------
@@ -450,7 +452,7 @@ def validate_distributed(
         client, tuple(c for c, _ in kept), tuple(n for _, n in kept), meta.reset_index(drop=True)
     )
     if schema.order_by is not None:
-        _check_order(frame, schema.order_by)
+        frame = _in_order(frame, schema.order_by)
 
     profile = functools.reduce(RowsProfile.merge, profiles)
     _count_globally(profile, frame)
@@ -472,25 +474,53 @@ def _offset_quarantine(parts: list[pd.DataFrame], rows_read: list[int]) -> pd.Da
     return pd.concat(non_empty or shifted[:1], ignore_index=True)
 
 
-def _check_order(frame: DistributedFrame, column: str) -> None:
-    """Rows must already be in order of ``column`` (the local engine's stable sort is then a
-    no-op): checked within each partition and across partition boundaries."""
-    position, last = 0, None
-    for bounds, n in zip(
-        frame.gather_each(_order_bounds, column=column), frame.lengths, strict=True
-    ):
+def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
+    """The rows in order of ``column``, ties in row order: the local engine's stable sort.
+
+    Exported rows usually are in order already; that is checked within each partition and
+    across partition boundaries, and then nothing moves. Otherwise dask sorts by the column and
+    the original position (a shuffle of every row), which equals a stable sort.
+    """
+    last = None
+    ordered = True
+    for bounds in frame.gather_each(_order_bounds, column=column):
         if bounds is None:
             continue
-        ordered, first, final = bounds
-        if not ordered or (last is not None and first < last):
-            raise UserError(
-                f"the dask engine needs the rows in order of {column!r}, but rows "
-                f"{position:,}-{position + n - 1:,} (after quarantine) break it; write the data "
-                f"sorted by {column!r} (a plant's export usually is), or use --engine local, "
-                "which sorts in memory"
-            )
+        inside, first, final = bounds
+        if not inside or (last is not None and first < last):
+            ordered = False
+            break
         last = final
-        position += n
+    if ordered:
+        return frame
+    offsets = np.concatenate([[0], np.cumsum(frame.lengths)[:-1]]).astype(np.int64)
+    futures = frame.client.map(_with_position, frame.parts, [int(o) for o in offsets])
+    meta = frame.meta.assign(**{_POSITION: np.empty(0, dtype=np.int64)})
+    data = _from_futures(futures, meta)
+    data = data.sort_values([column, _POSITION]).drop(columns=[_POSITION])
+    parts = frame.client.map(_reset, frame.client.compute(data.to_delayed()))
+    lengths = frame.client.gather(frame.client.map(_length, parts))
+    kept = [(p, int(n)) for p, n in zip(parts, lengths, strict=True) if n]
+    return DistributedFrame(
+        frame.client, tuple(p for p, _ in kept), tuple(n for _, n in kept), frame.meta
+    )
+
+
+_POSITION = "__defectops_position__"
+
+
+def _with_position(part: pd.DataFrame, offset: int) -> pd.DataFrame:
+    return part.assign(**{_POSITION: np.arange(offset, offset + len(part), dtype=np.int64)})
+
+
+def _reset(part: pd.DataFrame) -> pd.DataFrame:
+    return part.reset_index(drop=True)
+
+
+def _from_futures(futures: Sequence[Future], meta: pd.DataFrame) -> Any:
+    import dask.dataframe as dd
+
+    return dd.from_delayed(list(futures), meta=meta, verify_meta=False)
 
 
 def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
@@ -504,7 +534,12 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
         profile.duplicates = int(whole.duplicated().sum()) if len(whole) else 0
         return
     data = frame.to_dask()
-    counts = client.compute([data[col].nunique(dropna=True) for col in pending], sync=True)
+    # one partition of distinct values per NUNIQUE_ROWS rows: a tree reduction for most data,
+    # a shuffle spreading the distinct values over the workers for the largest
+    split_out = max(1, len(frame) // NUNIQUE_ROWS)
+    counts = client.compute(
+        [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
+    )
     for col, count in zip(pending, counts, strict=True):
         profile.columns[col]["n_unique"] = int(count)
 
@@ -613,6 +648,7 @@ def fit_distributed(
     threshold on the slice. Returns ``model``, fitted.
     """
     import dask.array as da
+    import xgboost
     from xgboost import dask as dxgb
 
     from defectops.models import _binary_target, _validation_split
@@ -650,13 +686,14 @@ def fit_distributed(
     options["n_jobs"] = None  # each worker uses the threads it has
     classifier = dxgb.DaskXGBClassifier(**options)
     classifier.client = X.client
-    classifier.fit(
-        Z_fit,
-        da.from_array(y_fit, chunks=(X_fit.lengths,)),
-        eval_set=[(Z_val, da.from_array(y_val, chunks=(X_val.lengths,)))],
-        xgb_model=init.estimator_.booster if init is not None else None,
-        verbose=False,
-    )
+    with xgboost.config_context(verbosity=0):  # passed on to the workers: no per-round chatter
+        classifier.fit(
+            Z_fit,
+            da.from_array(y_fit, chunks=(X_fit.lengths,)),
+            eval_set=[(Z_val, da.from_array(y_val, chunks=(X_val.lengths,)))],
+            xgb_model=init.estimator_.booster if init is not None else None,
+            verbose=False,
+        )
     booster = classifier.get_booster()[: classifier.best_iteration + 1]
     booster.set_param({"nthread": 1})
     margins = dxgb.inplace_predict(X.client, booster, Z_val, predict_type="margin")

@@ -96,6 +96,7 @@ def dask_client(scheduler: str | None = None, *, workers: int = LOCAL_WORKERS) -
         )
         try:
             client = Client(cluster)
+            client.run(_quiet_worker_logs)
             try:
                 yield client
             finally:
@@ -113,3 +114,11 @@ def _connect(client_type: type[Client], address: str) -> Client:
             f"Dask scheduler {address}: cannot connect ({detail}); start one with "
             "`dask scheduler` and `dask worker ADDRESS`, or fix --scheduler"
         ) from None
+
+
+def _quiet_worker_logs() -> None:
+    """Worker processes of our LocalCluster write to this terminal: only errors, please.
+
+    (xgboost warns there about a worker without rows, which is normal for small chunks.)
+    """
+    logging.getLogger("xgboost").setLevel(logging.ERROR)

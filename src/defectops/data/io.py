@@ -101,8 +101,17 @@ def write_table(frame: pd.DataFrame, path: Path | str, *, index: bool = False) -
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
-    """Fingerprint of a frame's rows (values and order, not the index): the data a model saw."""
-    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    digest = hashlib.sha256(row_hashes.tobytes())
+    """Fingerprint of a frame's rows (values and order, not the index): the data a model saw.
+
+    Rows spread over partitions (anything with ``row_hash_blocks()``, such as
+    :class:`~defectops.distributed.DistributedFrame`) give the same fingerprint as the same rows
+    in one frame: the row hashes are fed to the digest partition by partition, in order.
+    """
+    digest = hashlib.sha256()
+    if isinstance(frame, pd.DataFrame):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    else:
+        for block in frame.row_hash_blocks():
+            digest.update(block.tobytes())
     digest.update(json.dumps([str(c) for c in frame.columns]).encode())
     return digest.hexdigest()

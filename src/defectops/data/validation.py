@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -152,7 +152,14 @@ def clean_rows(
     return clean.drop(columns=list(schema.dropped)).reset_index(drop=True)
 
 
-def write_outputs(result: ValidationResult, settings: Settings) -> dict[str, Path]:
+class ValidationOutputs(Protocol):
+    """What :func:`write_outputs` writes: a report and the quarantined rows (any engine)."""
+
+    report: dict[str, Any]
+    quarantine: pd.DataFrame
+
+
+def write_outputs(result: ValidationOutputs, settings: Settings) -> dict[str, Path]:
     """Write the validation report and, when rows were quarantined, the quarantine file."""
     written = {
         "report": atomic.write_json(
@@ -169,7 +176,13 @@ def write_outputs(result: ValidationResult, settings: Settings) -> dict[str, Pat
 def reference_profile(
     frame: pd.DataFrame, schema: DataSchema, max_categories: int = 10_000
 ) -> dict:
-    """The training data's numeric ranges and known categories, to check later batches against."""
+    """The training data's numeric ranges and known categories, to check later batches against.
+
+    Rows spread over partitions (a :class:`~defectops.distributed.DistributedFrame`) are profiled
+    per partition and merged exactly (:func:`merge_reference_profiles`).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        return frame.reference_profile(schema, max_categories)
     numeric = {
         col: {"min": _finite(frame[col].min()), "max": _finite(frame[col].max())}
         for col in schema.numeric
