@@ -332,6 +332,10 @@ def predict(
     from defectops.predict import PREDICTION, predict_file
 
     settings = settings_from(config, engine=engine, scheduler=scheduler)
+    if settings.engine == "dask":
+        from defectops.distributed import check_prediction_dir
+
+        check_prediction_dir(out)  # before a cluster is started
     with engine_client(settings) as client:
         if client is None:
             result = predict_file(artifacts, data, out)

@@ -67,6 +67,7 @@ from defectops.data.validation import (
     reference_profile,
     typed_rows,
 )
+from defectops.engine import DASK_CONFIG
 from defectops.errors import UserError
 
 if TYPE_CHECKING:
@@ -372,7 +373,7 @@ def read_partitions(path: Path | str, client: Client) -> tuple[DistributedFrame,
     ``SCHEMA_SAMPLE_ROWS`` rows, typed as :func:`~defectops.data.io.read_table` types them) is
     what column roles are inferred from.
     """
-    import dask.dataframe as dd
+    import dask
     import pyarrow as pa
 
     path = Path(path)
@@ -384,15 +385,8 @@ def read_partitions(path: Path | str, client: Client) -> tuple[DistributedFrame,
     else:
         raise UserError(f"data file {path}: not found; check the path")
     try:
-        if kind == "csv":
-            names = _csv_header(path)
-            _no_duplicate_names(path, names)
-            frame = dd.read_csv(source, dtype=object, blocksize=CSV_BLOCKSIZE)
-            sample = pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
-        else:
-            frame = dd.read_parquet(source)
-            _no_duplicate_names(path, [str(c) for c in frame.columns])
-            sample = None
+        with dask.config.set(DASK_CONFIG):
+            frame, sample = _lazy_read(path, source, kind)
         parts = client.compute(frame.to_delayed())
         lengths = client.gather(client.map(_length, parts))
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
@@ -403,6 +397,19 @@ def read_partitions(path: Path | str, client: Client) -> tuple[DistributedFrame,
     if sample is None:
         sample = rows.head(SCHEMA_SAMPLE_ROWS)
     return rows, sample
+
+
+def _lazy_read(path: Path, source: Any, kind: str) -> tuple[Any, pd.DataFrame | None]:
+    import dask.dataframe as dd
+
+    if kind == "csv":
+        names = _csv_header(path)
+        _no_duplicate_names(path, names)
+        frame = dd.read_csv(source, dtype=object, blocksize=CSV_BLOCKSIZE)
+        return frame, pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
+    frame = dd.read_parquet(source)
+    _no_duplicate_names(path, [str(c) for c in frame.columns])
+    return frame, None
 
 
 def _no_duplicate_names(path: Path, names: list[str]) -> None:
@@ -497,7 +504,8 @@ def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
     futures = frame.client.map(_with_position, frame.parts, [int(o) for o in offsets])
     meta = frame.meta.assign(**{_POSITION: np.empty(0, dtype=np.int64)})
     data = _from_futures(futures, meta)
-    data = data.sort_values([column, _POSITION]).drop(columns=[_POSITION])
+    data = data.sort_values([column, _POSITION], shuffle_method=_shuffle_method(frame))
+    data = data.drop(columns=[_POSITION])
     parts = frame.client.map(_reset, frame.client.compute(data.to_delayed()))
     lengths = frame.client.gather(frame.client.map(_length, parts))
     kept = [(p, int(n)) for p, n in zip(parts, lengths, strict=True) if n]
@@ -507,6 +515,13 @@ def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
 
 
 _POSITION = "__defectops_position__"
+#: fewer partitions than this are shuffled by tasks (little overhead), more by dask's p2p
+#: shuffle (bounded memory per worker)
+TASK_SHUFFLE_PARTITIONS = 64
+
+
+def _shuffle_method(frame: DistributedFrame) -> str:
+    return "tasks" if len(frame.parts) < TASK_SHUFFLE_PARTITIONS else "p2p"
 
 
 def _with_position(part: pd.DataFrame, offset: int) -> pd.DataFrame:
@@ -525,6 +540,9 @@ def _from_futures(futures: Sequence[Future], meta: pd.DataFrame) -> Any:
 
 def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
     """Fill in what partition summaries cannot give: distinct values and duplicate rows."""
+    import dask
+    import dask.dataframe as dd
+
     client = frame.client
     pending = [col for col, stats in profile.columns.items() if stats["n_unique"] is None]
     if len(frame.parts) <= 1:
@@ -537,13 +555,12 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
     # one partition of distinct values per NUNIQUE_ROWS rows: a tree reduction for most data,
     # a shuffle spreading the distinct values over the workers for the largest
     split_out = max(1, len(frame) // NUNIQUE_ROWS)
-    counts = client.compute(
-        [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
-    )
+    with dask.config.set({"dataframe.shuffle.method": _shuffle_method(frame)}):
+        counts = client.compute(
+            [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
+        )
     for col, count in zip(pending, counts, strict=True):
         profile.columns[col]["n_unique"] = int(count)
-
-    import dask.dataframe as dd
 
     hashes = dd.from_delayed(frame.map(_row_hash_series), meta=pd.Series(dtype="uint64"))
     seen = hashes.value_counts()
@@ -759,16 +776,7 @@ def predict_distributed(
     from defectops.predict import PREDICTION, PROBABILITY, Champion
 
     began = time.perf_counter()
-    out = Path(out)
-    if out.suffix.lower() in (".csv", ".gz", ".txt"):
-        raise UserError(
-            f"--out {out}: with --engine dask the output is a directory of Parquet files "
-            "(one per partition); pass a directory name"
-        )
-    if out.exists() and not (out.is_dir() and _only_parquet(out)):
-        raise UserError(
-            f"--out {out}: exists and is not a directory of Parquet files; choose another"
-        )
+    out = check_prediction_dir(out)
     champion = Champion.load(artifacts)
     rows, _ = _typed_partitions(data, client)
     check_columns(rows.meta, champion.schema, need_target=False)
@@ -793,12 +801,28 @@ def predict_distributed(
     return PredictionSummary(int(n_rows), int(flagged), files, time.perf_counter() - began)
 
 
+def check_prediction_dir(out: Path) -> Path:
+    """``out`` names a directory for Parquet parts (new, or a former output: it is replaced)."""
+    out = Path(out)
+    if out.suffix.lower() in (".csv", ".gz", ".txt"):
+        raise UserError(
+            f"--out {out}: with --engine dask the output is a directory of Parquet files "
+            "(one per partition); pass a directory name"
+        )
+    if out.exists() and not (out.is_dir() and _only_parquet(out)):
+        raise UserError(
+            f"--out {out}: exists and is not a directory of Parquet files; choose another"
+        )
+    return out
+
+
 def _typed_partitions(path: Path, client: Client) -> tuple[DistributedFrame, pd.DataFrame]:
     """Partitions for scoring: Parquet as typed by the file; CSV with the sample's types.
 
     Scoring keeps the input's columns as they are, so CSV columns are read with the types the
     first rows have (integers as floats, since a later block may have blanks).
     """
+    import dask
     import dask.dataframe as dd
 
     path = Path(path)
@@ -812,7 +836,8 @@ def _typed_partitions(path: Path, client: Client) -> tuple[DistributedFrame, pd.
         for col, dtype in sample.dtypes.items()
     }
     try:
-        frame = dd.read_csv(str(path), dtype=dtypes, blocksize=CSV_BLOCKSIZE)
+        with dask.config.set(DASK_CONFIG):
+            frame = dd.read_csv(str(path), dtype=dtypes, blocksize=CSV_BLOCKSIZE)
         parts = client.compute(frame.to_delayed())
         lengths = client.gather(client.map(_length, parts))
     except (OSError, ValueError, TypeError) as exc:
