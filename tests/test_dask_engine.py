@@ -183,7 +183,9 @@ def test_run_gives_the_same_gate_decisions_and_holdout_pr_auc(runs: dict[str, An
     assert [m["status"] for m in dask.models] == [m["status"] for m in local.models]
     assert dask.champion["chunk_id"] == local.champion["chunk_id"]
     for a, b in zip(local.models, dask.models, strict=True):
+        # chunks this small are boosted on one worker, which gives the local model exactly
         assert b["metrics"]["pr_auc"] == pytest.approx(a["metrics"]["pr_auc"], abs=0.01)
+        assert b["threshold"] == pytest.approx(a["threshold"], abs=1e-9)
         # the same rows, the same fingerprints: lineage does not depend on the engine
         assert b["data_sha256"] == a["data_sha256"]
         assert b["holdout_sha256"] == a["holdout_sha256"]
@@ -227,9 +229,12 @@ def test_predict_matches_local_in_values_and_order(
     assert f"scored {HOLDOUT_ROWS:,} rows" in result.stdout
 
 
-def test_warm_start_continues_the_previous_booster_on_the_cluster(
-    cluster: str, line: dict[str, Path], tmp_path: Path
+def test_warm_start_continues_the_previous_booster_on_both_workers(
+    cluster: str, line: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Boosting on every worker that holds rows (small chunks otherwise use one, see
+    ``DISTRIBUTED_FIT_ROWS``), each chunk continuing the booster before it."""
+    monkeypatch.setattr(dist, "DISTRIBUTED_FIT_ROWS", 0)
     s = settings(
         data=line["train"],
         holdout_data=line["holdout"],
@@ -245,6 +250,9 @@ def test_warm_start_continues_the_previous_booster_on_the_cluster(
     first, second = (
         load_verified(registry.model_dir(m["chunk_id"]) / m["model_file"], m) for m in result.models
     )
+    assert first.fit_workers_ == second.fit_workers_ == 2
+    assert all(m["status"] in ("production", "local_only") for m in result.models)
+    assert result.models[-1]["metrics"]["roc_auc"] > 0.7  # a real model, not noise
     n_first = first.estimator_.n_trees
     assert second.estimator_.n_trees > n_first
     # its first trees are the first model's trees: the booster was continued, not retrained

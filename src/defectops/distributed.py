@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import shutil
 import sys
 import tempfile
@@ -81,6 +82,10 @@ if TYPE_CHECKING:
 SCHEMA_SAMPLE_ROWS = 10_000
 #: bytes of CSV text per partition
 CSV_BLOCKSIZE = "64MB"
+#: a chunk with fewer training rows is fitted on one worker: XGBoost's workers would spend more
+#: time talking than computing, and the model is then exactly the local engine's (see
+#: ``fit_distributed``)
+DISTRIBUTED_FIT_ROWS = 100_000
 #: rows per partition of distinct values when counting them (see ``_count_globally``)
 NUNIQUE_ROWS = 10_000_000
 
@@ -663,8 +668,16 @@ def fit_distributed(
     (or the predecessor's features with new categories learned, for warm start), XGBoost with
     early stopping on the slice (continuing ``init_model``'s booster), Platt scaling and the
     threshold on the slice. Returns ``model``, fitted.
+
+    XGBoost's workers each summarise their rows' value distributions and merge the summaries
+    into the split candidates (its quantile sketch), which then differ a little from the ones one
+    machine computes; on a chunk of a few thousand rows that changes the trees visibly, on
+    hundreds of thousands it does not matter. So a chunk of fewer than ``DISTRIBUTED_FIT_ROWS``
+    rows is gathered on the worker that holds most of it and boosted there (still by
+    xgboost.dask, on one worker): the model is then the local engine's, bit for bit. Larger
+    chunks are boosted by every worker holding rows; their models depend slightly on how the
+    rows are spread over the workers.
     """
-    import dask.array as da
     import xgboost
     from xgboost import dask as dxgb
 
@@ -698,7 +711,9 @@ def fit_distributed(
     model.n_train_rows_ = len(target)
     model.features_ = features
 
-    Z_fit, Z_val = _feature_array(X_fit, features), _feature_array(X_val, features)
+    workers = _one_worker(X_fit) if len(X_fit) + len(X_val) < DISTRIBUTED_FIT_ROWS else None
+    Z_fit, fit_blocks = _feature_array(X_fit, features, workers)
+    Z_val, _ = _feature_array(X_val, features, workers)
     options = model._gbm_options(y_fit, early_stopping=True, warm=init is not None)
     options["n_jobs"] = None  # each worker uses the threads it has
     classifier = dxgb.DaskXGBClassifier(**options)
@@ -706,11 +721,14 @@ def fit_distributed(
     with xgboost.config_context(verbosity=0):  # passed on to the workers: no per-round chatter
         classifier.fit(
             Z_fit,
-            da.from_array(y_fit, chunks=(X_fit.lengths,)),
-            eval_set=[(Z_val, da.from_array(y_val, chunks=(X_val.lengths,)))],
+            _label_array(X.client, y_fit, X_fit.lengths, workers),
+            eval_set=[(Z_val, _label_array(X.client, y_val, X_val.lengths, workers))],
             xgb_model=init.estimator_.booster if init is not None else None,
             verbose=False,
         )
+    holders = X.client.who_has(fit_blocks)
+    #: how many workers boosted (held training rows): lineage, and what the tests check
+    model.fit_workers_ = len({w for block in fit_blocks for w in holders.get(block.key, ())})
     booster = classifier.get_booster()[: classifier.best_iteration + 1]
     booster.set_param({"nthread": 1})
     margins = dxgb.inplace_predict(X.client, booster, Z_val, predict_type="margin")
@@ -737,17 +755,53 @@ def _union_buckets(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.unique(np.concatenate(column)) for column in zip(*parts, strict=True)]
 
 
-def _feature_array(frame: DistributedFrame, features: FeatureBuilder) -> Any:
-    """The model matrix of every partition, as one dask array with known chunk sizes."""
+def _feature_array(
+    frame: DistributedFrame, features: FeatureBuilder, workers: list[str] | None = None
+) -> tuple[Any, list[Future]]:
+    """The model matrix of every partition, as one dask array with known chunk sizes.
+
+    Each block is computed where its partition lives, or on ``workers`` when given. Returns the
+    array and its blocks' futures.
+    """
     import dask.array as da
 
     shared = frame.client.scatter(features, broadcast=True, hash=False)
+    futures = frame.client.map(_transform, frame.parts, features=shared, workers=workers)
     width = features.n_features_out_
     blocks = [
         da.from_delayed(future, shape=(n, width), dtype=np.float32)
-        for future, n in zip(frame.map(_transform, features=shared), frame.lengths, strict=True)
+        for future, n in zip(futures, frame.lengths, strict=True)
     ]
-    return da.concatenate(blocks, axis=0)
+    return da.concatenate(blocks, axis=0), list(futures)
+
+
+def _label_array(
+    client: Client, y: np.ndarray, lengths: Sequence[int], workers: list[str] | None
+) -> Any:
+    """``y`` cut like the feature blocks; on ``workers`` when given, so the pairs stay there."""
+    import dask.array as da
+
+    bounds = np.cumsum([0, *lengths])
+    pieces = [y[a:b] for a, b in itertools.pairwise(bounds)]
+    futures = client.scatter(pieces, workers=workers, hash=False)
+    return da.concatenate(
+        [
+            da.from_delayed(f, shape=(len(p),), dtype=y.dtype)
+            for f, p in zip(futures, pieces, strict=True)
+        ]
+    )
+
+
+def _one_worker(frame: DistributedFrame) -> list[str]:
+    """The worker that holds most of ``frame``'s rows (the fewest rows move to it)."""
+    holders = frame.client.who_has(list(frame.parts))
+    rows: dict[str, int] = {}
+    for part, n in zip(frame.parts, frame.lengths, strict=True):
+        for worker in holders.get(part.key, ()):
+            rows[worker] = rows.get(worker, 0) + n
+    if not rows:
+        return []
+    return [min(rows, key=lambda w: (-rows[w], w))]
 
 
 # -- batch prediction -----------------------------------------------------------------------------
