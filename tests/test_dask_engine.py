@@ -152,7 +152,7 @@ def test_cli_validate_starts_its_own_cluster_and_writes_the_local_report(
     for engine_name in ("local", "dask"):
         out = tmp_path / engine_name
         result = invoke(
-            "validate", "--data", line["train"], "--artifacts", out, "--engine", engine_name
+            "validate", "--data", line["holdout"], "--artifacts", out, "--engine", engine_name
         )
         assert result.exit_code == 0, result.output
         reports[engine_name] = json.loads(
@@ -192,7 +192,12 @@ def test_run_gives_the_same_gate_decisions_and_holdout_pr_auc(runs: dict[str, An
         assert b["rows_trained"] == a["rows_trained"]
         assert b["metrics"]["n"] == HOLDOUT_ROWS
     assert dask.models[0]["status"] == PRODUCTION  # the first model that passes is champion
-    assert_same_report(local.report["data"], dask.report["data"])
+    assert dask.report["data"] == local.report["data"]
+    reports = [
+        json.loads((runs[name][0] / "reports" / "data_validation_report.json").read_text())
+        for name in ("local", "dask")
+    ]
+    assert_same_report(*reports)
 
 
 def test_dask_model_is_the_usual_classifier_in_the_registry(runs: dict[str, Any]) -> None:
