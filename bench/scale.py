@@ -17,6 +17,8 @@ Each verb runs as its own ``defectops`` process, as a user would start it:
   hours here, and not how a large plant would run it);
 * ``predict`` on all training rows (local: one Parquet file out; dask: a directory).
 
+The table also gives the champion's hold-out PR-AUC, so the engines' models can be compared.
+
 Memory is sampled every 0.2 s with psutil. Local: the peak of the process's RSS plus its
 children's. Dask (``--engine dask`` with no scheduler starts a LocalCluster of 2 worker processes
 inside the command): the peak RSS of the client process (which also hosts the scheduler) and the
@@ -58,6 +60,7 @@ class Measurement:
     peak_gib: float | None
     client_gib: float | None
     worker_gib: float | None
+    pr_auc: float | None
     outcome: str
 
 
@@ -144,6 +147,11 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
     for verb, command in verbs.items():
         seconds, root_peak, children, tree_peak, outcome = measure(command, cap_gib)
         worker = max(children) if engine == "dask" and children else None
+        report = artifacts / "reports" / "incremental_training_report.json"
+        pr_auc = None
+        if verb == "run" and outcome == "ok" and report.exists():
+            champion = json.loads(report.read_text()).get("champion") or {}
+            pr_auc = round(champion.get("metrics", {}).get("pr_auc", float("nan")), 4)
         out.append(
             Measurement(
                 rows=rows,
@@ -153,6 +161,7 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
                 peak_gib=round(tree_peak / GIB, 2),
                 client_gib=round(root_peak / GIB, 2) if engine == "dask" else None,
                 worker_gib=round(worker / GIB, 2) if worker else None,
+                pr_auc=pr_auc,
                 outcome=outcome,
             )
         )
@@ -165,8 +174,8 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
 def table(results: list[Measurement]) -> str:
     lines = [
         "| rows | engine | verb | wall s | peak GiB, all processes | client GiB | worker GiB (max) "
-        "| outcome |",
-        "|---:|---|---|---:|---:|---:|---:|---|",
+        "| champion PR-AUC | outcome |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for m in results:
         cells = [
@@ -177,6 +186,7 @@ def table(results: list[Measurement]) -> str:
             f"{m.peak_gib:.2f}" if m.peak_gib is not None else "-",
             f"{m.client_gib:.2f}" if m.client_gib is not None else "-",
             f"{m.worker_gib:.2f}" if m.worker_gib is not None else "-",
+            f"{m.pr_auc:.3f}" if m.pr_auc is not None else "-",
             m.outcome,
         ]
         lines.append("| " + " | ".join(cells) + " |")
