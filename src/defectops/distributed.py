@@ -186,12 +186,12 @@ class DistributedFrame:
                 break
             frames.append(self.client.submit(_slice, part, 0, min(length, n - have)).result())
             have += length
-        return pd.concat([self.meta, *frames], ignore_index=True) if frames else self.meta.copy()
+        return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
 
     def gather(self) -> pd.DataFrame:
         """All rows in one pandas frame on the client: only for rows known to be few."""
         frames = list(self.client.gather(list(self.parts)))
-        return pd.concat([self.meta, *frames], ignore_index=True) if frames else self.meta.copy()
+        return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
 
     def to_dask(self) -> Any:
         """The same partitions as a dask DataFrame, for dask's own algorithms."""
@@ -302,6 +302,11 @@ def _row_hash_series(part: pd.DataFrame) -> pd.Series:
 def _rows_with_hash(part: pd.DataFrame, hashes: np.ndarray) -> pd.DataFrame:
     mine = pd.util.hash_pandas_object(part, index=False).to_numpy()
     return part.loc[np.isin(mine, hashes)]
+
+
+def _exact_counts(part: pd.DataFrame, columns: list[str]) -> tuple[dict[str, int], int]:
+    counts = {col: int(part[col].nunique(dropna=True)) for col in columns}
+    return counts, int(part.duplicated().sum()) if len(part) else 0
 
 
 def _order_bounds(part: pd.DataFrame, column: str) -> tuple[bool, Any, Any] | None:
@@ -455,18 +460,22 @@ def validate_distributed(
     cleans = client.map(_first, results)
     profiles: list[RowsProfile] = client.gather(client.map(_third, results))
     quarantines: list[pd.DataFrame] = client.gather(client.map(_second, results))
+    raw_meta = raw.meta
     del results, raw  # the raw partitions are released: the clean ones replace them
 
-    quarantine = _offset_quarantine(quarantines, [p.rows_read for p in profiles])
+    empty_clean, empty_quarantine, empty_profile = _validate_part(raw_meta, schema, reference)
+    quarantine = _offset_quarantine(
+        quarantines or [empty_quarantine], [p.rows_read for p in profiles] or [0]
+    )
     kept = [(c, p.rows_kept) for c, p in zip(cleans, profiles, strict=True) if p.rows_kept]
-    meta = client.submit(_slice, cleans[0], 0, 0).result()
+    meta = client.submit(_slice, cleans[0], 0, 0).result() if cleans else empty_clean
     frame = DistributedFrame(
         client, tuple(c for c, _ in kept), tuple(n for _, n in kept), meta.reset_index(drop=True)
     )
     if schema.order_by is not None:
         frame = _in_order(frame, schema.order_by)
 
-    profile = functools.reduce(RowsProfile.merge, profiles)
+    profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
     _count_globally(profile, frame)
     report = build_report(profile, schema, reference, source)
     return DistributedValidation(frame, quarantine, schema, report)
@@ -550,11 +559,15 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
 
     client = frame.client
     pending = [col for col, stats in profile.columns.items() if stats["n_unique"] is None]
-    if len(frame.parts) <= 1:
-        whole = frame.gather()
+    if len(frame.parts) <= 1:  # nothing to combine: counted where the rows are
+        counts, duplicates = (
+            client.submit(_exact_counts, frame.parts[0], pending).result()
+            if frame.parts
+            else ({col: 0 for col in pending}, 0)
+        )
         for col in pending:
-            profile.columns[col]["n_unique"] = int(whole[col].nunique(dropna=True))
-        profile.duplicates = int(whole.duplicated().sum()) if len(whole) else 0
+            profile.columns[col]["n_unique"] = counts[col]
+        profile.duplicates = duplicates
         return
     data = frame.to_dask()
     # one partition of distinct values per NUNIQUE_ROWS rows: a tree reduction for most data,
@@ -820,31 +833,30 @@ def predict_distributed(
 ) -> PredictionSummary:
     """Score ``data`` on the cluster into a directory of Parquet files, in the input's order.
 
-    Each input partition becomes ``part-NNNNN.parquet`` (numbered with leading zeros, so name
-    order is row order for every reader) holding its rows and the two prediction columns; no
-    partition is ever gathered. The directory is written beside ``out`` and renamed into place,
-    so a crash never leaves a half-written result.
+    One lazy dask pipeline, read -> ``map_partitions`` (the champion's own scoring) -> write, so
+    each worker holds a few partitions at a time and nothing is gathered. Each input partition
+    becomes ``part-NNNNN.parquet`` (numbered with leading zeros, so name order is row order for
+    every reader) with its rows and the two prediction columns. The directory is written beside
+    ``out`` and renamed into place, so a crash never leaves a half-written result.
     """
     import dask.dataframe as dd
 
-    from defectops.predict import PREDICTION, PROBABILITY, Champion
+    from defectops.predict import PREDICTION, Champion
 
     began = time.perf_counter()
     out = check_prediction_dir(out)
     champion = Champion.load(artifacts)
-    rows, _ = _typed_partitions(data, client)
-    check_columns(rows.meta, champion.schema, need_target=False)
-
+    frame = _lazy_typed(Path(data))
+    check_columns(frame._meta, champion.schema, need_target=False)
     shared = client.scatter(champion, broadcast=True, hash=False)
-    meta = _score_part(rows.meta, champion)
-    scored = dd.from_delayed(rows.map(_score_part, champion=shared), meta=meta, verify_meta=False)
+    scored = frame.map_partitions(_score_part, shared, meta=_score_part(frame._meta, champion))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         scored.to_parquet(
             str(staging), write_index=False, name_function=_part_name, write_metadata_file=False
         )
-        written = dd.read_parquet(str(staging), columns=[PREDICTION, PROBABILITY])
+        written = dd.read_parquet(str(staging), columns=[PREDICTION])
         n_rows, flagged = client.compute([written.shape[0], written[PREDICTION].sum()], sync=True)
         if out.exists():
             shutil.rmtree(out)
@@ -870,38 +882,35 @@ def check_prediction_dir(out: Path) -> Path:
     return out
 
 
-def _typed_partitions(path: Path, client: Client) -> tuple[DistributedFrame, pd.DataFrame]:
-    """Partitions for scoring: Parquet as typed by the file; CSV with the sample's types.
-
-    Scoring keeps the input's columns as they are, so CSV columns are read with the types the
-    first rows have (integers as floats, since a later block may have blanks).
-    """
+def _lazy_typed(path: Path) -> Any:
+    """The rows to score as a lazy dask DataFrame: Parquet typed by the file; CSV with the types
+    its first rows have (integers as floats, since a later block may have blanks), because
+    scoring keeps the input's columns as they are."""
     import dask
     import dask.dataframe as dd
+    import pyarrow as pa
 
-    path = Path(path)
-    if table_format(path) == "parquet":
-        return read_partitions(path, client)
-    if not path.is_file():
+    kind = table_format(path)
+    if path.is_dir():
+        source: Any = [str(f) for f in parquet_files(path)]
+    elif path.is_file():
+        source = str(path)
+    else:
         raise UserError(f"data file {path}: not found; check the path")
-    sample = pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
-    dtypes = {
-        col: "float64" if pd.api.types.is_integer_dtype(dtype) else dtype
-        for col, dtype in sample.dtypes.items()
-    }
     try:
         with dask.config.set(DASK_CONFIG):
-            frame = dd.read_csv(str(path), dtype=dtypes, blocksize=CSV_BLOCKSIZE)
-        parts = client.compute(frame.to_delayed())
-        lengths = client.gather(client.map(_length, parts))
-    except (OSError, ValueError, TypeError) as exc:
+            if kind == "parquet":
+                return _lazy_read(path, source, kind)[0]
+            sample = pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
+            dtypes = {
+                col: "float64" if pd.api.types.is_integer_dtype(dtype) else dtype
+                for col, dtype in sample.dtypes.items()
+            }
+            _no_duplicate_names(path, _csv_header(path))
+            return dd.read_csv(source, dtype=dtypes, blocksize=CSV_BLOCKSIZE)
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"data file {path}: cannot read it as csv with the types of its first rows ({first}); "
-            "convert it to Parquet, which keeps its types"
-        ) from None
-    meta = client.submit(_slice, parts[0], 0, 0).result()
-    return DistributedFrame(client, tuple(parts), tuple(int(n) for n in lengths), meta), sample
+        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
 
 
 def _part_name(index: int) -> str:
