@@ -55,7 +55,11 @@ def write_parts(frame: pd.DataFrame, directory: Path, rows: int) -> Path:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},
     ) as local:
         yield local.scheduler_address
 

@@ -92,6 +92,9 @@ def dask_client(scheduler: str | None = None, *, workers: int = LOCAL_WORKERS) -
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            # the scheduler's HTTP server (health, metrics) on a free port, not 8787, which
+            # another cluster on the machine may hold
+            scheduler_kwargs={"dashboard_address": ":0"},
             silence_logs=logging.ERROR,
         )
         try:
