@@ -10,6 +10,7 @@ path to a real cluster; one test lets ``--engine dask`` start and stop a cluster
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from defectops.config import load_settings
 from defectops.data.io import frame_sha256, read_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
+from defectops.features import FeatureBuilder
 from defectops.gate import PRODUCTION
 from defectops.pipeline import run_pipeline
 from defectops.predict import PREDICTION, PROBABILITY, predict_file
@@ -312,3 +314,46 @@ def test_engine_mistakes_are_exit_2(line: dict[str, Path], tmp_path: Path) -> No
         "--artifacts", tmp_path,
     )  # fmt: skip
     assert_user_error(result, "x.csv", "directory")
+
+
+# -- the pieces, without a cluster -----------------------------------------------------------------
+
+
+def test_features_fitted_from_partition_summaries_equal_a_fit_on_all_rows() -> None:
+    frame, _ = simulate(SimulationSpec(rows=2_000, seed=3, missing_rate=0.05))
+    numeric = ["QualityScore", "EnergyConsumption", "DowntimePercentage"]
+    categorical = ["machine_id", "operator_id", "supplier_batch_id", "material"]
+    for output in ("codes", "sparse"):
+        whole = FeatureBuilder(numeric, categorical, output=output).fit(frame)
+        parts = FeatureBuilder(numeric, categorical, output=output)
+        pieces = [frame.iloc[i : i + 300] for i in range(0, len(frame), 300)]
+        moments = functools.reduce(
+            lambda a, b: a.merge(b), [parts.numeric_moments(p) for p in pieces]
+        )
+        seen = [
+            np.unique(np.concatenate(columns))
+            for columns in zip(*(parts.buckets_seen(p) for p in pieces), strict=True)
+        ]
+        parts.fit_from_parts(moments, seen)
+        np.testing.assert_allclose(parts.mean_, whole.mean_, rtol=1e-12)
+        np.testing.assert_allclose(parts.scale_, whole.scale_, rtol=1e-12)
+        assert (parts.missing_indicator_ == whole.missing_indicator_).all()
+        a, b = whole.transform(frame), parts.transform(frame)
+        if output == "codes":
+            np.testing.assert_array_equal(a, b)  # the category codes are the same
+        else:
+            np.testing.assert_allclose(a.toarray(), b.toarray(), rtol=1e-9, atol=1e-12)
+
+
+def test_engine_setting_from_every_layer(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("engine: dask\nscheduler: tcp://10.0.0.5:8786\n")
+    s = load_settings(config, environ={})
+    assert (s.engine, s.scheduler) == ("dask", "tcp://10.0.0.5:8786")
+    s = load_settings(environ={"DEFECTOPS_ENGINE": "dask"})
+    assert (s.engine, s.scheduler) == ("dask", None)
+    assert load_settings(config, {"engine": "local", "scheduler": None}, environ={}).engine == (
+        "local"
+    )
+    with engine.engine_client(load_settings(environ={})) as client:
+        assert client is None  # the local engine: nothing started
