@@ -140,8 +140,14 @@ def test_validation_report_quarantine_and_rows_match_local(
             assert frame_sha256(remote.frame) == frame_sha256(local.frame)
             assert remote.frame.lengths != (len(local.frame),)
 
-        # a later batch checked against the training rows' reference profile
+        # a later batch checked against the training rows' reference profile, made large (a
+        # plant's thousands of batch IDs): it must reach the workers like a small one
         reference = remote.frame.reference_profile(remote.schema)
+        known = reference["categorical"]["supplier_batch_id"]
+        reference["categorical"]["supplier_batch_id"] = [
+            *known,
+            *map(str, range(10**6, 10**6 + 20_000)),
+        ]
         held_local = validate(
             read_table(parquet), s, schema=remote.schema, reference=reference, source="b"
         )

@@ -131,7 +131,7 @@ class DistributedFrame:
         missing = [c for c in columns if c not in self.meta.columns]
         if missing:
             raise KeyError(missing[0])
-        parts = self.client.map(_columns, self.parts, columns=columns)
+        parts = self.client.map(_columns, self.parts, **shared(self.client, {"columns": columns}))
         return DistributedFrame(self.client, tuple(parts), self.lengths, self.meta[columns])
 
     def reset_index(self, drop: bool = True) -> DistributedFrame:
@@ -173,7 +173,7 @@ class DistributedFrame:
 
     def map(self, fn: Callable[..., Any], **kwargs: Any) -> list[Future]:
         """``fn(partition, **kwargs)`` for every partition, where it lives."""
-        return list(self.client.map(fn, self.parts, **kwargs))
+        return list(self.client.map(fn, self.parts, **shared(self.client, kwargs)))
 
     def gather_each(self, fn: Callable[..., Any], **kwargs: Any) -> list[Any]:
         """The small results of ``fn`` per partition, in row order."""
@@ -213,6 +213,22 @@ class DistributedFrame:
         """:func:`~defectops.data.validation.reference_profile` of all rows, merged exactly."""
         parts = self.gather_each(reference_profile, schema=schema, max_categories=sys.maxsize)
         return merge_reference_profiles(parts, max_categories)
+
+
+def shared(client: Client, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``client.map``, anything but a plain value sent once as a future.
+
+    ``Client.map`` puts a large keyword argument into the graph under the argument's *name* as
+    its key, so two calls passing different ``reference=`` values would share one key (and a
+    run hung on it). Scattered values get keys of their own, and travel to each worker once.
+    """
+    from distributed import Future
+
+    out = {}
+    for name, value in kwargs.items():
+        plain = value is None or isinstance(value, str | int | float | bool | Future)
+        out[name] = value if plain else client.scatter([value], hash=False)[0]
+    return out
 
 
 @dataclass(frozen=True)
@@ -753,8 +769,8 @@ def decision_scores(model: DefectClassifier, X: DistributedFrame) -> np.ndarray:
     """The model's defect probability of every row, computed where the rows are, in order."""
     if not len(X):
         return np.empty(0, dtype=np.float64)
-    shared = X.client.scatter(model, broadcast=True, hash=False)
-    scores = X.gather_each(_scores, model=shared)
+    model_ref = X.client.scatter(model, broadcast=True, hash=False)
+    scores = X.gather_each(_scores, model=model_ref)
     return np.concatenate(scores).astype(np.float64, copy=False)
 
 
@@ -778,8 +794,8 @@ def _feature_array(
     """
     import dask.array as da
 
-    shared = frame.client.scatter(features, broadcast=True, hash=False)
-    futures = frame.client.map(_transform, frame.parts, features=shared, workers=workers)
+    features_ref = frame.client.scatter(features, broadcast=True, hash=False)
+    futures = frame.client.map(_transform, frame.parts, features=features_ref, workers=workers)
     width = features.n_features_out_
     blocks = [
         da.from_delayed(future, shape=(n, width), dtype=np.float32)
@@ -848,8 +864,10 @@ def predict_distributed(
     champion = Champion.load(artifacts)
     frame = _lazy_typed(Path(data))
     check_columns(frame._meta, champion.schema, need_target=False)
-    shared = client.scatter(champion, broadcast=True, hash=False)
-    scored = frame.map_partitions(_score_part, shared, meta=_score_part(frame._meta, champion))
+    champion_ref = client.scatter(champion, broadcast=True, hash=False)
+    scored = frame.map_partitions(
+        _score_part, champion_ref, meta=_score_part(frame._meta, champion)
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
