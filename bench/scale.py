@@ -61,6 +61,7 @@ class Measurement:
     client_gib: float | None
     worker_gib: float | None
     pr_auc: float | None
+    load: float
     outcome: str
 
 
@@ -85,9 +86,11 @@ def write_data(rows: int, directory: Path) -> tuple[Path, Path]:
     return train, holdout
 
 
-def measure(command: list[str], cap_gib: float) -> tuple[float, int, list[int], int, str]:
-    """Wall seconds, peak RSS of the command, of each child, of all together; the outcome."""
+def measure(command: list[str], cap_gib: float) -> tuple[float, int, list[int], int, float, str]:
+    """Wall seconds, peak RSS of the command, of each child, of all together; the machine's
+    mean 1-minute load average while it ran (other work on the machine slows it); the outcome."""
     began = time.perf_counter()
+    loads = []
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     root = psutil.Process(proc.pid)
     peaks: dict[int, int] = {}
@@ -107,6 +110,7 @@ def measure(command: list[str], cap_gib: float) -> tuple[float, int, list[int], 
             peaks[p.pid] = max(peaks.get(p.pid, 0), rss)
             total += rss
         tree_peak = max(tree_peak, total)
+        loads.append(os.getloadavg()[0])
         if total > cap_gib * GIB:
             for p in reversed(processes):
                 try:
@@ -121,7 +125,8 @@ def measure(command: list[str], cap_gib: float) -> tuple[float, int, list[int], 
     if outcome == "ok" and proc.returncode != 0:
         outcome = f"exit {proc.returncode}: {output.strip().splitlines()[-1] if output else ''}"
     root_peak = peaks.pop(root.pid, 0)
-    return seconds, root_peak, list(peaks.values()), tree_peak, outcome
+    load = sum(loads) / len(loads) if loads else os.getloadavg()[0]
+    return seconds, root_peak, list(peaks.values()), tree_peak, load, outcome
 
 
 def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measurement]:
@@ -145,7 +150,7 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
     }  # fmt: skip
     out = []
     for verb, command in verbs.items():
-        seconds, root_peak, children, tree_peak, outcome = measure(command, cap_gib)
+        seconds, root_peak, children, tree_peak, load, outcome = measure(command, cap_gib)
         worker = max(children) if engine == "dask" and children else None
         report = artifacts / "reports" / "incremental_training_report.json"
         pr_auc = None
@@ -162,6 +167,7 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
                 client_gib=round(root_peak / GIB, 2) if engine == "dask" else None,
                 worker_gib=round(worker / GIB, 2) if worker else None,
                 pr_auc=pr_auc,
+                load=round(load, 1),
                 outcome=outcome,
             )
         )
@@ -174,8 +180,8 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
 def table(results: list[Measurement]) -> str:
     lines = [
         "| rows | engine | verb | wall s | peak GiB, all processes | client GiB | worker GiB (max) "
-        "| champion PR-AUC | outcome |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---|",
+        "| champion PR-AUC | load | outcome |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in results:
         cells = [
@@ -187,6 +193,7 @@ def table(results: list[Measurement]) -> str:
             f"{m.client_gib:.2f}" if m.client_gib is not None else "-",
             f"{m.worker_gib:.2f}" if m.worker_gib is not None else "-",
             f"{m.pr_auc:.3f}" if m.pr_auc is not None else "-",
+            f"{m.load:.1f}",
             m.outcome,
         ]
         lines.append("| " + " | ".join(cells) + " |")
