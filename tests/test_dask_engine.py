@@ -39,10 +39,10 @@ from defectops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry import LocalRegistry, load_verified
 
 TRAIN_ROWS = 3_000
-HOLDOUT_ROWS = 2_000
+HOLDOUT_ROWS = 1_500
 #: partitions that do not line up with the 1,000-row chunks, so chunks cut partitions
 TRAIN_PART_ROWS = 700
-HOLDOUT_PART_ROWS = 800
+HOLDOUT_PART_ROWS = 600
 
 
 def write_parts(frame: pd.DataFrame, directory: Path, rows: int) -> Path:
@@ -79,13 +79,13 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def messy(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     """Rows with everything validation reports: bad values, duplicates, rows out of order."""
-    frame, _ = simulate(SimulationSpec(rows=3_000, seed=5, missing_rate=0.03))
+    frame, _ = simulate(SimulationSpec(rows=2_000, seed=5, missing_rate=0.03))
     # a column exported as text, one value of which does not parse: quarantined
     text = frame["EnergyConsumption"].map(lambda v: None if pd.isna(v) else f"{v:.6g}")
     frame["EnergyConsumption"] = text.where(text.index != 17, "n/a?")
     frame.loc[40, "DefectStatus"] = None  # no label: quarantined
     frame.loc[900, "timestamp"] = pd.NaT  # no order value: quarantined
-    frame.loc[[3, 1500], "QualityScore"] = np.inf  # infinite: quarantined
+    frame.loc[[3, 1400], "QualityScore"] = np.inf  # infinite: quarantined
     # the same rows again, late and out of time order: duplicates, and a sort is needed
     return pd.concat([frame, frame.iloc[100:130]], ignore_index=True)
 
@@ -117,7 +117,7 @@ def test_validation_report_quarantine_and_rows_match_local(
     parquet = write_parts(messy, tmp_path / "messy", 500)
     csv = tmp_path / "messy.csv"
     messy.to_csv(csv, index=False)
-    monkeypatch.setattr(dist, "CSV_BLOCKSIZE", "100KB")  # several CSV partitions, too
+    monkeypatch.setattr(dist, "CSV_BLOCKSIZE", "150KB")  # several CSV partitions, too
     s = settings()
     with Client(cluster) as client:
         for path in (parquet, csv):
