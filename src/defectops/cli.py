@@ -84,6 +84,17 @@ ArtifactsOpt = Annotated[
 TrackingOpt = Annotated[
     str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the artifacts).")
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(help="local (default: pandas in this process) or dask (a Dask cluster)."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler address, e.g. tcp://host:8786 (with --engine dask; "
+        "default: a local cluster of 2 worker processes for this command)."
+    ),
+]
 
 
 def settings_from(config: Path | None, **flags: Any) -> Settings:
@@ -128,12 +139,15 @@ def validate(
     drop: DropOpt = None,
     order_by: OrderOpt = None,
     artifacts: ArtifactsOpt = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Check a data file against the contract; quarantine bad rows; write the validation report."""
     from defectops.data.io import read_table
     from defectops.data.validation import validate as run_validation
     from defectops.data.validation import write_outputs
+    from defectops.engine import engine_client
 
     settings = settings_from(
         config,
@@ -144,10 +158,18 @@ def validate(
         drop=drop,
         order_by=order_by,
         artifacts=artifacts,
+        engine=engine,
+        scheduler=scheduler,
     )
     path = _require_data(settings)
-    result = run_validation(read_table(path), settings, source=str(path))
-    written = write_outputs(result, settings)
+    with engine_client(settings) as client:
+        if client is None:
+            result: Any = run_validation(read_table(path), settings, source=str(path))
+        else:
+            from defectops.distributed import validate_distributed
+
+            result = validate_distributed(path, settings, client, source=str(path))
+        written = write_outputs(result, settings)
     print_validation(result.report)
     console.print(f"report: {written['report']}")
     if "quarantine" in written:
@@ -192,6 +214,8 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
     artifacts: ArtifactsOpt = None,
     tracking_uri: TrackingOpt = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Train a model per chunk, score each on the same hold-out, promote real improvements."""
@@ -214,6 +238,8 @@ def run(
         seed=seed,
         artifacts=artifacts,
         tracking_uri=tracking_uri,
+        engine=engine,
+        scheduler=scheduler,
     )
     run_and_show(settings)
 
@@ -286,17 +312,43 @@ def print_models(models: list[dict[str, Any]]) -> None:
 @command()
 def predict(
     data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output .csv or .parquet file (with --engine dask: a directory of Parquet files).",
+        ),
+    ],
     artifacts: Annotated[Path, typer.Option(help="Project directory with a champion.")] = Path(
         "artifacts"
     ),
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Score a file with the champion; rows keep their order, two columns are appended."""
+    from defectops.engine import engine_client
     from defectops.predict import PREDICTION, predict_file
 
-    result = predict_file(artifacts, data, out)
-    flagged = int(result[PREDICTION].sum())
-    console.print(f"scored {len(result):,} rows, {flagged:,} flagged as defects: {out}")
+    settings = settings_from(config, engine=engine, scheduler=scheduler)
+    if settings.engine == "dask":
+        from defectops.distributed import check_prediction_dir
+
+        check_prediction_dir(out)  # before a cluster is started
+    with engine_client(settings) as client:
+        if client is None:
+            result = predict_file(artifacts, data, out)
+            flagged = int(result[PREDICTION].sum())
+            console.print(f"scored {len(result):,} rows, {flagged:,} flagged as defects: {out}")
+            return
+        from defectops.distributed import predict_distributed
+
+        summary = predict_distributed(artifacts, data, out, client)
+        console.print(
+            f"scored {summary.rows:,} rows, {summary.flagged:,} flagged as defects: "
+            f"{out} ({summary.files} Parquet files)"
+        )
 
 
 @command()

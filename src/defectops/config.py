@@ -31,6 +31,7 @@ Strategy = Literal["expanding", "sliding", "warm-start"]
 HoldoutStrategy = Literal["tail", "stratified"]
 GateRule = Literal["non-inferiority", "superiority", "classic"]
 Metric = Literal["pr_auc", "roc_auc", "f1", "mcc", "accuracy", "balanced_accuracy", "brier"]
+Engine = Literal["local", "dask"]
 
 ColumnList = Annotated[list[str], NoDecode]
 
@@ -130,6 +131,12 @@ class Settings(BaseSettings):
     registered_model: str = "defect-classifier"
     seed: int = 42
     admin_token: SecretStr | None = None
+    engine: Engine = Field(
+        "local", description="local: pandas in this process; dask: partitions on a Dask cluster"
+    )
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address (tcp://host:8786); none: a LocalCluster"
+    )
 
     _split = field_validator("categorical", "drop", mode="before")(_split_columns)
 

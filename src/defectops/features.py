@@ -42,7 +42,8 @@ served record costs. Both paths share the hashing code and give identical result
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -126,15 +127,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
         Hashing itself learns nothing, which is what lets any ID be served later.
         """
-        numeric, categorical = self._check_params()
-        self.numeric_ = numeric
-        self.categorical_ = categorical
-        self.crosses_ = self._resolve_crosses(categorical)
-        index = {name: i for i, name in enumerate(categorical)}
-        self._cross_positions_ = [(index[a], index[b]) for a, b in self.crosses_]
-        self.salts_ = np.array([_salt(c) for c in categorical], dtype=np.uint64)
-        self.cross_salts_ = np.array([_salt(f"{a} x {b}") for a, b in self.crosses_], np.uint64)
-
+        numeric, categorical = self._setup()
         frame = _check_frame(X, numeric + categorical)
         if len(frame) == 0:
             raise UserError("no rows to fit the features on")
@@ -145,15 +138,71 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(count > 0, clean.sum(axis=0) / np.maximum(count, 1), 0.0)
             var = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0) / np.maximum(count, 1)
-        scale = np.sqrt(var)
+        return self._finish(mean, np.sqrt(var), ~finite.all(axis=0), lambda: self._seen(frame))
+
+    def numeric_moments(self, X: pd.DataFrame) -> NumericMoments:
+        """Count, mean and squared deviations of each numeric column of ``X`` (one partition).
+
+        With :meth:`buckets_seen` and :meth:`fit_from_parts` this fits the features on data
+        spread over many partitions: each partition is summarised where it lives, only the
+        summaries travel.
+        """
+        numeric, categorical = self._setup()
+        values = self._numeric_values(_check_frame(X, numeric + categorical))
+        return NumericMoments.of(values)
+
+    def buckets_seen(self, X: pd.DataFrame) -> list[np.ndarray]:
+        """The distinct hash buckets of each categorical column and cross in ``X``."""
+        numeric, categorical = self._setup()
+        return self._seen(_check_frame(X, numeric + categorical))
+
+    def fit_from_parts(
+        self, moments: NumericMoments, buckets: Sequence[np.ndarray] | None = None
+    ) -> FeatureBuilder:
+        """Fit from the merged summaries of all partitions, as :meth:`fit` would on all rows.
+
+        ``moments`` is the :meth:`NumericMoments.merge` of every partition's
+        :meth:`numeric_moments`; ``buckets`` the union of their :meth:`buckets_seen` (codes
+        layout). The codes are the same as :meth:`fit` gives; the scaling agrees up to float
+        rounding (the moments are combined pairwise, Chan et al. 1979).
+        """
+        self._setup()
+        if moments.n_rows == 0:
+            raise UserError("no rows to fit the features on")
+        seen = list(buckets) if buckets is not None else None
+        return self._finish(
+            moments.mean, moments.std, moments.count < moments.n_rows, lambda: seen or []
+        )
+
+    def _setup(self) -> tuple[list[str], list[str]]:
+        """Everything learned from the parameters alone: columns, crosses, salts."""
+        numeric, categorical = self._check_params()
+        self.numeric_ = numeric
+        self.categorical_ = categorical
+        self.crosses_ = self._resolve_crosses(categorical)
+        index = {name: i for i, name in enumerate(categorical)}
+        self._cross_positions_ = [(index[a], index[b]) for a, b in self.crosses_]
+        self.salts_ = np.array([_salt(c) for c in categorical], dtype=np.uint64)
+        self.cross_salts_ = np.array([_salt(f"{a} x {b}") for a, b in self.crosses_], np.uint64)
+        return numeric, categorical
+
+    def _finish(
+        self,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        missing: np.ndarray,
+        seen: Callable[[], list[np.ndarray]],
+    ) -> FeatureBuilder:
+        numeric, categorical = self.numeric_, self.categorical_
         self.mean_ = mean
         self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        self.missing_indicator_ = ~finite.all(axis=0)
+        self.missing_indicator_ = missing
 
         n_hashed = len(categorical) + len(self.crosses_)
         self.category_buckets_: list[np.ndarray] = [np.empty(0, np.int64)] * n_hashed
         if self.output == "codes":
-            self.learn_new_categories(X)
+            if n_hashed:
+                self._grow(seen())
             names = [*numeric, *categorical, *(f"{a} x {b}" for a, b in self.crosses_)]
             self.feature_types_: list[str] | None = ["q"] * len(numeric) + ["c"] * n_hashed
             self.n_features_out_ = len(names)
@@ -267,11 +316,26 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             raise NotFittedError("this FeatureBuilder is not fitted yet; call fit first")
         if self.output != "codes" or not self.category_buckets_:
             return self
-        frame = _check_frame(X, self.numeric_ + self.categorical_)
+        return self._grow(self._seen(_check_frame(X, self.numeric_ + self.categorical_)))
+
+    def learn_new_buckets(self, buckets: Sequence[np.ndarray]) -> FeatureBuilder:
+        """:meth:`learn_new_categories` from the merged :meth:`buckets_seen` of partitions."""
+        if not hasattr(self, "category_buckets_"):
+            raise NotFittedError("this FeatureBuilder is not fitted yet; call fit first")
+        if self.output != "codes" or not self.category_buckets_:
+            return self
+        return self._grow(list(buckets))
+
+    def _seen(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        if not self.categorical_:
+            return []
         buckets = self._all_hashes(self._hashes_by_column(frame)) % np.uint64(self.n_buckets)
+        return [np.unique(column) for column in buckets.T.astype(np.int64)]
+
+    def _grow(self, seen: list[np.ndarray]) -> FeatureBuilder:
         grown = []
-        for known, seen in zip(self.category_buckets_, buckets.T.astype(np.int64), strict=True):
-            grown.append(np.concatenate([known, np.setdiff1d(seen, known)]))
+        for known, new in zip(self.category_buckets_, seen, strict=True):
+            grown.append(np.concatenate([known, np.setdiff1d(new, known)]))
         self.category_buckets_ = grown
         # one sorted key per (column, bucket), so a single searchsorted finds every code
         keys = np.concatenate([j * self.n_buckets + b for j, b in enumerate(grown)])
@@ -467,3 +531,43 @@ def _check_frame(X: Any, columns: Sequence[str]) -> pd.DataFrame:
         if twice:
             raise UserError(f"column {twice[0]!r} appears more than once in the data")
     return X
+
+
+@dataclass(frozen=True)
+class NumericMoments:
+    """Per numeric column: rows, finite values, their mean and summed squared deviations.
+
+    Summaries of partitions merge exactly like the statistics of the rows taken together (up to
+    float rounding), so the scaler of :class:`FeatureBuilder` can be fitted on data that no single
+    machine holds.
+    """
+
+    n_rows: int
+    count: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> NumericMoments:
+        finite = np.isfinite(values)
+        count = finite.sum(axis=0)
+        clean = np.where(finite, values, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count > 0, clean.sum(axis=0) / np.maximum(count, 1), 0.0)
+            m2 = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0)
+        return cls(len(values), count, mean, m2)
+
+    def merge(self, other: NumericMoments) -> NumericMoments:
+        """Chan, Golub and LeVeque's pairwise update of count, mean and M2."""
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weight = np.where(count > 0, other.count / np.maximum(count, 1), 0.0)
+            mean = self.mean + delta * weight
+            m2 = self.m2 + other.m2 + delta**2 * self.count * weight
+        return NumericMoments(self.n_rows + other.n_rows, count, mean, m2)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Population standard deviation, as :meth:`FeatureBuilder.fit` computes it."""
+        return np.sqrt(self.m2 / np.maximum(self.count, 1))

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,7 @@ from defectops.tree_scorer import TreeScorer, compile_trees
 if TYPE_CHECKING:
     from defectops.config import Settings
     from defectops.data.schema import DataSchema
+    from defectops.distributed import DistributedFrame
 
 MODEL_NAMES: tuple[str, ...] = ("gbm", "seed-ensemble", "logreg")
 WARM_START_MODELS: tuple[str, ...] = ("gbm", "logreg")
@@ -178,8 +179,17 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
     def fit(
         self, X: pd.DataFrame, y: Any, *, init_model: DefectClassifier | None = None
     ) -> DefectClassifier:
-        """Fit on ``X``/``y`` (0/1), continuing ``init_model`` when given (warm start)."""
+        """Fit on ``X``/``y`` (0/1), continuing ``init_model`` when given (warm start).
+
+        ``X`` may be a :class:`~defectops.distributed.DistributedFrame` (rows on a Dask cluster;
+        ``gbm`` only): the same procedure then runs with xgboost's Dask estimator, see
+        :func:`defectops.distributed.fit_distributed`.
+        """
         self._check_params()
+        if _is_distributed(X):
+            from defectops.distributed import fit_distributed
+
+            return fit_distributed(self, X, y, init_model=init_model)
         if not isinstance(X, pd.DataFrame):
             raise UserError(f"training data must be a pandas DataFrame (got {type(X).__name__})")
         target = _binary_target(y, len(X))
@@ -223,6 +233,12 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         else:
             chosen_y, raw = y_fit, self._fallback_scores(estimator, Z_fit, y_fit, init, fallbacks)
 
+        return self._calibrate(estimator, chosen_y, raw, fallbacks)
+
+    def _calibrate(
+        self, estimator: Any, chosen_y: np.ndarray, raw: np.ndarray, fallbacks: list[str]
+    ) -> DefectClassifier:
+        """Platt-scale a booster's margins and choose the threshold, on held-apart rows."""
         if self.model == "gbm":
             self.best_iteration_ = estimator.num_boosted_rounds() - 1
             slope, intercept = _platt(raw, chosen_y, fallbacks)
@@ -315,18 +331,8 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         """Return the booster, trimmed to the best iteration when early stopping ran."""
         import xgboost
 
-        if validation is not None:
-            rounds = GBM_WARM_ROUNDS if init is not None else GBM_MAX_ROUNDS
-        else:
-            rounds = GBM_WARM_ROUNDS_NO_SLICE if init is not None else GBM_ROUNDS_NO_SLICE
-        n_pos = int(y.sum())
         classifier = xgboost.XGBClassifier(
-            n_estimators=rounds,
-            scale_pos_weight=(len(y) - n_pos) / n_pos,
-            feature_types=self.features_.feature_types_,
-            early_stopping_rounds=GBM_EARLY_STOPPING if validation is not None else None,
-            random_state=self.random_state,
-            **(GBM_PARAMS | ({"learning_rate": GBM_WARM_LEARNING_RATE} if init else {})),
+            **self._gbm_options(y, validation is not None, init is not None)
         )
         classifier.fit(
             Z,
@@ -340,6 +346,22 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
             booster = booster[: classifier.best_iteration + 1]
         booster.set_param({"nthread": 1})
         return booster
+
+    def _gbm_options(self, y: np.ndarray, early_stopping: bool, warm: bool) -> dict[str, Any]:
+        """XGBoost's sklearn-style parameters for ``y``; the Dask estimator takes the same."""
+        if early_stopping:
+            rounds = GBM_WARM_ROUNDS if warm else GBM_MAX_ROUNDS
+        else:
+            rounds = GBM_WARM_ROUNDS_NO_SLICE if warm else GBM_ROUNDS_NO_SLICE
+        n_pos = int(y.sum())
+        return {
+            "n_estimators": rounds,
+            "scale_pos_weight": (len(y) - n_pos) / n_pos,
+            "feature_types": self.features_.feature_types_,
+            "early_stopping_rounds": GBM_EARLY_STOPPING if early_stopping else None,
+            "random_state": self.random_state,
+            **(GBM_PARAMS | ({"learning_rate": GBM_WARM_LEARNING_RATE} if warm else {})),
+        }
 
     def _fit_logreg(self, Z: Any, y: np.ndarray, init: DefectClassifier | None) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -434,6 +456,10 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         """The defect probability of each row (what ``threshold_`` is compared with)."""
         if not hasattr(self, "estimator_"):
             raise NotFittedError("this DefectClassifier is not fitted yet; call fit first")
+        if _is_distributed(X):
+            from defectops.distributed import decision_scores
+
+            return decision_scores(self, X)
         return _defect_column(self.estimator_, self.features_.transform(X))
 
     def predict_with_threads(self, n: int) -> DefectClassifier:
@@ -527,6 +553,15 @@ def choose_threshold(
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _is_distributed(X: Any) -> TypeGuard[DistributedFrame]:
+    """Rows on a Dask cluster (:class:`~defectops.distributed.DistributedFrame`)."""
+    if isinstance(X, pd.DataFrame | np.ndarray):
+        return False
+    from defectops.distributed import DistributedFrame
+
+    return isinstance(X, DistributedFrame)
 
 
 def _binary_target(y: Any, n_rows: int) -> np.ndarray:

@@ -37,6 +37,7 @@ from defectops.config import Settings
 from defectops.data.io import frame_sha256, read_table
 from defectops.data.schema import DataSchema
 from defectops.data.validation import ValidationResult, reference_profile, validate, write_outputs
+from defectops.engine import check_engine
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
 from defectops.monitoring.profile import build_profile
@@ -54,6 +55,9 @@ LOCATION_SETTINGS = frozenset(
         "ingest",
     }
 )
+#: where a run computes, not what it computes: the same rows and settings give the same run key
+#: (so a run started on one engine resumes on the other) and the same config hash
+EXECUTION_SETTINGS = frozenset({"engine", "scheduler"})
 
 
 @dataclass
@@ -104,7 +108,13 @@ def prepare(settings: Settings) -> PreparedData:
         data = PreparedData(
             validation, train, holdout, f"{settings.holdout} {settings.holdout_fraction:g}"
         )
-    y = data.holdout[schema.target].to_numpy()
+    check_prepared(data, data.holdout[schema.target].to_numpy())
+    return data
+
+
+def check_prepared(data: PreparedData, y_holdout: np.ndarray) -> None:
+    """Both classes in the hold-out and rows left to train on, or one line saying what to do."""
+    y = y_holdout
     if len(data.holdout) == 0 or y.min() == y.max():
         raise UserError(
             f"the hold-out ({data.holdout_source}, {len(data.holdout)} rows) does not hold both "
@@ -113,24 +123,36 @@ def prepare(settings: Settings) -> PreparedData:
         )
     if len(data.train) == 0:
         raise UserError("no rows left for training after the hold-out; use a smaller fraction")
-    return data
 
 
 def split_holdout(
     frame: pd.DataFrame, schema: DataSchema, settings: Settings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training rows (in order) and the fixed hold-out, decided once before any training."""
-    n_hold = max(1, math.ceil(len(frame) * settings.holdout_fraction))
-    if n_hold >= len(frame):
-        raise UserError(f"only {len(frame)} valid rows: too few to keep a hold-out aside")
+    n_hold = holdout_size(len(frame), settings)
     if settings.holdout == "tail":
         return frame.iloc[:-n_hold], frame.iloc[-n_hold:]
-    y = frame[schema.target]
+    train_idx, hold_idx = stratified_holdout(frame[schema.target], n_hold, settings)
+    return frame.iloc[train_idx], frame.iloc[hold_idx]
+
+
+def holdout_size(n_rows: int, settings: Settings) -> int:
+    """Rows kept aside: ``holdout_fraction`` of the valid rows, rounded up; at least one."""
+    n_hold = max(1, math.ceil(n_rows * settings.holdout_fraction))
+    if n_hold >= n_rows:
+        raise UserError(f"only {n_rows} valid rows: too few to keep a hold-out aside")
+    return n_hold
+
+
+def stratified_holdout(
+    y: pd.Series, n_hold: int, settings: Settings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions of the training rows and of a stratified, seeded hold-out."""
     stratify = y if y.value_counts().min() >= 2 else None
     train_idx, hold_idx = train_test_split(
-        np.arange(len(frame)), test_size=n_hold, stratify=stratify, random_state=settings.seed
+        np.arange(len(y)), test_size=n_hold, stratify=stratify, random_state=settings.seed
     )
-    return frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(hold_idx)]
+    return np.sort(train_idx), np.sort(hold_idx)
 
 
 def chunk_bounds(n_rows: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -182,6 +204,11 @@ def run_pipeline(
     from defectops.lock import RunLock
     from defectops.models import build_model
 
+    if settings.engine == "dask":
+        from defectops.distributed import run_distributed
+
+        return run_distributed(settings, on_chunk=on_chunk)
+    check_engine(settings)
     data = prepare(settings)
     build_model(settings, data.schema)  # fail on a bad model/strategy pair before writing anything
     with RunLock(settings.artifacts, purpose="run"):
@@ -322,8 +349,21 @@ def fit_and_score(
     scores = model.decision_scores(X_hold)
     metrics = classification_metrics(y_hold, scores, model.threshold_)
     candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
-    profile = build_profile(rows[features], schema, scores, settings.chunk_size)
+    profile = build_profile(_profile_rows(rows[features]), schema, scores, settings.chunk_size)
     return Fitted(model, candidate, profile, fit_seconds)
+
+
+#: rows spread over a cluster are profiled from at most this many of the newest ones
+PROFILE_ROWS = 200_000
+
+
+def _profile_rows(rows: Any) -> pd.DataFrame:
+    """The rows a drift profile is built from: all of a local frame; on a cluster, the newest
+    ``PROFILE_ROWS`` in order (collected to this process), so windows stay consecutive rows."""
+    if isinstance(rows, pd.DataFrame):
+        return rows
+    n = len(rows)
+    return rows.rows(max(0, n - PROFILE_ROWS), n).gather()
 
 
 def model_facts(
@@ -462,7 +502,7 @@ def config_hash(settings: Settings) -> str:
     The data a model saw is fingerprinted separately (``data_sha256``), so the same config on
     the same data gives the same hash wherever the files live.
     """
-    payload = settings.model_dump(mode="json", exclude=set(LOCATION_SETTINGS))
+    payload = settings.model_dump(mode="json", exclude=set(LOCATION_SETTINGS | EXECUTION_SETTINGS))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -63,12 +63,18 @@ class DataSchema:
         return cls(**{**values, **tuples})
 
 
-def infer_schema(frame: pd.DataFrame, settings: Settings) -> DataSchema:
+def infer_schema(
+    frame: pd.DataFrame, settings: Settings, *, target_values: pd.Series | None = None
+) -> DataSchema:
     """Decide column roles from the data and the settings, or fail with one clear line.
 
     Categorical columns, when not given, are the non-numeric columns and the integer columns
     whose names end in ``_id``; columns holding timestamps are never features (the first one
     orders the rows when no order column is given).
+
+    ``target_values`` (the target's distinct values over all rows) lets ``frame`` be a sample of
+    a data set too large for one frame, such as its first partition: the target's classes must
+    come from every row, the columns' kinds can come from a sample.
     """
     columns = list(frame.columns)
     named = {
@@ -93,7 +99,9 @@ def infer_schema(frame: pd.DataFrame, settings: Settings) -> DataSchema:
     remaining = [c for c in columns if c != settings.target and c not in dropped]
     check_scalar_columns(frame, [settings.target, *remaining])
     positive = resolve_positive_label(
-        frame[settings.target], settings.target, settings.positive_label
+        frame[settings.target] if target_values is None else target_values,
+        settings.target,
+        settings.positive_label,
     )
     notes: list[str] = []
 

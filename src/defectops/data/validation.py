@@ -15,9 +15,9 @@ Rows in = rows kept + rows quarantined, always.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,8 @@ NULL_RATE_WARN = 0.2
 #: a minority class below this share is reported
 MINORITY_WARN = 0.05
 _TOP = 10
+#: unseen categories named in the report, per column
+_EXAMPLES = 3
 
 
 @dataclass
@@ -86,6 +88,33 @@ def validate(
         check_columns(raw, schema, need_target=not optional)
         check_scalar_columns(raw, [*schema.features, *([schema.target] if has_target else [])])
 
+    frame, reasons = typed_rows(raw, schema, optional=optional)
+    bad_rows = bad_row_mask(reasons, len(frame))
+    quarantine = _quarantine_frame(raw, reasons, bad_rows)
+    clean = clean_rows(frame, bad_rows, schema, optional=optional)
+    if describe:
+        profile = RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=True)
+        report = build_report(profile, schema, reference, source)
+    else:
+        report = {
+            "source": source,
+            "rows_read": len(raw),
+            "rows_kept": len(clean),
+            "rows_quarantined": int(bad_rows.sum()),
+        }
+    return ValidationResult(frame=clean, quarantine=quarantine, schema=schema, report=report)
+
+
+def typed_rows(
+    raw: pd.DataFrame, schema: DataSchema, *, optional: bool = False
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Every row typed by its role, and per reason the rows that must be quarantined.
+
+    ``optional``: a missing label is not a reason (labels come later).
+
+    Row by row, never looking at other rows: so a partition of a large data set is checked
+    exactly as the same rows would be in one frame (the dask engine applies it per partition).
+    """
     frame = raw.copy()
     reasons: dict[str, np.ndarray] = {}
     if schema.target in frame.columns:
@@ -124,31 +153,46 @@ def validate(
         if bad.any():
             reasons[f"bad_order_value:{schema.order_by}"] = bad
         frame[schema.order_by] = values
+    return frame, reasons
 
-    bad_rows = np.zeros(len(frame), dtype=bool)
+
+def bad_row_mask(reasons: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
+    """Rows with at least one reason to be quarantined."""
+    bad_rows = np.zeros(n_rows, dtype=bool)
     for mask in reasons.values():
         bad_rows |= mask
-    quarantine = _quarantine_frame(raw, reasons, bad_rows)
+    return bad_rows
+
+
+def clean_rows(
+    frame: pd.DataFrame,
+    bad_rows: np.ndarray,
+    schema: DataSchema,
+    *,
+    sort: bool = True,
+    optional: bool = False,
+) -> pd.DataFrame:
+    """The kept rows: target as int8, in production order, without the dropped columns.
+
+    ``sort=False`` is for one partition of rows already in order (the dask engine checks the
+    order across partitions instead of sorting them all in one place).
+    """
     clean = frame.loc[~bad_rows].copy()
     clean[schema.target] = clean[schema.target].astype("Int8" if optional else np.int8)
-    if schema.order_by is not None and schema.order_by in clean.columns:
+    if sort and schema.order_by is not None and schema.order_by in clean.columns:
         clean = clean.sort_values(schema.order_by, kind="stable")
     dropped = [c for c in schema.dropped if c in clean.columns]
-    clean = clean.drop(columns=dropped).reset_index(drop=True)
-
-    if describe:
-        report = _report(raw, clean, schema, reasons, bad_rows, reference, source)
-    else:
-        report = {
-            "source": source,
-            "rows_read": len(raw),
-            "rows_kept": len(clean),
-            "rows_quarantined": int(bad_rows.sum()),
-        }
-    return ValidationResult(frame=clean, quarantine=quarantine, schema=schema, report=report)
+    return clean.drop(columns=dropped).reset_index(drop=True)
 
 
-def write_outputs(result: ValidationResult, settings: Settings) -> dict[str, Path]:
+class ValidationOutputs(Protocol):
+    """What :func:`write_outputs` writes: a report and the quarantined rows (any engine)."""
+
+    report: dict[str, Any]
+    quarantine: pd.DataFrame
+
+
+def write_outputs(result: ValidationOutputs, settings: Settings) -> dict[str, Path]:
     """Write the validation report and, when rows were quarantined, the quarantine file."""
     written = {
         "report": atomic.write_json(
@@ -165,7 +209,13 @@ def write_outputs(result: ValidationResult, settings: Settings) -> dict[str, Pat
 def reference_profile(
     frame: pd.DataFrame, schema: DataSchema, max_categories: int = 10_000
 ) -> dict:
-    """The training data's numeric ranges and known categories, to check later batches against."""
+    """The training data's numeric ranges and known categories, to check later batches against.
+
+    Rows spread over partitions (a :class:`~defectops.distributed.DistributedFrame`) are profiled
+    per partition and merged exactly (:func:`merge_reference_profiles`).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        return frame.reference_profile(schema, max_categories)
     numeric = {
         col: {"min": _finite(frame[col].min()), "max": _finite(frame[col].max())}
         for col in schema.numeric
@@ -175,6 +225,28 @@ def reference_profile(
         for col in schema.categorical
     }
     return {"numeric": numeric, "categorical": categorical}
+
+
+def merge_reference_profiles(parts: list[dict], max_categories: int = 10_000) -> dict:
+    """The :func:`reference_profile` of all rows from the profiles of their partitions.
+
+    Exact: the smallest minimum, the largest maximum, the sorted union of the categories (so the
+    partitions' profiles must be made with an unlimited ``max_categories``).
+    """
+    numeric: dict[str, dict[str, float | None]] = {}
+    categorical: dict[str, list[str]] = {}
+    for part in parts:
+        for col, bounds in part["numeric"].items():
+            have = numeric.setdefault(col, {"min": None, "max": None})
+            for key, pick in (("min", min), ("max", max)):
+                values = [v for v in (have[key], bounds[key]) if v is not None]
+                have[key] = pick(values) if values else None
+        for col, known in part["categorical"].items():
+            categorical[col] = sorted(set(categorical.get(col, [])) | set(known))
+    return {
+        "numeric": numeric,
+        "categorical": {col: known[:max_categories] for col, known in categorical.items()},
+    }
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -221,22 +293,163 @@ def _finite(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _column_profile(values: pd.Series, role: str) -> dict[str, Any]:
-    profile: dict[str, Any] = {
+@dataclass
+class RowsProfile:
+    """What the validation report says about some rows, as counts that add up across partitions.
+
+    :meth:`of` profiles one frame (all rows, or one partition), :meth:`merge` combines the
+    profiles of consecutive partitions, :func:`build_report` turns a profile into the report. The
+    local engine profiles the whole frame once; the dask engine profiles each partition where it
+    lives and merges the results, so both reports come from the same code and the same counts.
+
+    Two numbers cannot be merged from partition summaries: the distinct values of a numeric or
+    time column (``n_unique``) and the duplicate rows. :meth:`of` counts them when ``exact`` is
+    true (a whole frame); for partitions they stay ``None`` and the engine fills them in with a
+    global count (see :mod:`defectops.distributed`). Means are sums over counts, so a merged mean
+    can differ from the one-frame mean in the last bits of the float (summation order); every
+    count, minimum, maximum, category and check is identical.
+    """
+
+    rows_read: int
+    rows_kept: int
+    positives: int
+    reasons: dict[str, int]
+    labelled: int
+    columns: dict[str, dict[str, Any]]
+    duplicates: int | None
+    out_of_range: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        rows_read: int,
+        clean: pd.DataFrame,
+        schema: DataSchema,
+        reasons: dict[str, np.ndarray],
+        reference: dict[str, Any] | None = None,
+        *,
+        exact: bool = True,
+    ) -> RowsProfile:
+        """Profile ``clean`` (the kept rows of ``rows_read`` rows read)."""
+        columns = {
+            col: _column_stats(clean[col], role, exact=exact)
+            for col, role in _roles(schema)
+            if col in clean.columns  # a batch may come without its timestamp column
+        }
+        out_of_range: dict[str, int] = {}
+        unseen: dict[str, tuple[int, int, list[str]]] = {}
+        if reference is not None:
+            for col, bounds in reference.get("numeric", {}).items():
+                if col in clean and bounds.get("min") is not None:
+                    values = clean[col]
+                    outside = (values < bounds["min"]) | (values > bounds["max"])
+                    out_of_range[col] = int(outside.sum())
+            for col, known in reference.get("categorical", {}).items():
+                if col in clean:
+                    present = clean[col].dropna()
+                    new = present[~present.isin(set(known))]
+                    examples = sorted(map(str, new.unique()))[:_EXAMPLES]
+                    unseen[col] = (len(new), len(present), examples)
+        duplicates = (int(clean.duplicated().sum()) if len(clean) else 0) if exact else None
+        return cls(
+            rows_read=rows_read,
+            rows_kept=len(clean),
+            positives=int(clean[schema.target].sum()) if len(clean) else 0,
+            reasons={name: int(mask.sum()) for name, mask in reasons.items() if mask.any()},
+            labelled=int(clean[schema.target].notna().sum()),
+            columns=columns,
+            duplicates=duplicates,
+            out_of_range=out_of_range,
+            unseen=unseen,
+        )
+
+    def merge(self, other: RowsProfile) -> RowsProfile:
+        """The profile of this profile's rows followed by ``other``'s (order matters for ties)."""
+        reasons = dict(self.reasons)
+        for name, count in other.reasons.items():
+            reasons[name] = reasons.get(name, 0) + count
+        unseen = dict(self.unseen)
+        for col, (new, present, examples) in other.unseen.items():
+            had = unseen.get(col, (0, 0, []))
+            merged = sorted(set(had[2]) | set(examples))[:_EXAMPLES]
+            unseen[col] = (had[0] + new, had[1] + present, merged)
+        out_of_range = dict(self.out_of_range)
+        for col, count in other.out_of_range.items():
+            out_of_range[col] = out_of_range.get(col, 0) + count
+        return RowsProfile(
+            rows_read=self.rows_read + other.rows_read,
+            rows_kept=self.rows_kept + other.rows_kept,
+            positives=self.positives + other.positives,
+            reasons=reasons,
+            labelled=self.labelled + other.labelled,
+            columns={
+                col: _merge_stats(stats, other.columns[col]) for col, stats in self.columns.items()
+            },
+            duplicates=None,
+            out_of_range=out_of_range,
+            unseen=unseen,
+        )
+
+
+def _roles(schema: DataSchema) -> list[tuple[str, str]]:
+    roles = {c: "numeric" for c in schema.numeric}
+    roles |= {c: "categorical" for c in schema.categorical}
+    roles |= {c: "timestamp" for c in schema.timestamps}
+    return list(roles.items())
+
+
+def _column_stats(values: pd.Series, role: str, *, exact: bool) -> dict[str, Any]:
+    stats: dict[str, Any] = {
         "role": role,
         "dtype": str(values.dtype),
-        "null_rate": float(values.isna().mean()) if len(values) else 0.0,
-        "n_unique": int(values.nunique(dropna=True)),
+        "n": len(values),
+        "nulls": int(values.isna().sum()),
+        "n_unique": int(values.nunique(dropna=True)) if exact else None,
     }
     if role == "numeric":
-        profile.update(
-            min=_finite(values.min()), max=_finite(values.max()), mean=_finite(values.mean())
-        )
+        stats.update(min=values.min(), max=values.max(), sum=values.sum(), count=values.count())
     elif role == "categorical":
-        top = values.value_counts(dropna=True).head(_TOP)
+        # first-seen order, as value_counts keeps it for equal counts
+        stats["counts"] = values.value_counts(dropna=True, sort=False)
+        stats["n_unique"] = len(stats["counts"])
+    elif role == "timestamp":
+        present = values.notna().any()
+        stats.update(min=values.min() if present else None, max=values.max() if present else None)
+    return stats
+
+
+def _merge_stats(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {**a, "n": a["n"] + b["n"], "nulls": a["nulls"] + b["nulls"], "n_unique": None}
+    for key, pick in (("min", min), ("max", max)):
+        if key in a:
+            values = [v for v in (a[key], b[key]) if v is not None and not pd.isna(v)]
+            out[key] = pick(values) if values else None
+    if a["role"] == "numeric":
+        out.update(sum=a["sum"] + b["sum"], count=a["count"] + b["count"])
+    if a["role"] == "categorical":
+        both = pd.concat([a["counts"], b["counts"]])
+        out["counts"] = both.groupby(level=0, sort=False).sum()
+        out["n_unique"] = len(out["counts"])
+    return out
+
+
+def _column_profile(stats: dict[str, Any]) -> dict[str, Any]:
+    role, n = stats["role"], stats["n"]
+    profile: dict[str, Any] = {
+        "role": role,
+        "dtype": stats["dtype"],
+        "null_rate": stats["nulls"] / n if n else 0.0,
+        "n_unique": stats["n_unique"],
+    }
+    if role == "numeric":
+        mean = stats["sum"] / stats["count"] if stats["count"] else None
+        profile.update(min=_finite(stats["min"]), max=_finite(stats["max"]), mean=_finite(mean))
+    elif role == "categorical":
+        top = stats["counts"].sort_values(ascending=False, kind="stable").head(_TOP)
         profile["top"] = {str(k): int(v) for k, v in top.items()}
-    elif role == "timestamp" and values.notna().any():
-        profile.update(min=str(values.min()), max=str(values.max()))
+    elif role == "timestamp" and stats["min"] is not None:
+        profile.update(min=str(stats["min"]), max=str(stats["max"]))
     return profile
 
 
@@ -248,24 +461,26 @@ def _check(name: str, ok: bool, detail: str, *, fail: bool = False) -> dict[str,
     }
 
 
-def _report(
-    raw: pd.DataFrame,
-    clean: pd.DataFrame,
+def build_report(
+    profile: RowsProfile,
     schema: DataSchema,
-    reasons: dict[str, np.ndarray],
-    bad_rows: np.ndarray,
     reference: dict[str, Any] | None,
     source: str,
 ) -> dict[str, Any]:
-    roles = {c: "numeric" for c in schema.numeric}
-    roles |= {c: "categorical" for c in schema.categorical}
-    roles |= {c: "timestamp" for c in schema.timestamps if c in clean.columns}
-    columns = {col: _column_profile(clean[col], role) for col, role in roles.items()}
+    """The validation report (JSON-ready) of a profile; the same for every engine."""
+    if profile.duplicates is None or any(s["n_unique"] is None for s in profile.columns.values()):
+        raise ValueError("the profile lacks its global counts (n_unique, duplicates)")
+    columns = {col: _column_profile(stats) for col, stats in profile.columns.items()}
     checks: list[dict[str, str]] = []
+    n_kept = profile.rows_kept
 
-    quarantined = int(bad_rows.sum())
+    quarantined = profile.rows_read - n_kept
     checks.append(
-        _check("row_level", quarantined == 0, f"{quarantined} of {len(raw)} rows quarantined")
+        _check(
+            "row_level",
+            quarantined == 0,
+            f"{quarantined} of {profile.rows_read} rows quarantined",
+        )
     )
     high_null = {c: p["null_rate"] for c, p in columns.items() if p["null_rate"] > NULL_RATE_WARN}
     checks.append(
@@ -285,15 +500,15 @@ def _report(
             "none" if not constant else "constant: " + ", ".join(constant),
         )
     )
-    duplicates = int(clean.duplicated().sum()) if len(clean) else 0
+    duplicates = profile.duplicates
     checks.append(_check("duplicates", duplicates == 0, f"{duplicates} duplicate rows"))
 
-    labelled = clean[schema.target].dropna()
-    positives = int(labelled.sum())
-    negatives = len(labelled) - positives
-    rate = positives / len(labelled) if len(labelled) else float("nan")
-    minority = min(rate, 1 - rate) if len(labelled) else 0.0
-    if len(labelled) or not len(clean):
+    labelled = profile.labelled
+    positives = profile.positives
+    negatives = labelled - positives
+    rate = positives / labelled if labelled else float("nan")
+    minority = min(rate, 1 - rate) if labelled else 0.0
+    if labelled or not n_kept:
         checks.append(
             _check(
                 "class_balance",
@@ -304,9 +519,9 @@ def _report(
     else:
         checks.append(_check("class_balance", True, "no labels yet: checked when they come"))
     if reference is not None:
-        checks.extend(_reference_checks(clean, schema, reference))
+        checks.extend(_reference_checks(profile, reference))
 
-    counts = {name: int(mask.sum()) for name, mask in sorted(reasons.items()) if mask.any()}
+    counts = {name: count for name, count in sorted(profile.reasons.items()) if count}
     status = (
         "fail"
         if any(c["status"] == "fail" for c in checks)
@@ -315,40 +530,35 @@ def _report(
     return {
         "source": source,
         "status": status,
-        "rows_read": len(raw),
-        "rows_kept": len(clean),
+        "rows_read": profile.rows_read,
+        "rows_kept": n_kept,
         "rows_quarantined": quarantined,
         "quarantined_by_reason": counts,
         "schema": schema.to_dict(),
         "class_balance": {"defects": positives, "good": negatives, "defect_rate": rate},
-        "rows_unlabelled": int(len(clean) - len(labelled)),
+        "rows_unlabelled": int(n_kept - labelled),
         "columns": columns,
         "checks": checks,
     }
 
 
-def _reference_checks(
-    clean: pd.DataFrame, schema: DataSchema, reference: dict[str, Any]
-) -> list[dict[str, str]]:
+def _reference_checks(profile: RowsProfile, reference: dict[str, Any]) -> list[dict[str, str]]:
     out_of_range = []
     for col, bounds in reference.get("numeric", {}).items():
-        if col not in clean or bounds.get("min") is None:
+        if col not in profile.out_of_range or not profile.rows_kept:
             continue
-        values = clean[col]
-        share = float(((values < bounds["min"]) | (values > bounds["max"])).mean())
+        share = profile.out_of_range[col] / profile.rows_kept
         if share > 0:
             out_of_range.append(
                 f"{col}: {share:.1%} outside [{bounds['min']:g}, {bounds['max']:g}]"
             )
     unseen = []
-    for col, known in reference.get("categorical", {}).items():
-        if col not in clean:
+    for col in reference.get("categorical", {}):
+        if col not in profile.unseen:
             continue
-        present = clean[col].dropna()
-        new = present[~present.isin(set(known))]
-        if len(new):
-            examples = ", ".join(sorted(map(str, new.unique()))[:3])
-            unseen.append(f"{col}: {len(new) / max(len(present), 1):.1%} unseen (e.g. {examples})")
+        new, present, examples = profile.unseen[col]
+        if new:
+            unseen.append(f"{col}: {new / max(present, 1):.1%} unseen (e.g. {', '.join(examples)})")
     return [
         _check("out_of_range", not out_of_range, "; ".join(out_of_range) or "all within range"),
         _check("unseen_categories", not unseen, "; ".join(unseen) or "none"),

@@ -1,0 +1,939 @@
+"""The dask engine: the same verbs on rows spread over a Dask cluster.
+
+Nothing that decides an outcome has a second implementation here. Each step runs the local code
+on one partition where the partition lives and combines small results on the client:
+
+validation
+    :func:`~defectops.data.validation.typed_rows` and
+    :func:`~defectops.data.validation.clean_rows` per partition; each partition's
+    :class:`~defectops.data.validation.RowsProfile` is merged in row order and turned into the
+    report by the same :func:`~defectops.data.validation.build_report`. Counts are exact. The two
+    numbers that do not merge from summaries are counted globally: distinct values of numeric and
+    time columns (dask's exact, shuffle-based ``nunique``) and duplicate rows (64-bit row hashes
+    counted across partitions, rows sharing a hash compared in full, so a hash collision cannot
+    invent a duplicate). Means are merged sums, equal to the local ones up to float rounding.
+    The reference profile (ranges, categories) merges exactly. It holds no quantiles; where one
+    needs them, dask's ``Series.quantile`` (an approximate, per-partition percentile merge) is
+    the sketch to use, and the report must say so.
+features
+    The fitted :class:`~defectops.features.FeatureBuilder` is applied per partition. Fitting it
+    merges per-partition summaries (:meth:`~defectops.features.FeatureBuilder.numeric_moments`,
+    :meth:`~defectops.features.FeatureBuilder.buckets_seen`), so the category codes are the ones
+    a local fit gives.
+training
+    ``gbm`` only, with :class:`xgboost.dask.DaskXGBClassifier` on the partitions' feature
+    matrices: the same parameters, the same stratified validation slice (drawn from the labels,
+    one byte per row, gathered on the client), early stopping, and ``xgb_model=`` the previous
+    booster for the warm-start strategy. The result is the usual
+    :class:`~defectops.models.DefectClassifier`: Platt scaling and the threshold are fitted on
+    the validation slice's margins, gathered as one float per row. A chunk with one class or too
+    small for a validation slice is gathered and fitted locally (such chunks are small or rare).
+scoring and the gate
+    Hold-out and prequential scores are computed per partition and gathered (one float per row);
+    evaluation, gate and registry run unchanged on those arrays.
+
+Rows are kept in order. With an order column, rows already in that order (as a plant's export
+usually is) are checked and left where they are; others are sorted by a dask shuffle that equals
+the local engine's stable sort. The validated rows stay in the cluster's memory between chunks
+(workers spill to disk when it is short).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import itertools
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from defectops.config import Settings
+from defectops.data.io import _csv_header, parquet_files, table_format
+from defectops.data.schema import DataSchema, check_columns, check_scalar_columns, infer_schema
+from defectops.data.validation import (
+    RowsProfile,
+    _quarantine_frame,
+    bad_row_mask,
+    build_report,
+    clean_rows,
+    merge_reference_profiles,
+    reference_profile,
+    typed_rows,
+)
+from defectops.engine import DASK_CONFIG
+from defectops.errors import UserError
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+    from defectops.features import FeatureBuilder, NumericMoments
+    from defectops.models import DefectClassifier
+    from defectops.pipeline import PreparedData, RunResult
+
+#: rows read on the client to decide column roles (the local engine looks at 2,000 values a column)
+SCHEMA_SAMPLE_ROWS = 10_000
+#: bytes of CSV text per partition
+CSV_BLOCKSIZE = "64MB"
+#: a chunk with fewer training rows is fitted on one worker: XGBoost's workers would spend more
+#: time talking than computing, and the model is then exactly the local engine's (see
+#: ``fit_distributed``)
+DISTRIBUTED_FIT_ROWS = 100_000
+#: rows per partition of distinct values when counting them (see ``_count_globally``)
+NUNIQUE_ROWS = 10_000_000
+
+
+# -- rows on the cluster --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DistributedFrame:
+    """The rows of a data set as pandas partitions held by a Dask cluster, in row order.
+
+    It offers the few frame operations the pipeline uses, with pandas' meaning, so the training
+    loop reads the same on both engines: ``len``, ``frame[columns]``, ``frame[column]`` (see
+    :class:`DistributedColumn`), ``frame.iloc[start:end]``, ``reset_index(drop=True)`` and
+    ``head``. Partition lengths are known, so row ranges are cut without a pass over the data.
+    """
+
+    client: Client
+    parts: tuple[Future, ...]
+    lengths: tuple[int, ...]
+    meta: pd.DataFrame
+
+    def __len__(self) -> int:
+        return int(sum(self.lengths))
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.meta.columns
+
+    @property
+    def iloc(self) -> _RowRange:
+        return _RowRange(self)
+
+    def __getitem__(self, key: str | Sequence[str]) -> Any:
+        if isinstance(key, str):
+            if key not in self.meta.columns:
+                raise KeyError(key)
+            return DistributedColumn(self, key)
+        return self.select(list(key))
+
+    def select(self, columns: list[str]) -> DistributedFrame:
+        """These columns only (pandas shares the memory: nothing is copied on the workers)."""
+        missing = [c for c in columns if c not in self.meta.columns]
+        if missing:
+            raise KeyError(missing[0])
+        parts = self.client.map(_columns, self.parts, **shared(self.client, {"columns": columns}))
+        return DistributedFrame(self.client, tuple(parts), self.lengths, self.meta[columns])
+
+    def reset_index(self, drop: bool = True) -> DistributedFrame:
+        """Partitions carry no meaningful index: positions are what rows are addressed by."""
+        return self
+
+    def rows(self, start: int, end: int) -> DistributedFrame:
+        """Rows ``start`` to ``end`` (positions, end excluded), cutting only the edge partitions."""
+        parts: list[Future] = []
+        lengths: list[int] = []
+        offset = 0
+        for part, n in zip(self.parts, self.lengths, strict=True):
+            lo, hi = max(start - offset, 0), min(end - offset, n)
+            if lo < hi:
+                whole = lo == 0 and hi == n
+                parts.append(part if whole else self.client.submit(_slice, part, lo, hi))
+                lengths.append(hi - lo)
+            offset += n
+        return DistributedFrame(self.client, tuple(parts), tuple(lengths), self.meta)
+
+    def take(self, keep: np.ndarray) -> DistributedFrame:
+        """The rows where the boolean mask ``keep`` (one value per row) is true, in order."""
+        if len(keep) != len(self):
+            raise ValueError(f"mask of {len(keep)} values for {len(self)} rows")
+        parts: list[Future] = []
+        lengths: list[int] = []
+        offset = 0
+        for part, n in zip(self.parts, self.lengths, strict=True):
+            piece = keep[offset : offset + n]
+            kept = int(piece.sum())
+            if kept == n:
+                parts.append(part)
+            elif kept:
+                parts.append(self.client.submit(_mask, part, piece))
+            if kept:
+                lengths.append(kept)
+            offset += n
+        return DistributedFrame(self.client, tuple(parts), tuple(lengths), self.meta)
+
+    def map(self, fn: Callable[..., Any], **kwargs: Any) -> list[Future]:
+        """``fn(partition, **kwargs)`` for every partition, where it lives."""
+        return list(self.client.map(fn, self.parts, **shared(self.client, kwargs)))
+
+    def gather_each(self, fn: Callable[..., Any], **kwargs: Any) -> list[Any]:
+        """The small results of ``fn`` per partition, in row order."""
+        return list(self.client.gather(self.map(fn, **kwargs)))
+
+    def head(self, n: int = 5) -> pd.DataFrame:
+        frames, have = [], 0
+        for part, length in zip(self.parts, self.lengths, strict=True):
+            if have >= n:
+                break
+            frames.append(self.client.submit(_slice, part, 0, min(length, n - have)).result())
+            have += length
+        return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
+
+    def gather(self) -> pd.DataFrame:
+        """All rows in one pandas frame on the client: only for rows known to be few."""
+        frames = list(self.client.gather(list(self.parts)))
+        return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
+
+    def to_dask(self) -> Any:
+        """The same partitions as a dask DataFrame, for dask's own algorithms."""
+        import dask.dataframe as dd
+
+        return dd.from_delayed(list(self.parts), meta=self.meta, verify_meta=False)
+
+    def row_hash_blocks(self) -> Iterator[np.ndarray]:
+        """Per partition, in order, the row hashes :func:`~defectops.data.io.frame_sha256` uses.
+
+        Gathered one partition at a time, so fingerprinting a large frame costs the client one
+        partition's hashes (8 bytes a row) at a time.
+        """
+        for future in self.map(_row_hashes):
+            yield future.result()
+            future.release()
+
+    def reference_profile(self, schema: DataSchema, max_categories: int = 10_000) -> dict:
+        """:func:`~defectops.data.validation.reference_profile` of all rows, merged exactly."""
+        parts = self.gather_each(reference_profile, schema=schema, max_categories=sys.maxsize)
+        return merge_reference_profiles(parts, max_categories)
+
+
+def shared(client: Client, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``client.map``, anything but a plain value sent once as a future.
+
+    ``Client.map`` puts a large keyword argument into the graph under the argument's *name* as
+    its key, so two calls passing different ``reference=`` values would share one key (and a
+    run hung on it). Scattered values get keys of their own, and travel to each worker once.
+    """
+    from distributed import Future
+
+    out = {}
+    for name, value in kwargs.items():
+        plain = value is None or isinstance(value, str | int | float | bool | Future)
+        out[name] = value if plain else client.scatter([value], hash=False)[0]
+    return out
+
+
+@dataclass(frozen=True)
+class _RowRange:
+    frame: DistributedFrame
+
+    def __getitem__(self, key: slice) -> DistributedFrame:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("distributed rows are taken as a range: frame.iloc[start:end]")
+        start, end, _ = key.indices(len(self.frame))
+        return self.frame.rows(start, max(start, end))
+
+
+@dataclass(frozen=True)
+class DistributedColumn:
+    """One column of a :class:`DistributedFrame`: gathered as an array, or summed where it lives."""
+
+    frame: DistributedFrame
+    name: str
+
+    def to_numpy(self) -> np.ndarray:
+        values = self.frame.gather_each(_column_values, name=self.name)
+        if not values:
+            return self.frame.meta[self.name].to_numpy()
+        return np.concatenate(values)
+
+    def sum(self) -> Any:
+        return sum(self.frame.gather_each(_column_sum, name=self.name))
+
+    def mean(self) -> float:
+        return float(np.mean(self.to_numpy())) if len(self.frame) else float("nan")
+
+
+@dataclass
+class DistributedValidation:
+    """:class:`~defectops.data.validation.ValidationResult` of the dask engine: rows stay out there.
+
+    The quarantined rows are gathered (they are the few bad ones) and written by the usual
+    :func:`~defectops.data.validation.write_outputs`.
+    """
+
+    frame: DistributedFrame
+    quarantine: pd.DataFrame
+    schema: DataSchema
+    report: dict[str, Any]
+
+
+# -- functions run on the workers, one partition at a time ----------------------------------------
+
+
+def _columns(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return part[columns]
+
+
+def _slice(part: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
+    return part.iloc[start:end]
+
+
+def _mask(part: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    return part.loc[keep]
+
+
+def _length(part: pd.DataFrame) -> int:
+    return len(part)
+
+
+def _column_values(part: pd.DataFrame, name: str) -> np.ndarray:
+    return part[name].to_numpy()
+
+
+def _column_sum(part: pd.DataFrame, name: str) -> Any:
+    return part[name].sum()
+
+
+def _distinct(part: pd.DataFrame, name: str) -> np.ndarray:
+    return np.asarray(pd.unique(part[name]), dtype=object)
+
+
+def _row_hashes(part: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(part, index=False).to_numpy()
+
+
+def _row_hash_series(part: pd.DataFrame) -> pd.Series:
+    return pd.util.hash_pandas_object(part, index=False).reset_index(drop=True)
+
+
+def _rows_with_hash(part: pd.DataFrame, hashes: np.ndarray) -> pd.DataFrame:
+    mine = pd.util.hash_pandas_object(part, index=False).to_numpy()
+    return part.loc[np.isin(mine, hashes)]
+
+
+def _exact_counts(part: pd.DataFrame, columns: list[str]) -> tuple[dict[str, int], int]:
+    counts = {col: int(part[col].nunique(dropna=True)) for col in columns}
+    return counts, int(part.duplicated().sum()) if len(part) else 0
+
+
+def _order_bounds(part: pd.DataFrame, column: str) -> tuple[bool, Any, Any] | None:
+    if not len(part):
+        return None
+    values = part[column]
+    return bool(values.is_monotonic_increasing), values.iloc[0], values.iloc[-1]
+
+
+def _validate_part(
+    raw: pd.DataFrame, schema: DataSchema, reference: dict[str, Any] | None
+) -> tuple[pd.DataFrame, pd.DataFrame, RowsProfile]:
+    """One partition through the local validation: clean rows, quarantined rows, profile."""
+    frame, reasons = typed_rows(raw.reset_index(drop=True), schema)
+    bad = bad_row_mask(reasons, len(frame))
+    quarantine = _quarantine_frame(raw.reset_index(drop=True), reasons, bad)
+    clean = clean_rows(frame, bad, schema, sort=False)
+    return (
+        clean,
+        quarantine,
+        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False),
+    )
+
+
+def _first(result: tuple[Any, ...]) -> Any:
+    return result[0]
+
+
+def _second(result: tuple[Any, ...]) -> Any:
+    return result[1]
+
+
+def _third(result: tuple[Any, ...]) -> Any:
+    return result[2]
+
+
+def _moments(part: pd.DataFrame, features: FeatureBuilder) -> NumericMoments:
+    return features.numeric_moments(part)
+
+
+def _buckets(part: pd.DataFrame, features: FeatureBuilder) -> list[np.ndarray]:
+    return features.buckets_seen(part)
+
+
+def _transform(part: pd.DataFrame, features: FeatureBuilder) -> np.ndarray:
+    return np.asarray(features.transform(part), dtype=np.float32)
+
+
+def _scores(part: pd.DataFrame, model: DefectClassifier) -> np.ndarray:
+    return model.decision_scores(part)
+
+
+def _score_part(part: pd.DataFrame, champion: Any) -> pd.DataFrame:
+    """A partition of ``predict``: the input rows, in order, plus the two prediction columns."""
+    from defectops.predict import PREDICTION, PROBABILITY
+
+    scores = champion.score(part) if len(part) else np.empty(0, dtype=np.float64)
+    result = part.copy()
+    result[PROBABILITY] = np.asarray(scores, dtype=np.float64)
+    result[PREDICTION] = (result[PROBABILITY] >= champion.threshold).astype(np.int8)
+    return result
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def read_partitions(path: Path | str, client: Client) -> tuple[DistributedFrame, pd.DataFrame]:
+    """The raw partitions of a CSV file, Parquet file or Parquet directory, and a typed sample.
+
+    Parquet partitions are typed by the file, as the local engine reads them. CSV partitions are
+    read as text (``dtype=object``), because a type guessed from a sample can be wrong for a
+    later block; validation parses text exactly as it parses typed values (a number that does
+    not parse is quarantined, an ID ``101`` is ``"101"`` either way). The sample (the first
+    ``SCHEMA_SAMPLE_ROWS`` rows, typed as :func:`~defectops.data.io.read_table` types them) is
+    what column roles are inferred from.
+    """
+    import dask
+    import pyarrow as pa
+
+    path = Path(path)
+    kind = table_format(path)
+    if path.is_dir():
+        source: Any = [str(f) for f in parquet_files(path)]
+    elif path.is_file():
+        source = str(path)
+    else:
+        raise UserError(f"data file {path}: not found; check the path")
+    try:
+        with dask.config.set(DASK_CONFIG):
+            frame, sample = _lazy_read(path, source, kind)
+        parts = client.compute(frame.to_delayed())
+        lengths = client.gather(client.map(_length, parts))
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
+    meta = client.submit(_slice, parts[0], 0, 0).result() if parts else frame._meta
+    rows = DistributedFrame(client, tuple(parts), tuple(int(n) for n in lengths), meta)
+    if sample is None:
+        sample = rows.head(SCHEMA_SAMPLE_ROWS)
+    return rows, sample
+
+
+def _lazy_read(path: Path, source: Any, kind: str) -> tuple[Any, pd.DataFrame | None]:
+    import dask.dataframe as dd
+
+    if kind == "csv":
+        names = _csv_header(path)
+        _no_duplicate_names(path, names)
+        frame = dd.read_csv(source, dtype=object, blocksize=CSV_BLOCKSIZE)
+        return frame, pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
+    frame = dd.read_parquet(source)
+    _no_duplicate_names(path, [str(c) for c in frame.columns])
+    return frame, None
+
+
+def _no_duplicate_names(path: Path, names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise UserError(f"data file {path}: duplicate column names {dupes}; rename them")
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def validate_distributed(
+    path: Path | str,
+    settings: Settings,
+    client: Client,
+    *,
+    schema: DataSchema | None = None,
+    reference: dict[str, Any] | None = None,
+    source: str = "",
+) -> DistributedValidation:
+    """:func:`~defectops.data.validation.validate` on a Dask cluster: the same report.
+
+    Column roles come from the first rows (``SCHEMA_SAMPLE_ROWS``) and the target's distinct
+    values from every row.
+    """
+    raw, sample = read_partitions(path, client)
+    if schema is None:
+        target_values = None
+        if settings.target in raw.columns:
+            distinct = raw.gather_each(_distinct, name=settings.target)
+            target_values = pd.Series(pd.unique(np.concatenate(distinct)) if distinct else [])
+        schema = infer_schema(sample, settings, target_values=target_values)
+    else:
+        check_columns(sample, schema)
+        check_scalar_columns(sample, [*schema.features, schema.target])
+
+    results = raw.map(_validate_part, schema=schema, reference=reference)
+    cleans = client.map(_first, results)
+    profiles: list[RowsProfile] = client.gather(client.map(_third, results))
+    quarantines: list[pd.DataFrame] = client.gather(client.map(_second, results))
+    raw_meta = raw.meta
+    del results, raw  # the raw partitions are released: the clean ones replace them
+
+    empty_clean, empty_quarantine, empty_profile = _validate_part(raw_meta, schema, reference)
+    quarantine = _offset_quarantine(
+        quarantines or [empty_quarantine], [p.rows_read for p in profiles] or [0]
+    )
+    kept = [(c, p.rows_kept) for c, p in zip(cleans, profiles, strict=True) if p.rows_kept]
+    meta = client.submit(_slice, cleans[0], 0, 0).result() if cleans else empty_clean
+    frame = DistributedFrame(
+        client, tuple(c for c, _ in kept), tuple(n for _, n in kept), meta.reset_index(drop=True)
+    )
+    if schema.order_by is not None:
+        frame = _in_order(frame, schema.order_by)
+
+    profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
+    _count_globally(profile, frame)
+    report = build_report(profile, schema, reference, source)
+    return DistributedValidation(frame, quarantine, schema, report)
+
+
+def _offset_quarantine(parts: list[pd.DataFrame], rows_read: list[int]) -> pd.DataFrame:
+    """Quarantined rows of every partition, ``source_row`` counted from the first row read."""
+    from defectops.data.validation import ROW_COLUMN
+
+    offsets = np.concatenate([[0], np.cumsum(rows_read)[:-1]]).astype(np.int64)
+    shifted = []
+    for part, offset in zip(parts, offsets, strict=True):
+        part = part.copy()
+        part[ROW_COLUMN] = part[ROW_COLUMN].to_numpy(dtype=np.int64) + offset
+        shifted.append(part)
+    non_empty = [p for p in shifted if len(p)]
+    return pd.concat(non_empty or shifted[:1], ignore_index=True)
+
+
+def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
+    """The rows in order of ``column``, ties in row order: the local engine's stable sort.
+
+    Exported rows usually are in order already; that is checked within each partition and
+    across partition boundaries, and then nothing moves. Otherwise dask sorts by the column and
+    the original position (a shuffle of every row), which equals a stable sort.
+    """
+    last = None
+    ordered = True
+    for bounds in frame.gather_each(_order_bounds, column=column):
+        if bounds is None:
+            continue
+        inside, first, final = bounds
+        if not inside or (last is not None and first < last):
+            ordered = False
+            break
+        last = final
+    if ordered:
+        return frame
+    offsets = np.concatenate([[0], np.cumsum(frame.lengths)[:-1]]).astype(np.int64)
+    futures = frame.client.map(_with_position, frame.parts, [int(o) for o in offsets])
+    meta = frame.meta.assign(**{_POSITION: np.empty(0, dtype=np.int64)})
+    data = _from_futures(futures, meta)
+    data = data.sort_values([column, _POSITION], shuffle_method=_shuffle_method(frame))
+    data = data.drop(columns=[_POSITION])
+    parts = frame.client.map(_reset, frame.client.compute(data.to_delayed()))
+    lengths = frame.client.gather(frame.client.map(_length, parts))
+    kept = [(p, int(n)) for p, n in zip(parts, lengths, strict=True) if n]
+    return DistributedFrame(
+        frame.client, tuple(p for p, _ in kept), tuple(n for _, n in kept), frame.meta
+    )
+
+
+_POSITION = "__defectops_position__"
+#: fewer partitions than this are shuffled by tasks (little overhead), more by dask's p2p
+#: shuffle (bounded memory per worker)
+TASK_SHUFFLE_PARTITIONS = 64
+
+
+def _shuffle_method(frame: DistributedFrame) -> str:
+    return "tasks" if len(frame.parts) < TASK_SHUFFLE_PARTITIONS else "p2p"
+
+
+def _with_position(part: pd.DataFrame, offset: int) -> pd.DataFrame:
+    return part.assign(**{_POSITION: np.arange(offset, offset + len(part), dtype=np.int64)})
+
+
+def _reset(part: pd.DataFrame) -> pd.DataFrame:
+    return part.reset_index(drop=True)
+
+
+def _from_futures(futures: Sequence[Future], meta: pd.DataFrame) -> Any:
+    import dask.dataframe as dd
+
+    return dd.from_delayed(list(futures), meta=meta, verify_meta=False)
+
+
+def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
+    """Fill in what partition summaries cannot give: distinct values and duplicate rows."""
+    import dask
+    import dask.dataframe as dd
+
+    client = frame.client
+    pending = [col for col, stats in profile.columns.items() if stats["n_unique"] is None]
+    if len(frame.parts) <= 1:  # nothing to combine: counted where the rows are
+        counts, duplicates = (
+            client.submit(_exact_counts, frame.parts[0], pending).result()
+            if frame.parts
+            else ({col: 0 for col in pending}, 0)
+        )
+        for col in pending:
+            profile.columns[col]["n_unique"] = counts[col]
+        profile.duplicates = duplicates
+        return
+    data = frame.to_dask()
+    # one partition of distinct values per NUNIQUE_ROWS rows: a tree reduction for most data,
+    # a shuffle spreading the distinct values over the workers for the largest
+    split_out = max(1, len(frame) // NUNIQUE_ROWS)
+    with dask.config.set({"dataframe.shuffle.method": _shuffle_method(frame)}):
+        counts = client.compute(
+            [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
+        )
+    for col, count in zip(pending, counts, strict=True):
+        profile.columns[col]["n_unique"] = int(count)
+
+    hashes = dd.from_delayed(frame.map(_row_hash_series), meta=pd.Series(dtype="uint64"))
+    seen = hashes.value_counts()
+    repeated = client.compute(seen[seen > 1], sync=True)
+    if len(repeated) == 0:
+        profile.duplicates = 0
+        return
+    wanted = repeated.index.to_numpy(dtype=np.uint64)
+    candidates = frame.gather_each(_rows_with_hash, hashes=wanted)
+    profile.duplicates = int(pd.concat(candidates, ignore_index=True).duplicated().sum())
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+def prepare_distributed(settings: Settings, client: Client) -> PreparedData:
+    """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows."""
+    from defectops.pipeline import PreparedData, check_prepared, holdout_size, stratified_holdout
+
+    if settings.data is None:
+        raise UserError("no data file given; pass --data FILE (or set data: in the config)")
+    validation = validate_distributed(settings.data, settings, client, source=str(settings.data))
+    frame, schema = validation.frame, validation.schema
+    if settings.holdout_data is not None:
+        held = validate_distributed(
+            settings.holdout_data,
+            settings,
+            client,
+            schema=schema,
+            reference=frame.reference_profile(schema),
+            source=str(settings.holdout_data),
+        )
+        data = PreparedData(
+            validation,  # type: ignore[arg-type]
+            frame,  # type: ignore[arg-type]
+            held.frame,  # type: ignore[arg-type]
+            str(settings.holdout_data),
+            held,  # type: ignore[arg-type]
+        )
+    else:
+        n_rows = len(frame)
+        n_hold = holdout_size(n_rows, settings)
+        if settings.holdout == "tail":
+            train, holdout = frame.rows(0, n_rows - n_hold), frame.rows(n_rows - n_hold, n_rows)
+        else:
+            y = pd.Series(frame[schema.target].to_numpy())
+            _, hold_idx = stratified_holdout(y, n_hold, settings)
+            in_holdout = np.zeros(n_rows, dtype=bool)
+            in_holdout[hold_idx] = True
+            train, holdout = frame.take(~in_holdout), frame.take(in_holdout)
+        data = PreparedData(
+            validation,  # type: ignore[arg-type]
+            train,  # type: ignore[arg-type]
+            holdout,  # type: ignore[arg-type]
+            f"{settings.holdout} {settings.holdout_fraction:g}",
+        )
+    check_prepared(data, data.holdout[schema.target].to_numpy())
+    return data
+
+
+def run_distributed(
+    settings: Settings, *, on_chunk: Callable[[dict[str, Any], int], None] | None = None
+) -> RunResult:
+    """:func:`~defectops.pipeline.run_pipeline` with the rows on a Dask cluster.
+
+    The training loop, gate, registry and reports are the local ones; only where rows are read,
+    fitted and scored differs (see the module docstring).
+    """
+    from defectops.engine import engine_client
+    from defectops.lock import RunLock
+    from defectops.models import build_model
+    from defectops.pipeline import _run_locked
+
+    if settings.model != "gbm":
+        raise UserError(
+            f"--engine dask trains gbm only (XGBoost's Dask estimator), not {settings.model!r}; "
+            "use --model gbm or --engine local"
+        )
+    with engine_client(settings) as client:
+        assert client is not None
+        data = prepare_distributed(settings, client)
+        build_model(settings, data.schema)
+        with RunLock(settings.artifacts, purpose="run"):
+            return _run_locked(settings, data, on_chunk)
+
+
+# -- training and scoring -------------------------------------------------------------------------
+
+
+def fit_distributed(
+    model: DefectClassifier,
+    X: DistributedFrame,
+    y: Any,
+    *,
+    init_model: DefectClassifier | None = None,
+) -> DefectClassifier:
+    """:meth:`DefectClassifier.fit <defectops.models.DefectClassifier.fit>` on the cluster.
+
+    The same steps in the same order: stratified validation slice, features fitted on the rest
+    (or the predecessor's features with new categories learned, for warm start), XGBoost with
+    early stopping on the slice (continuing ``init_model``'s booster), Platt scaling and the
+    threshold on the slice. Returns ``model``, fitted.
+
+    XGBoost's workers each summarise their rows' value distributions and merge the summaries
+    into the split candidates (its quantile sketch), which then differ a little from the ones one
+    machine computes; on a chunk of a few thousand rows that changes the trees visibly, on
+    hundreds of thousands it does not matter. So a chunk of fewer than ``DISTRIBUTED_FIT_ROWS``
+    rows is gathered on the worker that holds most of it and boosted there (still by
+    xgboost.dask, on one worker): the model is then the local engine's, bit for bit. Larger
+    chunks are boosted by every worker holding rows; their models depend slightly on how the
+    rows are spread over the workers.
+    """
+    import xgboost
+    from xgboost import dask as dxgb
+
+    from defectops.models import _binary_target, _validation_split
+
+    if model.model != "gbm":
+        raise UserError(f"the dask engine trains gbm only, not {model.model!r}")
+    target = _binary_target(y, len(X))
+    fallbacks: list[str] = []
+    init = model._usable_init(init_model, fallbacks)
+    fit_rows, val_rows = _validation_split(
+        target, model.validation_fraction, model.random_state, fallbacks=[]
+    )
+    if np.bincount(target, minlength=2).min() == 0 or val_rows is None:
+        # a single-class chunk or one too small for a validation slice: the local fit's fallbacks
+        return type(model).fit(model, X.gather(), target, init_model=init_model)
+
+    in_validation = np.zeros(len(target), dtype=bool)
+    in_validation[val_rows] = True
+    X_fit, X_val = X.take(~in_validation), X.take(in_validation)
+    y_fit, y_val = target[fit_rows], target[val_rows]
+    if init is not None:
+        features = copy.deepcopy(init.features_)
+        features.learn_new_buckets(_union_buckets(X_fit.gather_each(_buckets, features=features)))
+    else:
+        features = model._new_features("codes")
+        moments = X_fit.gather_each(_moments, features=features)
+        buckets = X_fit.gather_each(_buckets, features=features)
+        features.fit_from_parts(functools.reduce(_merge_moments, moments), _union_buckets(buckets))
+    model.classes_ = np.array([0, 1])
+    model.n_train_rows_ = len(target)
+    model.features_ = features
+
+    workers = _one_worker(X_fit) if len(X_fit) + len(X_val) < DISTRIBUTED_FIT_ROWS else None
+    Z_fit, fit_blocks = _feature_array(X_fit, features, workers)
+    Z_val, _ = _feature_array(X_val, features, workers)
+    options = model._gbm_options(y_fit, early_stopping=True, warm=init is not None)
+    options["n_jobs"] = None  # each worker uses the threads it has
+    classifier = dxgb.DaskXGBClassifier(**options)
+    classifier.client = X.client
+    with xgboost.config_context(verbosity=0):  # passed on to the workers: no per-round chatter
+        classifier.fit(
+            Z_fit,
+            _label_array(X.client, y_fit, X_fit.lengths, workers),
+            eval_set=[(Z_val, _label_array(X.client, y_val, X_val.lengths, workers))],
+            xgb_model=init.estimator_.booster if init is not None else None,
+            verbose=False,
+        )
+    holders = X.client.who_has(fit_blocks)
+    #: how many workers boosted (held training rows): lineage, and what the tests check
+    model.fit_workers_ = len({w for block in fit_blocks for w in holders.get(block.key, ())})
+    booster = classifier.get_booster()[: classifier.best_iteration + 1]
+    booster.set_param({"nthread": 1})
+    margins = dxgb.inplace_predict(X.client, booster, Z_val, predict_type="margin")
+    raw = np.asarray(X.client.compute(margins, sync=True), dtype=np.float64)
+    return model._calibrate(booster, y_val, raw, fallbacks)
+
+
+def decision_scores(model: DefectClassifier, X: DistributedFrame) -> np.ndarray:
+    """The model's defect probability of every row, computed where the rows are, in order."""
+    if not len(X):
+        return np.empty(0, dtype=np.float64)
+    model_ref = X.client.scatter(model, broadcast=True, hash=False)
+    scores = X.gather_each(_scores, model=model_ref)
+    return np.concatenate(scores).astype(np.float64, copy=False)
+
+
+def _merge_moments(a: NumericMoments, b: NumericMoments) -> NumericMoments:
+    return a.merge(b)
+
+
+def _union_buckets(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
+    if not parts:
+        return []
+    return [np.unique(np.concatenate(column)) for column in zip(*parts, strict=True)]
+
+
+def _feature_array(
+    frame: DistributedFrame, features: FeatureBuilder, workers: list[str] | None = None
+) -> tuple[Any, list[Future]]:
+    """The model matrix of every partition, as one dask array with known chunk sizes.
+
+    Each block is computed where its partition lives, or on ``workers`` when given. Returns the
+    array and its blocks' futures.
+    """
+    import dask.array as da
+
+    features_ref = frame.client.scatter(features, broadcast=True, hash=False)
+    futures = frame.client.map(_transform, frame.parts, features=features_ref, workers=workers)
+    width = features.n_features_out_
+    blocks = [
+        da.from_delayed(future, shape=(n, width), dtype=np.float32)
+        for future, n in zip(futures, frame.lengths, strict=True)
+    ]
+    return da.concatenate(blocks, axis=0), list(futures)
+
+
+def _label_array(
+    client: Client, y: np.ndarray, lengths: Sequence[int], workers: list[str] | None
+) -> Any:
+    """``y`` cut like the feature blocks; on ``workers`` when given, so the pairs stay there."""
+    import dask.array as da
+
+    bounds = np.cumsum([0, *lengths])
+    pieces = [y[a:b] for a, b in itertools.pairwise(bounds)]
+    futures = client.scatter(pieces, workers=workers, hash=False)
+    return da.concatenate(
+        [
+            da.from_delayed(f, shape=(len(p),), dtype=y.dtype)
+            for f, p in zip(futures, pieces, strict=True)
+        ]
+    )
+
+
+def _one_worker(frame: DistributedFrame) -> list[str]:
+    """The worker that holds most of ``frame``'s rows (the fewest rows move to it)."""
+    holders = frame.client.who_has(list(frame.parts))
+    rows: dict[str, int] = {}
+    for part, n in zip(frame.parts, frame.lengths, strict=True):
+        for worker in holders.get(part.key, ()):
+            rows[worker] = rows.get(worker, 0) + n
+    if not rows:
+        return []
+    return [min(rows, key=lambda w: (-rows[w], w))]
+
+
+# -- batch prediction -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    rows: int
+    flagged: int
+    files: int
+    seconds: float
+
+
+def predict_distributed(
+    artifacts: Path, data: Path, out: Path, client: Client
+) -> PredictionSummary:
+    """Score ``data`` on the cluster into a directory of Parquet files, in the input's order.
+
+    One lazy dask pipeline, read -> ``map_partitions`` (the champion's own scoring) -> write, so
+    each worker holds a few partitions at a time and nothing is gathered. Each input partition
+    becomes ``part-NNNNN.parquet`` (numbered with leading zeros, so name order is row order for
+    every reader) with its rows and the two prediction columns. The directory is written beside
+    ``out`` and renamed into place, so a crash never leaves a half-written result.
+    """
+    import dask.dataframe as dd
+
+    from defectops.predict import PREDICTION, Champion
+
+    began = time.perf_counter()
+    out = check_prediction_dir(out)
+    champion = Champion.load(artifacts)
+    frame = _lazy_typed(Path(data))
+    check_columns(frame._meta, champion.schema, need_target=False)
+    champion_ref = client.scatter(champion, broadcast=True, hash=False)
+    scored = frame.map_partitions(
+        _score_part, champion_ref, meta=_score_part(frame._meta, champion)
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        scored.to_parquet(
+            str(staging), write_index=False, name_function=_part_name, write_metadata_file=False
+        )
+        written = dd.read_parquet(str(staging), columns=[PREDICTION])
+        n_rows, flagged = client.compute([written.shape[0], written[PREDICTION].sum()], sync=True)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    files = len(list(out.glob("*.parquet")))
+    return PredictionSummary(int(n_rows), int(flagged), files, time.perf_counter() - began)
+
+
+def check_prediction_dir(out: Path) -> Path:
+    """``out`` names a directory for Parquet parts (new, or a former output: it is replaced)."""
+    out = Path(out)
+    if out.suffix.lower() in (".csv", ".gz", ".txt"):
+        raise UserError(
+            f"--out {out}: with --engine dask the output is a directory of Parquet files "
+            "(one per partition); pass a directory name"
+        )
+    if out.exists() and not (out.is_dir() and _only_parquet(out)):
+        raise UserError(
+            f"--out {out}: exists and is not a directory of Parquet files; choose another"
+        )
+    return out
+
+
+def _lazy_typed(path: Path) -> Any:
+    """The rows to score as a lazy dask DataFrame: Parquet typed by the file; CSV with the types
+    its first rows have (integers as floats, since a later block may have blanks), because
+    scoring keeps the input's columns as they are."""
+    import dask
+    import dask.dataframe as dd
+    import pyarrow as pa
+
+    kind = table_format(path)
+    if path.is_dir():
+        source: Any = [str(f) for f in parquet_files(path)]
+    elif path.is_file():
+        source = str(path)
+    else:
+        raise UserError(f"data file {path}: not found; check the path")
+    try:
+        with dask.config.set(DASK_CONFIG):
+            if kind == "parquet":
+                return _lazy_read(path, source, kind)[0]
+            sample = pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
+            dtypes = {
+                col: "float64" if pd.api.types.is_integer_dtype(dtype) else dtype
+                for col, dtype in sample.dtypes.items()
+            }
+            _no_duplicate_names(path, _csv_header(path))
+            return dd.read_csv(source, dtype=dtypes, blocksize=CSV_BLOCKSIZE)
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def _only_parquet(directory: Path) -> bool:
+    return all(p.suffix == ".parquet" or p.name.startswith(("_", ".")) for p in directory.iterdir())
