@@ -480,8 +480,8 @@ def create_app(
         """Score up to ``max_batch`` records at once (one feature pass, one model call).
 
         Scored on the event loop, not in a thread: most of the work holds the GIL anyway, and
-        handing it between threads cost more CPU than the scoring (measured: 17-21 ms against
-        11 ms per 1,000 rows). Concurrency comes from ``--workers``.
+        handing it between threads cost more CPU than it saved. Concurrency comes from
+        ``--workers``.
         """
         loaded = current()
         body = await read_body(request)
