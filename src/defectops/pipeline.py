@@ -45,8 +45,8 @@ PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
 LOCATION_SETTINGS = frozenset(
     {"data", "holdout_data", "artifacts", "reports", "tracking_uri", "admin_token"}
 )
-#: where a run computes, not what it computes: the same rows and settings give the same run key
-#: (so a run started on one engine resumes on the other) and the same config hash
+#: where a run computes, not what it computes: left out of the config hash (and so of the run
+#: key), which stay what they were before the engine existed
 EXECUTION_SETTINGS = frozenset({"engine", "scheduler"})
 
 
