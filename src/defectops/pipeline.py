@@ -55,8 +55,8 @@ LOCATION_SETTINGS = frozenset(
         "ingest",
     }
 )
-#: where a run computes, not what it computes: the same rows and settings give the same run key
-#: (so a run started on one engine resumes on the other) and the same config hash
+#: where a run computes, not what it computes: left out of the config hash (and so of the run
+#: key), which stay what they were before the engine existed
 EXECUTION_SETTINGS = frozenset({"engine", "scheduler"})
 
 
