@@ -11,7 +11,10 @@ path to a real cluster; one test lets ``--engine dask`` start and stop a cluster
 from __future__ import annotations
 
 import functools
+import gc
 import json
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +160,58 @@ def test_validation_report_quarantine_and_rows_match_local(
         assert_same_report(held_local.report, held.report)
 
 
+def _managed_bytes(dask_worker: Any) -> int:
+    from dask.sizeof import sizeof
+
+    return int(sum(sizeof(value) for value in dask_worker.data.values()))
+
+
+def test_validated_rows_wait_on_disk_not_in_worker_memory(
+    cluster: str, line: dict[str, Path], tmp_path: Path
+) -> None:
+    """What bounds a worker's memory: after validation the rows are staged files, read by the
+    tasks that need them, and the files go when no frame uses them."""
+    s = settings(artifacts=tmp_path)
+    with Client(cluster) as client:
+        result = dist.validate_distributed(line["train"], s, client)
+        frame = result.frame
+        staged = frame.staging.path
+        assert all(isinstance(p, dist.StagedPart) for p in frame.parts)
+        assert staged.parent == (tmp_path / ".staging").resolve()
+        assert len(list(staged.rglob("*.parquet"))) == len(frame.parts) > 1
+        in_memory = read_table(line["train"]).memory_usage(deep=True).sum()
+        held = sum(client.run(_managed_bytes).values())
+        assert held < 0.05 * in_memory, (held, in_memory)
+        # a chunk cut across partitions reads only its rows
+        chunk = frame.iloc[500:1600]
+        local = validate(read_table(line["train"]), s).frame
+        assert frame_sha256(chunk) == frame_sha256(local.iloc[500:1600])
+        del result, frame, chunk
+        gc.collect()
+        assert not staged.exists()
+
+
+def test_staging_removes_what_a_killed_process_left(tmp_path: Path) -> None:
+    host = socket.gethostname()
+    dead = tmp_path / f"{host}-999999999-abc"  # no such process
+    alive = tmp_path / f"{host}-{os.getpid()}-abc"
+    other_host = tmp_path / "another-host-999999999-abc"
+    for d in (dead, alive, other_host):
+        d.mkdir()
+    staging = dist.Staging(tmp_path)
+    assert not dead.exists() and alive.exists() and other_host.exists()
+    assert staging.path.exists()
+    staging.close()
+    assert not staging.path.exists()
+
+
+def test_unwritable_staging_directory_is_a_user_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(dist.UserError, match="staging directory"):
+        dist.Staging(blocker / "staging")
+
+
 def test_cli_validate_starts_its_own_cluster_and_writes_the_local_report(
     line: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -205,6 +260,8 @@ def test_run_gives_the_same_gate_decisions_and_holdout_pr_auc(runs: dict[str, An
         assert b["metrics"]["n"] == HOLDOUT_ROWS
     assert dask.models[0]["status"] == PRODUCTION  # the first model that passes is champion
     assert dask.report["data"] == local.report["data"]
+    staging = runs["dask"][0] / ".staging"
+    assert staging.is_dir() and not any(staging.iterdir())  # the staged rows went with the run
     reports = [
         json.loads((runs[name][0] / "reports" / "data_validation_report.json").read_text())
         for name in ("local", "dask")

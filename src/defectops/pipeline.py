@@ -57,7 +57,7 @@ LOCATION_SETTINGS = frozenset(
 )
 #: where a run computes, not what it computes: left out of the config hash (and so of the run
 #: key), which stay what they were before the engine existed
-EXECUTION_SETTINGS = frozenset({"engine", "scheduler"})
+EXECUTION_SETTINGS = frozenset({"engine", "scheduler", "staging"})
 
 
 @dataclass
