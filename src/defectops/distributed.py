@@ -1,13 +1,15 @@
 """The dask engine: the same verbs on rows spread over a Dask cluster.
 
 Nothing that decides an outcome has a second implementation here. Each step runs the local code
-on one partition where the partition lives and combines small results on the client:
+on one partition at a time on the workers and combines small results on the client:
 
 validation
     :func:`~defectops.data.validation.typed_rows` and
     :func:`~defectops.data.validation.clean_rows` per partition; each partition's
     :class:`~defectops.data.validation.RowsProfile` is merged in row order and turned into the
-    report by the same :func:`~defectops.data.validation.build_report`. Counts are exact. The two
+    report by the same :func:`~defectops.data.validation.build_report`. Each partition is read,
+    validated and its clean rows staged as a Parquet file by one task (see :class:`Staging`), so
+    only summaries and the quarantined rows come back. Counts are exact. The two
     numbers that do not merge from summaries are counted globally: distinct values of numeric and
     time columns (dask's exact, shuffle-based ``nunique``) and duplicate rows (64-bit row hashes
     counted across partitions, rows sharing a hash compared in full, so a hash collision cannot
@@ -34,8 +36,13 @@ scoring and the gate
 
 Rows are kept in order. With an order column, rows already in that order (as a plant's export
 usually is) are checked and left where they are; others are sorted by a dask shuffle that equals
-the local engine's stable sort. The validated rows stay in the cluster's memory between chunks
-(workers spill to disk when it is short).
+the local engine's stable sort.
+
+The validated rows wait as staged files, not in the cluster's memory: a task reads the partition
+(only the columns) it needs, and a chunk is a description of row ranges over those files. A worker
+holds the partitions its current tasks read and its share of the chunk being boosted; its memory
+follows the chunk and partition sizes, not the data's. A small set read by every model (the
+hold-out) is staged as files of its own.
 """
 
 from __future__ import annotations
