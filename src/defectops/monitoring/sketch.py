@@ -150,10 +150,11 @@ class QuantileSketch:
         if not full:
             return cls(np.empty(0), np.empty(0), 0, np.nan, np.nan)
         values = np.concatenate([s.values for s in full])
-        order = np.argsort(values, kind="stable")
+        weights = np.concatenate([s.weights for s in full])
+        order = np.lexsort((weights, values))  # ties by weight: the same in any order
         return cls(
             values[order],
-            np.concatenate([s.weights for s in full])[order],
+            weights[order],
             sum(s.rows for s in full),
             min(s.low for s in full),
             max(s.high for s in full),
@@ -174,7 +175,7 @@ class QuantileSketch:
             fp = np.concatenate((fp, [self.high]))
         if xp.size == 1:
             return np.full(q.shape, fp[0])
-        rank = self.rows * q + (1 + q * -1) - 1  # np.quantile's own expression of q * (rows - 1)
+        rank = (self.rows - 1) * q  # as np.quantile computes it, to the last bit
         left = np.clip(np.searchsorted(xp, rank, side="right") - 1, 0, xp.size - 2)
         t = np.clip((rank - xp[left]) / (xp[left + 1] - xp[left]), 0.0, 1.0)
         a, b = fp[left], fp[left + 1]
