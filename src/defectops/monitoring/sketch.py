@@ -33,7 +33,9 @@ a few hundred rows is that sensitive; see the tests).
 
 The windows' bin counts travel as small integers: ``rows / window_rows`` windows times the
 column's bins (12 for a numeric column), so 20 million rows in windows of 1,000 send 240,000
-two-byte counts per column.
+two-byte counts per column. Rows after a partition's last whole window come to the client as
+their bin numbers and category text (fewer than a window per partition), so partitions far
+shorter than a window (thousands of files of a few hundred rows) send those columns whole.
 """
 
 from __future__ import annotations
