@@ -183,7 +183,7 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     first = _csv(frame.iloc[:ROWS], root / "shift_00.csv")
     second = write_parts(frame.iloc[ROWS : 2 * ROWS], root / "shift_01", 3)
     broken = frame.iloc[2 * ROWS : 3 * ROWS].copy()
-    broken["SupplierQuality"] = broken["SupplierQuality"].astype(object)
+    broken["SupplierQuality"] = broken["SupplierQuality"].astype(str)
     broken.loc[broken.index[::97], "SupplierQuality"] = "sensor fault"
     third = write_parts(broken, root / "shift_02", 3)
     last = frame.iloc[3 * ROWS :].drop(columns=["DefectStatus"]).sample(frac=1.0, random_state=1)
