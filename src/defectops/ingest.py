@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,14 @@ from defectops.data.validation import reference_profile, validate
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
 from defectops.lock import RunLock
-from defectops.monitoring.monitor import ChampionView, batch_name, drift_report, write_drift_outputs
+from defectops.monitoring.monitor import (
+    BatchSummary,
+    ChampionView,
+    batch_name,
+    drift_report_of,
+    summarise_batch,
+    write_drift_outputs,
+)
 from defectops.pipeline import (
     commit_model,
     config_hash,
@@ -42,6 +49,9 @@ from defectops.pipeline import (
 )
 from defectops.registry import LocalRegistry, ModelRegistry
 from defectops.store import BATCH_COLUMN, ROW_COLUMN, BatchRecord, DataStore, Manifest
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 @dataclass
@@ -74,13 +84,25 @@ class IngestResult:
         }
 
 
-def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None) -> IngestResult:
-    """Validate, store, monitor one batch; retrain by policy. The same batch twice is a no-op."""
-    raw = read_table(data)
+def ingest_batch(
+    settings: Settings, data: Path, *, batch_id: str | None = None, client: Client | None = None
+) -> IngestResult:
+    """Validate, store, monitor one batch; retrain by policy. The same batch twice is a no-op.
+
+    With a Dask ``client`` the batch is validated, stored (one Parquet part per partition,
+    written by the workers) and monitored on the cluster (see :mod:`defectops.distributed_batch`);
+    the manifest, the quarantine file, the drift report and the retrain are the local ones.
+    """
+    if client is None:
+        raw = read_table(data)
+    else:
+        from defectops.distributed_batch import read_batch
+
+        raw_parts = read_batch(data, client)
     with RunLock(settings.artifacts, purpose="ingest"):
         store = DataStore(settings.store_dir)
         manifest = store.load()
-        sha = frame_sha256(raw)
+        sha = frame_sha256(raw) if client is None else raw_parts.sha256
         if (seen := manifest.by_sha(sha)) is not None:
             return IngestResult(
                 seen,
@@ -99,40 +121,47 @@ def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None)
         champion = _champion(settings)
         schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
         schema = DataSchema.from_dict(schema_dict) if schema_dict else None
-        result = validate(
-            raw,
-            settings,
-            schema=schema,
-            reference=champion.reference if champion is not None else None,
-            source=str(data),
-            labels="optional",
-        )
+        reference = champion.reference if champion is not None else None
+        if client is None:
+            result = validate(
+                raw,
+                settings,
+                schema=schema,
+                reference=reference,
+                source=str(data),
+                labels="optional",
+            )
+            checked: Any = _LocalBatch(result.frame, result.quarantine, result.schema)
+        else:
+            from defectops.distributed_batch import validate_batch
+
+            checked = validate_batch(raw_parts, settings, schema=schema, reference=reference)
         paths: dict[str, Path] = {}
-        if len(result.quarantine):
+        if len(checked.quarantine):
             quarantine = settings.store_dir / "quarantine" / f"{name}.csv"
             paths["quarantine"] = atomic.write_with(
-                quarantine, lambda tmp: result.quarantine.to_csv(tmp, index=False)
+                quarantine, lambda tmp: checked.quarantine.to_csv(tmp, index=False)
             )
         store.discard_unlisted(manifest)
-        paths["rows"] = store.write_batch(name, result.frame)
+        paths["rows"] = checked.write_store(store, name)
         drift = None
-        if champion is not None and len(result.frame):
-            drift = drift_report(champion, result.frame, settings, batch=name, source=str(data))
+        if champion is not None and checked.rows:
+            summary = checked.summary(champion)
+            drift = drift_report_of(champion, summary, settings, batch=name, source=str(data))
             paths.update(write_drift_outputs(drift, champion, settings.reports_dir / "drift"))
-        target = result.schema.target
         record = BatchRecord(
             batch_id=name,
             sha256=sha,
             source=str(data),
             arrived_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            rows=len(result.frame),
-            rows_quarantined=len(result.quarantine),
-            labelled_rows=int(result.frame[target].notna().sum()),
+            rows=checked.rows,
+            rows_quarantined=len(checked.quarantine),
+            labelled_rows=checked.labelled_rows,
             drift_status=drift["status"] if drift else None,
             champion_version=str(champion.metadata.get("version")) if champion else None,
         )
         manifest.batches.append(record)
-        manifest.schema = result.schema.to_dict()
+        manifest.schema = checked.schema.to_dict()
         store.save(manifest)  # the commit point: the batch is in the store from here on
         outcome = IngestResult(record, drift=drift, paths=paths)
         outcome.training = maybe_retrain(settings, store, manifest, trigger=name)
@@ -140,6 +169,30 @@ def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None)
             settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
         )
         return outcome
+
+
+@dataclass
+class _LocalBatch:
+    """A validated batch in this process: what :func:`ingest_batch` needs of it, as on the
+    cluster (:class:`~defectops.distributed_batch.ClusterBatch`)."""
+
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+    schema: DataSchema
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def labelled_rows(self) -> int:
+        return int(self.frame[self.schema.target].notna().sum())
+
+    def write_store(self, store: DataStore, batch_id: str) -> Path:
+        return store.write_batch(batch_id, self.frame)
+
+    def summary(self, champion: ChampionView) -> BatchSummary:
+        return summarise_batch(self.frame, champion)
 
 
 def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> IngestResult:
