@@ -14,9 +14,8 @@ validation
     time columns (dask's exact, shuffle-based ``nunique``) and duplicate rows (64-bit row hashes
     counted across partitions, rows sharing a hash compared in full, so a hash collision cannot
     invent a duplicate). Means are merged sums, equal to the local ones up to float rounding.
-    The reference profile (ranges, categories) merges exactly. It holds no quantiles; where one
-    needs them, dask's ``Series.quantile`` (an approximate, per-partition percentile merge) is
-    the sketch to use, and the report must say so.
+    The reference profile (ranges, categories) merges exactly; the drift profile's quantiles
+    come from a mergeable sketch (:mod:`defectops.monitoring.sketch`).
 features
     The fitted :class:`~defectops.features.FeatureBuilder` is applied per partition. Fitting it
     merges per-partition summaries (:meth:`~defectops.features.FeatureBuilder.numeric_moments`,
