@@ -15,22 +15,20 @@ import gc
 import json
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
 
 pytest.importorskip("distributed")
 
-from distributed import Client, LocalCluster
+from distributed import Client
 
+from cli_helpers import assert_user_error, invoke
 from defectops import distributed as dist
 from defectops import engine
-from defectops.cli import app
 from defectops.config import load_settings
 from defectops.data.io import frame_sha256, read_table
 from defectops.data.simulate import SimulationSpec, simulate
@@ -58,15 +56,8 @@ def write_parts(frame: pd.DataFrame, directory: Path, rows: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
-    ) as local:
-        yield local.scheduler_address
+def cluster(dask_cluster: str) -> str:
+    return dask_cluster
 
 
 @pytest.fixture(scope="module")
@@ -340,18 +331,6 @@ def test_warm_start_continues_the_previous_booster_on_both_workers(
 
 
 # -- mistakes: exit 2, one line --------------------------------------------------------------------
-
-
-def invoke(*args: Any) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(result: Result, *named: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for item in named:
-        assert item in lines[0]
 
 
 def test_unreachable_scheduler_is_exit_2_naming_it(

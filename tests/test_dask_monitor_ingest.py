@@ -10,19 +10,17 @@ several Parquet files, some with rows out of order across the files.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
 
 pytest.importorskip("distributed")
 
+from cli_helpers import assert_user_error, invoke
 from defectops import engine
-from defectops.cli import app
 from defectops.config import Settings, load_settings
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.ingest import ingest_batch
@@ -43,9 +41,8 @@ def write_parts(frame: pd.DataFrame, directory: Path, parts: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with engine.dask_client() as client:
-        yield client.scheduler.address
+def cluster(dask_cluster: str) -> str:
+    return dask_cluster
 
 
 @pytest.fixture(scope="module")
@@ -136,18 +133,6 @@ def test_monitor_report_is_the_local_one(line: dict[str, Any], cluster: str, bat
         assert dask["data_sha256"] == local["data_sha256"]
     if batch == "unlabelled":
         assert dask["performance"] is None
-
-
-def invoke(*args: Any) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(result: Result, *named: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for item in named:
-        assert item in lines[0]
 
 
 def test_monitor_cli_exit_codes_match(

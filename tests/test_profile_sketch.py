@@ -9,7 +9,6 @@ values ``< x`` (the bound :class:`QuantileSketch` states), which holds for ties 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -265,18 +264,8 @@ def test_windows_cut_inside_partitions_and_close_to_the_local_profile(line) -> N
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    pytest.importorskip("distributed")
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
-    ) as local:
-        yield local.scheduler_address
+def cluster(dask_cluster: str) -> str:
+    return dask_cluster
 
 
 def test_profile_on_a_cluster_equals_the_one_of_the_same_partitions_in_memory(

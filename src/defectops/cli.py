@@ -257,6 +257,7 @@ def run_and_show(settings: Settings) -> None:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # a log or a pipe gets the table, not a blank line
     ) as progress:
         task = progress.add_task(f"training {settings.model} ({settings.strategy})", total=None)
 

@@ -4,11 +4,11 @@ Nothing that decides an outcome is implemented here; each partition goes through
 functions where it lives, and only small results come back to the client:
 
 reading
-    A CSV file (read as text in blocks of ``CSV_BLOCKSIZE``, as the dask engine reads it for
-    ``validate``), a Parquet file or a directory of Parquet files (in name order). The batch's
-    fingerprint is :func:`~defectops.data.io.frame_sha256` of the raw rows, fed one partition's
-    row hashes at a time. For Parquet it equals the local engine's; CSV text is hashed as read,
-    so the same CSV file has another fingerprint on each engine.
+    A CSV file (read as text in blocks), a Parquet file or a directory of Parquet files (in
+    name order), by :func:`~defectops.distributed.read_partitions`, as for ``validate``. The
+    batch's fingerprint is :func:`~defectops.data.io.frame_sha256` of the raw rows, fed one
+    partition's row hashes at a time. For Parquet it equals the local engine's; CSV text is
+    hashed as read, so the same CSV file has another fingerprint on each engine.
 validation
     :func:`~defectops.data.validation.validate` itself (labels optional) on each partition. Row
     checks look at one row at a time, so the clean and quarantined rows are the local engine's;
@@ -44,10 +44,18 @@ import numpy as np
 import pandas as pd
 
 from defectops.config import Settings
-from defectops.data.io import _csv_header, frame_sha256, parquet_files, table_format
+from defectops.data.io import frame_sha256, table_format
 from defectops.data.schema import DataSchema, check_columns, infer_schema
 from defectops.data.validation import ROW_COLUMN, validate
-from defectops.engine import DASK_CONFIG
+from defectops.distributed import (
+    SCHEMA_SAMPLE_ROWS,
+    _distinct,
+    _length,
+    _row_hashes,
+    _slice,
+    _unreadable,
+    read_partitions,
+)
 from defectops.errors import UserError
 from defectops.monitoring.monitor import BatchSummary, ChampionView, summarise_batch
 from defectops.store import DataStore
@@ -55,29 +63,8 @@ from defectops.store import DataStore
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-#: bytes of CSV text per partition
-CSV_BLOCKSIZE = "64MB"
-#: rows a store's first batch's column roles are inferred from
-SCHEMA_SAMPLE_ROWS = 10_000
-
 
 # -- functions run on the workers, one partition at a time ----------------------------------------
-
-
-def _length(part: pd.DataFrame) -> int:
-    return len(part)
-
-
-def _row_hashes(part: pd.DataFrame) -> np.ndarray:
-    return pd.util.hash_pandas_object(part, index=False).to_numpy()
-
-
-def _head(part: pd.DataFrame, n: int) -> pd.DataFrame:
-    return part.iloc[:n]
-
-
-def _distinct(part: pd.DataFrame, name: str) -> np.ndarray:
-    return np.asarray(pd.unique(part[name]), dtype=object)
 
 
 def _validate_part(
@@ -140,6 +127,8 @@ class RawBatch:
     parts: list[Future]
     lengths: list[int]
     columns: pd.Index
+    #: the first rows of a CSV file, typed as the local engine types them (None for Parquet)
+    sample: pd.DataFrame | None = None
 
     def row_hash_blocks(self) -> Iterator[np.ndarray]:
         """Per partition, in order, the row hashes :func:`frame_sha256` digests."""
@@ -158,35 +147,16 @@ class RawBatch:
 
 def read_batch(path: Path | str, client: Client) -> RawBatch:
     """The partitions of a CSV file, Parquet file or directory of Parquet files on the cluster."""
-    import dask
-    import dask.dataframe as dd
     import pyarrow as pa
 
     path = Path(path)
-    kind = table_format(path)
-    if path.is_dir():
-        source: Any = [str(f) for f in parquet_files(path)]
-    elif path.is_file():
-        source = str(path)
-    else:
-        raise UserError(f"data file {path}: not found; check the path")
+    lazy, sample = read_partitions(path)
     try:
-        with dask.config.set(DASK_CONFIG):
-            if kind == "csv":
-                names = _csv_header(path)
-                frame = dd.read_csv(source, dtype=object, blocksize=CSV_BLOCKSIZE)
-            else:
-                frame = dd.read_parquet(source)
-                names = [str(c) for c in frame.columns]
-        parts = list(client.compute(frame.to_delayed()))
+        parts = list(client.compute(lazy.to_delayed()))
         lengths = [int(n) for n in client.gather(client.map(_length, parts))]
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise UserError(f"data file {path}: duplicate column names {dupes}; rename them")
-    return RawBatch(client, path, parts, lengths, frame.columns)
+        raise _unreadable(path, table_format(path), exc) from None
+    return RawBatch(client, path, parts, lengths, lazy.columns, sample)
 
 
 @dataclass
@@ -298,7 +268,7 @@ def validate_batch(
     facts = client.gather(
         client.map(_facts, clean, target=schema.target, order_by=schema.order_by or "")
     )
-    meta = client.submit(_head, clean[0], 0).result()
+    meta = client.submit(_slice, clean[0], 0, 0).result()
     del results
     kept = [(part, fact) for part, fact in zip(clean, facts, strict=True) if fact[0]]
     offsets = np.cumsum([0, *raw.lengths])[:-1]
@@ -324,10 +294,9 @@ def validate_batch(
 
 def _inferred_schema(raw: RawBatch, settings: Settings) -> DataSchema:
     """Column roles from the first rows, the target's classes from every row."""
-    if table_format(raw.path) == "csv":
-        sample = pd.read_csv(raw.path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
-    else:
-        sample = raw.client.submit(_head, raw.parts[0], SCHEMA_SAMPLE_ROWS).result()
+    sample = raw.sample
+    if sample is None:
+        sample = raw.client.submit(_slice, raw.parts[0], 0, SCHEMA_SAMPLE_ROWS).result()
     target_values = None
     if settings.target in raw.columns:
         distinct = raw.client.gather(raw.client.map(_distinct, raw.parts, name=settings.target))
