@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def dask_cluster() -> Iterator[str]:
+def cluster() -> Iterator[str]:
     """One LocalCluster for every test of the dask engine: its address, as ``--scheduler`` takes it.
 
     Two worker *processes* with one thread each: on a 2-core machine they really work in parallel

@@ -4,8 +4,8 @@ Every test runs on a real :class:`distributed.LocalCluster` of 2 worker *process
 thread each. Processes rather than threads: on a 2-core machine the two workers then really work
 in parallel (pandas holds the GIL), and every model, transformer and function sent to a worker is
 pickled, as on a real cluster, so a test passes here only if the code would work there. The
-cluster is started once for the module and reached through ``--scheduler ADDRESS``, which is the
-path to a real cluster; one test lets ``--engine dask`` start and stop a cluster of its own.
+cluster (``cluster`` in conftest.py) is started once and reached through ``--scheduler ADDRESS``,
+which is the path to a real cluster; one test lets ``--engine dask`` start and stop its own.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from defectops.gate import PRODUCTION
 from defectops.pipeline import run_pipeline
 from defectops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry import LocalRegistry, load_verified
+from partitioned import write_parts
 
 TRAIN_ROWS = 3_000
 HOLDOUT_ROWS = 1_500
@@ -46,28 +47,14 @@ TRAIN_PART_ROWS = 700
 HOLDOUT_PART_ROWS = 600
 
 
-def write_parts(frame: pd.DataFrame, directory: Path, rows: int) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for i, start in enumerate(range(0, len(frame), rows)):
-        frame.iloc[start : start + rows].to_parquet(
-            directory / f"part-{i:05d}.parquet", index=False
-        )
-    return directory
-
-
-@pytest.fixture(scope="module")
-def cluster(dask_cluster: str) -> str:
-    return dask_cluster
-
-
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A training stream and the hold-out batch after it, as partitioned Parquet."""
     root = tmp_path_factory.mktemp("line")
     frame, _ = simulate(SimulationSpec(rows=TRAIN_ROWS + HOLDOUT_ROWS, seed=11))
-    train = write_parts(frame.iloc[:TRAIN_ROWS], root / "train", TRAIN_PART_ROWS)
+    train = write_parts(frame.iloc[:TRAIN_ROWS], root / "train", rows=TRAIN_PART_ROWS)
     hold = frame.iloc[TRAIN_ROWS:].reset_index(drop=True)
-    return {"train": train, "holdout": write_parts(hold, root / "holdout", HOLDOUT_PART_ROWS)}
+    return {"train": train, "holdout": write_parts(hold, root / "holdout", rows=HOLDOUT_PART_ROWS)}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +95,7 @@ def assert_same_report(local: dict[str, Any], dask: dict[str, Any]) -> None:
 def test_validation_report_quarantine_and_rows_match_local(
     cluster: str, messy: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parquet = write_parts(messy, tmp_path / "messy", 500)
+    parquet = write_parts(messy, tmp_path / "messy", rows=500)
     csv = tmp_path / "messy.csv"
     messy.to_csv(csv, index=False)
     monkeypatch.setattr(dist, "CSV_BLOCKSIZE", "150KB")  # several CSV partitions, too

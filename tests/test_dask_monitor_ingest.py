@@ -1,7 +1,7 @@
 """``monitor`` and ``ingest`` with ``--engine dask`` give what the local engine gives.
 
 One 2-worker :class:`distributed.LocalCluster` (worker processes, so everything sent to a worker
-is pickled as on a real cluster) serves the module through ``--scheduler ADDRESS``. A small
+is pickled as on a real cluster; ``cluster`` in conftest.py) serves through ``--scheduler``. A small
 champion is back-filled on the first rows of a simulated line whose drift starts at
 ``DRIFT_AT`` (see ``tests/test_monitor.py`` for what drifts there); batches are split over
 several Parquet files, some with rows out of order across the files.
@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,22 +26,11 @@ from defectops.ingest import ingest_batch
 from defectops.monitoring.monitor import monitor_batch
 from defectops.pipeline import run_pipeline
 from defectops.store import DataStore
+from partitioned import write_parts
 
 TRAIN_ROWS = 4_000
 DRIFT_AT = 6_000
 BATCH = 1_500
-
-
-def write_parts(frame: pd.DataFrame, directory: Path, parts: int) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for i, piece in enumerate(np.array_split(np.arange(len(frame)), parts)):
-        frame.iloc[piece].to_parquet(directory / f"part-{i:05d}.parquet", index=False)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def cluster(dask_cluster: str) -> str:
-    return dask_cluster
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +51,11 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "root": root,
         "settings": settings,
         "stationary.csv": _csv(stationary, root / "stationary.csv"),
-        "drifted": write_parts(drifted, root / "drifted", 3),
-        "shuffled": write_parts(shuffled, root / "shuffled", 3),
-        "unlabelled": write_parts(drifted.drop(columns=["DefectStatus"]), root / "unlabelled", 4),
+        "drifted": write_parts(drifted, root / "drifted", parts=3),
+        "shuffled": write_parts(shuffled, root / "shuffled", parts=3),
+        "unlabelled": write_parts(
+            drifted.drop(columns=["DefectStatus"]), root / "unlabelled", parts=4
+        ),
     }
 
 
@@ -166,13 +156,13 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("feed")
     frame, _ = simulate(SimulationSpec(rows=4 * ROWS, seed=11))
     first = _csv(frame.iloc[:ROWS], root / "shift_00.csv")
-    second = write_parts(frame.iloc[ROWS : 2 * ROWS], root / "shift_01", 3)
+    second = write_parts(frame.iloc[ROWS : 2 * ROWS], root / "shift_01", parts=3)
     broken = frame.iloc[2 * ROWS : 3 * ROWS].copy()
     broken["SupplierQuality"] = broken["SupplierQuality"].astype(str)
     broken.loc[broken.index[::97], "SupplierQuality"] = "sensor fault"
-    third = write_parts(broken, root / "shift_02", 3)
+    third = write_parts(broken, root / "shift_02", parts=3)
     last = frame.iloc[3 * ROWS :].drop(columns=["DefectStatus"]).sample(frac=1.0, random_state=1)
-    fourth = write_parts(last, root / "shift_03", 3)
+    fourth = write_parts(last, root / "shift_03", parts=3)
     return [first, second, third, fourth]
 
 

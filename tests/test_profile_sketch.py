@@ -263,11 +263,6 @@ def test_windows_cut_inside_partitions_and_close_to_the_local_profile(line) -> N
 # -- on a cluster ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster(dask_cluster: str) -> str:
-    return dask_cluster
-
-
 def test_profile_on_a_cluster_equals_the_one_of_the_same_partitions_in_memory(
     cluster: str, tmp_path: Path
 ) -> None:
