@@ -132,15 +132,20 @@ def measure(command: list[str], cap_gib: float) -> tuple[float, int, list[int], 
 
 
 def bench(
-    rows: int, engine: str, workdir: Path, cap_gib: float, chunk_rows: int | None = None
+    rows: int,
+    engine: str,
+    workdir: Path,
+    cap_gib: float,
+    chunk_rows: int | None = None,
+    only: tuple[str, ...] = ("run", "predict"),
 ) -> list[Measurement]:
     train, holdout = write_data(rows, workdir / f"rows-{rows}")
     exe = str(Path(sys.executable).with_name("defectops"))
-    artifacts = workdir / f"artifacts-{rows}-{engine}"
+    chunk = chunk_rows or max(1, rows // 3)
+    artifacts = workdir / f"artifacts-{rows}-{engine}-{chunk}"
     scored = workdir / f"scored-{rows}-{engine}" / ("out" if engine == "dask" else "out.parquet")
     for stale in (artifacts, scored.parent):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
-    chunk = chunk_rows or max(1, rows // 3)
     verbs = {
         "run": [
             exe, "run", "--data", str(train), "--holdout-data", str(holdout),
@@ -154,6 +159,8 @@ def bench(
     }  # fmt: skip
     out = []
     for verb, command in verbs.items():
+        if verb not in only:
+            continue
         seconds, root_peak, children, tree_peak, load, outcome = measure(command, cap_gib)
         worker = max(children) if engine == "dask" and children else None
         report = artifacts / "reports" / "incremental_training_report.json"
@@ -215,13 +222,25 @@ def main() -> None:
     parser.add_argument(
         "--chunk-rows", type=int, default=None, help="rows per chunk (default: a third of the rows)"
     )
+    parser.add_argument(
+        "--verbs", nargs="+", default=["run", "predict"], choices=["run", "predict"]
+    )
     parser.add_argument("--json", type=Path, default=None, help="append the rows to this file")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     results = []
     for rows in args.rows:
         for engine in args.engines:
-            results.extend(bench(rows, engine, args.workdir, args.memory_cap_gib, args.chunk_rows))
+            results.extend(
+                bench(
+                    rows,
+                    engine,
+                    args.workdir,
+                    args.memory_cap_gib,
+                    args.chunk_rows,
+                    tuple(args.verbs),
+                )
+            )
     if args.json is not None:
         with args.json.open("a", encoding="utf-8") as handle:
             for m in results:
