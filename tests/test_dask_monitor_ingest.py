@@ -25,6 +25,7 @@ from defectops.data.simulate import SimulationSpec, simulate
 from defectops.ingest import ingest_batch
 from defectops.monitoring.monitor import monitor_batch
 from defectops.pipeline import run_pipeline
+from defectops.registry import LocalRegistry
 from defectops.store import DataStore
 from partitioned import write_parts
 
@@ -207,6 +208,13 @@ def test_ingest_gives_the_local_store_and_decisions(
                 {**theirs.drift, "rows_read": 0, "rows_quarantined": 0},
             )
     assert [o.training["trained"] for o in outcomes["dask"]] == [True, True, True, False]
+    # the challengers were boosted on the cluster (only fit_distributed records its workers),
+    # from the same stored rows and recent hold-out
+    champions = {n: LocalRegistry(tmp_path / n).load_champion() for n in ("local", "dask")}
+    assert champions["dask"][0].fit_workers_ >= 1
+    assert not hasattr(champions["local"][0], "fit_workers_")
+    for key in ("data_sha256", "holdout_sha256", "batches", "holdout_batches", "chunk_id"):
+        assert champions["dask"][1][key] == champions["local"][1][key], key
 
 
 def test_ingest_cli_on_the_cluster(feed: list[Path], cluster: str, tmp_path: Path) -> None:

@@ -173,12 +173,16 @@ class StagedPart:
     path: str
     columns: tuple[str, ...] | None = None
     cuts: tuple[tuple[int, int] | np.ndarray, ...] = ()
+    #: column types to give after reading (``DistributedFrame.astype``)
+    dtypes: tuple[tuple[str, Any], ...] = ()
 
     def load(self) -> pd.DataFrame:
         columns = list(self.columns) if self.columns is not None else None
         frame = pd.read_parquet(self.path, columns=columns)
         for cut in self.cuts:
             frame = frame.iloc[cut[0] : cut[1]] if isinstance(cut, tuple) else frame.loc[cut]
+        if self.dtypes:
+            frame = frame.astype({c: t for c, t in self.dtypes if c in frame.columns})
         return frame
 
     def cut(self, cut: tuple[int, int] | np.ndarray) -> StagedPart:
@@ -259,6 +263,16 @@ class DistributedFrame:
             for part in self.parts
         ]
         return self._with(parts, self.lengths, self.meta[columns])
+
+    def astype(self, dtypes: dict[str, Any]) -> DistributedFrame:
+        """These columns as these types, as pandas' ``astype`` gives them (on reading)."""
+        parts = [
+            replace(part, dtypes=(*part.dtypes, *dtypes.items()))
+            if isinstance(part, StagedPart)
+            else self.client.submit(_astype, part, dtypes)
+            for part in self.parts
+        ]
+        return self._with(parts, self.lengths, self.meta.astype(dtypes))
 
     def reset_index(self, drop: bool = True) -> DistributedFrame:
         """Partitions carry no meaningful index: positions are what rows are addressed by."""
@@ -374,6 +388,22 @@ class DistributedFrame:
         return merge_reference_profiles(parts, max_categories)
 
 
+def frame_of_files(client: Client, files: Sequence[Path]) -> DistributedFrame:
+    """Parquet files of rows validated before (the store's batches) as a frame, in file order.
+
+    Row counts come from the files' footers; the rows are read by the tasks that need them, as
+    staged rows are, and the files are never removed (they are not this process's staging).
+    """
+    import pyarrow.parquet as pq
+
+    if not files:
+        raise UserError("no stored rows to read")
+    lengths = [pq.read_metadata(f).num_rows for f in files]
+    meta = pq.read_schema(files[0]).empty_table().to_pandas()
+    kept = [(StagedPart(str(f)), int(n)) for f, n in zip(files, lengths, strict=True) if n]
+    return DistributedFrame(client, tuple(p for p, _ in kept), tuple(n for _, n in kept), meta)
+
+
 def shared(client: Client, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``client.map``, anything but a plain value sent once as a future.
 
@@ -442,6 +472,10 @@ class DistributedValidation:
 
 def _columns(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return part[columns]
+
+
+def _astype(part: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
+    return part.astype(dtypes)
 
 
 def _slice(part: pd.DataFrame, start: int, end: int) -> pd.DataFrame:

@@ -26,6 +26,9 @@ storing
     Each worker writes its partitions as ``store/batch=<id>/part-NNNNN.parquet`` (see
     :mod:`defectops.store`), so the store must be on storage the workers share. The client
     writes the manifest last, as on the local engine: the commit point is unchanged.
+retraining
+    :func:`~defectops.ingest.maybe_retrain` reads the store's files as a
+    :class:`~defectops.distributed.DistributedFrame` and boosts on the cluster.
 
 Column roles of a store's first batch are inferred from the batch's first
 ``SCHEMA_SAMPLE_ROWS`` rows and the target's classes from every row.

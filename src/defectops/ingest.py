@@ -13,6 +13,7 @@ monitored, and ``label`` joins its labels later on ``ingest.label_key``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -164,7 +165,7 @@ def ingest_batch(
         manifest.schema = checked.schema.to_dict()
         store.save(manifest)  # the commit point: the batch is in the store from here on
         outcome = IngestResult(record, drift=drift, paths=paths)
-        outcome.training = maybe_retrain(settings, store, manifest, trigger=name)
+        outcome.training = maybe_retrain(settings, store, manifest, trigger=name, client=client)
         paths["report"] = atomic.write_json(
             settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
         )
@@ -286,18 +287,26 @@ def retrain_decision(settings: Settings, manifest: Manifest, has_champion: bool)
 
 
 def maybe_retrain(
-    settings: Settings, store: DataStore, manifest: Manifest, *, trigger: str
+    settings: Settings,
+    store: DataStore,
+    manifest: Manifest,
+    *,
+    trigger: str,
+    client: Client | None = None,
 ) -> dict[str, Any]:
-    """Apply the policy; when it says so, train, gate and register one challenger."""
+    """Apply the policy; when it says so, train, gate and register one challenger.
+
+    With a Dask ``client`` the store's rows stay on the cluster: the challenger is boosted there
+    (:func:`~defectops.distributed.fit_distributed`) and both models score the recent hold-out
+    there; the gate and the registry are the same.
+    """
     champion = _champion(settings)
     reason = retrain_decision(settings, manifest, champion is not None)
     if reason is None:
         return {"trained": False, "reason": _why_not(settings, manifest)}
     schema = DataSchema.from_dict(manifest.schema or {})
     target, features = schema.target, list(schema.features)
-    frame = store.read_all(manifest)
-    frame = frame[frame[target].notna()].reset_index(drop=True)
-    frame[target] = frame[target].astype(np.int8)
+    frame = _labelled_rows(store, manifest, target, client)
     n_hold = max(1, math.ceil(len(frame) * settings.holdout_fraction))
     train, hold = frame.iloc[:-n_hold], frame.iloc[-n_hold:]
     y_hold = hold[target].to_numpy()
@@ -335,8 +344,8 @@ def maybe_retrain(
         "chunk_id": chunk_id,
         "trigger_batch": trigger,
         "retrain_reason": reason,
-        "batches": sorted(set(rows[BATCH_COLUMN])),
-        "holdout_batches": sorted(set(hold[BATCH_COLUMN])),
+        "batches": _batch_ids(rows),
+        "holdout_batches": _batch_ids(hold),
         "rows_seen": len(frame),
         **model_facts(fitted, rows, schema, decision),
         "champion_on_holdout": incumbent.metrics if incumbent is not None else None,
@@ -397,10 +406,55 @@ def _training_rows(
         return train.iloc[-settings.window * settings.chunk_size :], None
     if settings.strategy == "warm-start" and champion is not None:
         last = manifest.last_training or {}
-        new = {b.batch_id for b in manifest.batches[int(last.get("batch_count", 0)) :]}
-        rows = train[train[BATCH_COLUMN].isin(new)]
+        new = sorted(b.batch_id for b in manifest.batches[int(last.get("batch_count", 0)) :])
+        rows = _in_batches(train, new)
         return (rows, champion.model) if len(rows) else (train, None)
     return train, None
+
+
+def _labelled_rows(store: DataStore, manifest: Manifest, target: str, client: Client | None) -> Any:
+    """Every labelled row of the store in order, the label as int8: a frame in this process,
+    or on the cluster a :class:`~defectops.distributed.DistributedFrame` of the store's files
+    (only whether each row has a label comes back, one byte a row)."""
+    if client is None:
+        frame = store.read_all(manifest)
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        frame[target] = frame[target].astype(np.int8)
+        return frame
+    from defectops.distributed import frame_of_files
+
+    files = [f for batch in manifest.batches for f in store.batch_files(batch.batch_id)]
+    frame = frame_of_files(client, files)
+    labelled = frame.select([target]).gather_each(_labelled, name=target)
+    return frame.take(np.concatenate(labelled)).astype({target: np.int8})
+
+
+def _labelled(part: pd.DataFrame, name: str) -> np.ndarray:
+    return part[name].notna().to_numpy()
+
+
+def _batch_ids(rows: Any) -> list[str]:
+    """The batches ``rows`` come from (rows on a cluster: gathered as each part's few ids)."""
+    if isinstance(rows, pd.DataFrame):
+        return sorted(set(rows[BATCH_COLUMN]))
+    ids = rows.select([BATCH_COLUMN]).gather_each(_unique, name=BATCH_COLUMN)
+    return sorted(set(itertools.chain.from_iterable(ids)))
+
+
+def _unique(part: pd.DataFrame, name: str) -> list[str]:
+    return [str(v) for v in pd.unique(part[name])]
+
+
+def _in_batches(rows: Any, batches: list[str]) -> Any:
+    """The rows of these batches, in order."""
+    if isinstance(rows, pd.DataFrame):
+        return rows[rows[BATCH_COLUMN].isin(batches)]
+    keep = rows.select([BATCH_COLUMN]).gather_each(_is_in, name=BATCH_COLUMN, values=batches)
+    return rows.take(np.concatenate(keep) if keep else np.zeros(0, dtype=bool))
+
+
+def _is_in(part: pd.DataFrame, name: str, values: list[str]) -> np.ndarray:
+    return part[name].isin(values).to_numpy()
 
 
 def _next_model_id(settings: Settings) -> int:

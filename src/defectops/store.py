@@ -111,15 +111,21 @@ class DataStore:
         name = f"part-{index:05d}.parquet"
         return write_table(stored_rows(frame, batch_id, first_row), self.batch_dir(batch_id) / name)
 
-    def read_batch(self, batch_id: str) -> pd.DataFrame:
+    def batch_files(self, batch_id: str) -> list[Path]:
+        """The Parquet files holding a batch's rows, in row order."""
         directory = self.batch_dir(batch_id)
-        path = directory / ROWS_FILE
-        if path.exists():
-            return read_table(path)
+        if (directory / ROWS_FILE).exists():
+            return [directory / ROWS_FILE]
         parts = sorted(directory.glob(PART_PATTERN))
         if not parts:
             raise UserError(f"batch {batch_id!r} is not in the store ({self.root})")
-        return pd.concat([read_table(p) for p in parts], ignore_index=True)
+        return parts
+
+    def read_batch(self, batch_id: str) -> pd.DataFrame:
+        files = self.batch_files(batch_id)
+        if len(files) == 1:
+            return read_table(files[0])
+        return pd.concat([read_table(p) for p in files], ignore_index=True)
 
     def read_all(self, manifest: Manifest) -> pd.DataFrame:
         """Every stored row, batches in arrival order, rows in their order within a batch."""
