@@ -424,9 +424,9 @@ def _labelled_rows(store: DataStore, manifest: Manifest, target: str, client: Cl
     from defectops.distributed import frame_of_files
 
     files = [f for batch in manifest.batches for f in store.batch_files(batch.batch_id)]
-    frame = frame_of_files(client, files)
-    labelled = frame.select([target]).gather_each(_labelled, name=target)
-    return frame.take(np.concatenate(labelled)).astype({target: np.int8})
+    stored = frame_of_files(client, files)
+    labelled = stored.select([target]).gather_each(_labelled, name=target)
+    return stored.take(np.concatenate(labelled)).astype({target: np.int8})
 
 
 def _labelled(part: pd.DataFrame, name: str) -> np.ndarray:
