@@ -59,13 +59,13 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 import pandas as pd
 
 from defectops.config import Settings
-from defectops.data.io import _csv_header, parquet_files, table_format
+from defectops.data.io import _csv_header, frame_sha256, parquet_files, table_format
 from defectops.data.schema import DataSchema, check_columns, check_scalar_columns, infer_schema
 from defectops.data.validation import (
     RowsProfile,
@@ -465,6 +465,8 @@ class DistributedValidation:
     quarantine: pd.DataFrame
     schema: DataSchema
     report: dict[str, Any]
+    #: the raw rows' fingerprint, when asked for
+    sha256: str | None = None
 
 
 # -- functions run on the workers, one partition at a time ----------------------------------------
@@ -528,30 +530,25 @@ def _order_bounds(part: pd.DataFrame, column: str) -> tuple[bool, Any, Any] | No
 
 
 def _validate_part(
-    raw: pd.DataFrame, schema: DataSchema, reference: dict[str, Any] | None
-) -> tuple[pd.DataFrame, pd.DataFrame, RowsProfile]:
-    """One partition through the local validation: clean rows, quarantined rows, profile."""
-    frame, reasons = typed_rows(raw.reset_index(drop=True), schema)
+    raw: pd.DataFrame,
+    schema: DataSchema,
+    reference: dict[str, Any] | None,
+    optional: bool = False,
+    describe: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, RowsProfile | None]:
+    """One partition through the local validation: clean rows, quarantined rows, profile (or
+    ``None`` when the report is not wanted). ``optional``: labels may be missing."""
+    raw = raw.reset_index(drop=True)
+    frame, reasons = typed_rows(raw, schema, optional=optional)
     bad = bad_row_mask(reasons, len(frame))
-    quarantine = _quarantine_frame(raw.reset_index(drop=True), reasons, bad)
-    clean = clean_rows(frame, bad, schema, sort=False)
-    return (
-        clean,
-        quarantine,
-        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False),
+    quarantine = _quarantine_frame(raw, reasons, bad)
+    clean = clean_rows(frame, bad, schema, sort=False, optional=optional)
+    profile = (
+        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False)
+        if describe
+        else None
     )
-
-
-def _first(result: tuple[Any, ...]) -> Any:
-    return result[0]
-
-
-def _second(result: tuple[Any, ...]) -> Any:
-    return result[1]
-
-
-def _third(result: tuple[Any, ...]) -> Any:
-    return result[2]
+    return clean, quarantine, profile
 
 
 def _moments(part: pd.DataFrame, features: FeatureBuilder) -> NumericMoments:
@@ -649,6 +646,9 @@ def validate_distributed(
     reference: dict[str, Any] | None = None,
     source: str = "",
     staging: Staging | None = None,
+    labels: Literal["required", "optional"] = "required",
+    describe: bool = True,
+    fingerprint: bool = False,
 ) -> DistributedValidation:
     """:func:`~defectops.data.validation.validate` on a Dask cluster: the same report.
 
@@ -656,10 +656,14 @@ def validate_distributed(
     values from every row. Each partition is read, validated and its clean rows staged (in
     ``staging``, by default a new :class:`Staging` under the settings' staging root) by one task,
     so only the summaries and the quarantined rows come back and no worker holds the data.
+    ``labels`` and ``describe`` mean what they mean for the local ``validate``;
+    ``fingerprint`` also gives the raw rows' :func:`~defectops.data.io.frame_sha256` (from the
+    same read), which is how a batch is recognised when it comes again.
     """
     import dask
     import pyarrow as pa
 
+    optional = labels == "optional"
     path = Path(path)
     lazy, sample = read_partitions(path)
     raw = lazy.to_delayed()
@@ -676,36 +680,80 @@ def validate_distributed(
                 target_values = pd.Series(pd.unique(np.concatenate(distinct)) if distinct else [])
             schema = infer_schema(sample, settings, target_values=target_values)
         else:
-            check_columns(sample, schema)
-            check_scalar_columns(sample, [*schema.features, schema.target])
+            has_target = schema.target in sample.columns
+            check_columns(sample, schema, need_target=not optional)
+            check_scalar_columns(
+                sample, [*schema.features, *([schema.target] if has_target else [])]
+            )
 
         staging = staging or Staging.of(settings)
         context = client.scatter([schema, reference], broadcast=True, hash=False)
         stage = dask.delayed(_validate_and_stage, pure=False)
-        tasks = [stage(part, *context, staging.file("rows", i)) for i, part in enumerate(raw)]
-        results: list[tuple[int, pd.DataFrame, RowsProfile, pd.DataFrame]] = client.gather(
-            client.compute(tasks)
-        )
+        tasks = [
+            stage(part, *context, staging.file("rows", i), optional, describe, fingerprint)
+            for i, part in enumerate(raw)
+        ]
+        results: list[_Validated] = client.gather(client.compute(tasks))
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise _unreadable(path, table_format(path), exc) from None
 
-    empty_clean, empty_quarantine, empty_profile = _validate_part(lazy._meta, schema, reference)
-    profiles = [r[2] for r in results]
-    quarantine = _offset_quarantine(
-        [r[1] for r in results] or [empty_quarantine], [p.rows_read for p in profiles] or [0]
+    empty_clean, empty_quarantine, empty_profile = _validate_part(
+        lazy._meta, schema, reference, optional
     )
-    kept = [(StagedPart(staging.file("rows", i)), r[0]) for i, r in enumerate(results) if r[0]]
-    meta = results[0][3] if results else empty_clean
+    rows_read = [r.rows_read for r in results]
+    quarantine = _offset_quarantine(
+        [r.quarantine for r in results] or [empty_quarantine], rows_read or [0]
+    )
+    kept = [(StagedPart(staging.file("rows", i)), r.kept) for i, r in enumerate(results) if r.kept]
+    meta = results[0].meta if results else empty_clean
     frame = DistributedFrame(
         client, tuple(p for p, _ in kept), tuple(n for _, n in kept), meta, staging
     )
     if schema.order_by is not None:
         frame = _in_order(frame, schema.order_by, staging)
 
-    profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
-    _count_globally(profile, frame)
-    report = build_report(profile, schema, reference, source)
-    return DistributedValidation(frame, quarantine, schema, report)
+    if describe:
+        profiles = [r.profile for r in results if r.profile is not None]
+        profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
+        assert profile is not None
+        _count_globally(profile, frame)
+        report = build_report(profile, schema, reference, source)
+    else:  # the local engine's short report
+        report = {
+            "source": source,
+            "rows_read": int(sum(rows_read)),
+            "rows_kept": len(frame),
+            "rows_quarantined": len(quarantine),
+        }
+    sha256 = None
+    if fingerprint:
+        sha256 = frame_sha256(_RowHashes([r.hashes for r in results], lazy.columns))  # type: ignore[arg-type]
+    return DistributedValidation(frame, quarantine, schema, report, sha256)
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """What validating one partition sends back: no rows but the quarantined ones."""
+
+    kept: int
+    quarantine: pd.DataFrame
+    profile: RowsProfile | None
+    #: the clean rows' columns and types, no rows
+    meta: pd.DataFrame
+    rows_read: int
+    #: the raw rows' hashes (``fingerprint``), else empty
+    hashes: np.ndarray
+
+
+@dataclass(frozen=True)
+class _RowHashes:
+    """Row hashes gathered per partition, in the shape :func:`frame_sha256` digests."""
+
+    blocks: list[np.ndarray]
+    columns: pd.Index
+
+    def row_hash_blocks(self) -> Iterator[np.ndarray]:
+        return iter(self.blocks)
 
 
 def _first_rows(client: Client, parts: list[Any], meta: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -722,14 +770,21 @@ def _first_rows(client: Client, parts: list[Any], meta: pd.DataFrame, n: int) ->
 
 
 def _validate_and_stage(
-    raw: pd.DataFrame, schema: DataSchema, reference: dict[str, Any] | None, file: str
-) -> tuple[int, pd.DataFrame, RowsProfile, pd.DataFrame]:
-    """One partition validated, its clean rows written to ``file``: rows kept, quarantined rows,
-    profile, and the clean rows' empty frame (their column types)."""
-    clean, quarantine, profile = _validate_part(raw, schema, reference)
+    raw: pd.DataFrame,
+    schema: DataSchema,
+    reference: dict[str, Any] | None,
+    file: str,
+    optional: bool = False,
+    describe: bool = True,
+    fingerprint: bool = False,
+) -> _Validated:
+    """One partition validated, its clean rows written to ``file``."""
+    clean, quarantine, profile = _validate_part(raw, schema, reference, optional, describe)
     if len(clean):
         _stage(clean, file)
-    return len(clean), quarantine, profile, clean.iloc[:0].reset_index(drop=True)
+    hashes = _row_hashes(raw) if fingerprint else np.empty(0, dtype=np.uint64)
+    meta = clean.iloc[:0].reset_index(drop=True)
+    return _Validated(len(clean), quarantine, profile, meta, len(raw), hashes)
 
 
 def _stage(part: pd.DataFrame, file: str) -> int:

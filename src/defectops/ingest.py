@@ -94,16 +94,23 @@ def ingest_batch(
     written by the workers) and monitored on the cluster (see :mod:`defectops.distributed_batch`);
     the manifest, the quarantine file, the drift report and the retrain are the local ones.
     """
-    if client is None:
-        raw = read_table(data)
-    else:
-        from defectops.distributed_batch import read_batch
-
-        raw_parts = read_batch(data, client)
+    raw = read_table(data) if client is None else None
     with RunLock(settings.artifacts, purpose="ingest"):
         store = DataStore(settings.store_dir)
         manifest = store.load()
-        sha = frame_sha256(raw) if client is None else raw_parts.sha256
+        champion = _champion(settings)
+        schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
+        schema = DataSchema.from_dict(schema_dict) if schema_dict else None
+        reference = champion.reference if champion is not None else None
+        cluster_batch = None
+        if client is not None:  # the fingerprint comes from the same read as the validation
+            from defectops.distributed_batch import check_batch
+
+            cluster_batch = check_batch(data, settings, client, schema=schema, reference=reference)
+            sha = cluster_batch.sha256
+        else:
+            assert raw is not None
+            sha = frame_sha256(raw)
         if (seen := manifest.by_sha(sha)) is not None:
             return IngestResult(
                 seen,
@@ -119,11 +126,9 @@ def ingest_batch(
                 f"batch id {name!r} is already in the store with other rows; "
                 "pass --batch-id to name this batch differently"
             )
-        champion = _champion(settings)
-        schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
-        schema = DataSchema.from_dict(schema_dict) if schema_dict else None
-        reference = champion.reference if champion is not None else None
-        if client is None:
+        checked: Any = cluster_batch
+        if checked is None:
+            assert raw is not None
             result = validate(
                 raw,
                 settings,
@@ -132,11 +137,7 @@ def ingest_batch(
                 source=str(data),
                 labels="optional",
             )
-            checked: Any = _LocalBatch(result.frame, result.quarantine, result.schema)
-        else:
-            from defectops.distributed_batch import validate_batch
-
-            checked = validate_batch(raw_parts, settings, schema=schema, reference=reference)
+            checked = _LocalBatch(result.frame, result.quarantine, result.schema)
         paths: dict[str, Path] = {}
         if len(checked.quarantine):
             quarantine = settings.store_dir / "quarantine" / f"{name}.csv"

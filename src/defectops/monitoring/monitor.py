@@ -245,13 +245,12 @@ def monitor_batch(
         rows_read, rows_kept, sha = len(raw), len(result.frame), frame_sha256(raw)
         summarise = functools.partial(summarise_batch, result.frame)
     else:
-        from defectops.distributed_batch import read_batch, validate_batch
+        from defectops.distributed_batch import check_batch
 
-        batch_rows = read_batch(data, client)
-        checked = validate_batch(
-            batch_rows, settings, schema=champion.schema, reference=champion.reference
+        checked = check_batch(
+            data, settings, client, schema=champion.schema, reference=champion.reference
         )
-        rows_read, rows_kept, sha = batch_rows.rows, checked.rows, batch_rows.sha256
+        rows_read, rows_kept, sha = checked.rows_read, checked.rows, checked.sha256
         summarise = checked.summary
     if rows_kept == 0:
         raise UserError(f"{data}: no valid rows to monitor ({rows_read} read, all quarantined)")
