@@ -166,9 +166,12 @@ def validate(
         if client is None:
             result: Any = run_validation(read_table(path), settings, source=str(path))
         else:
-            from defectops.distributed import validate_distributed
+            from defectops.distributed import Staging, validate_distributed
 
-            result = validate_distributed(path, settings, client, source=str(path))
+            with Staging.of(settings) as staging:  # the rows are not needed after the report
+                result = validate_distributed(
+                    path, settings, client, source=str(path), staging=staging
+                )
         written = write_outputs(result, settings)
     print_validation(result.report)
     console.print(f"report: {written['report']}")

@@ -127,10 +127,21 @@ class Staging:
                 "set staging: in the config (or DEFECTOPS_STAGING) to a writable directory"
             ) from None
         self._remove = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+        self._sets = itertools.count()
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     @classmethod
     def of(cls, settings: Settings) -> Staging:
         return cls(settings.staging or settings.artifacts / ".staging")
+
+    def new_set(self, kind: str) -> str:
+        """A name for one more set of staged partitions (validated rows, a sorted copy, ...)."""
+        return f"{kind}-{next(self._sets)}"
 
     def file(self, name: str, index: int) -> str:
         """Where partition ``index`` of the set ``name`` is staged."""
@@ -338,6 +349,7 @@ class DistributedFrame:
         """The same rows staged as files of their own: for a subset (such as a stratified
         hold-out) read many times, so that reading it no longer reads every partition."""
         assert self.staging is not None, "only staged rows are compacted"
+        name = self.staging.new_set(name)
         files = [self.staging.file(name, i) for i in range(len(self.parts))]
         lengths = self.client.gather(
             self.client.map(_stage_rows, list(self.parts), files, pure=False)
@@ -400,7 +412,12 @@ def frame_of_files(client: Client, files: Sequence[Path]) -> DistributedFrame:
         raise UserError("no stored rows to read")
     lengths = [pq.read_metadata(f).num_rows for f in files]
     meta = pq.read_schema(files[0]).empty_table().to_pandas()
-    kept = [(StagedPart(str(f)), int(n)) for f, n in zip(files, lengths, strict=True) if n]
+    # absolute paths: workers may run in another directory
+    kept = [
+        (StagedPart(str(Path(f).resolve())), int(n))
+        for f, n in zip(files, lengths, strict=True)
+        if n
+    ]
     return DistributedFrame(client, tuple(p for p, _ in kept), tuple(n for _, n in kept), meta)
 
 
@@ -687,10 +704,11 @@ def validate_distributed(
             )
 
         staging = staging or Staging.of(settings)
+        rows = staging.new_set("rows")
         context = client.scatter([schema, reference], broadcast=True, hash=False)
         stage = dask.delayed(_validate_and_stage, pure=False)
         tasks = [
-            stage(part, *context, staging.file("rows", i), optional, describe, fingerprint)
+            stage(part, *context, staging.file(rows, i), optional, describe, fingerprint)
             for i, part in enumerate(raw)
         ]
         results: list[_Validated] = client.gather(client.compute(tasks))
@@ -704,7 +722,7 @@ def validate_distributed(
     quarantine = _offset_quarantine(
         [r.quarantine for r in results] or [empty_quarantine], rows_read or [0]
     )
-    kept = [(StagedPart(staging.file("rows", i)), r.kept) for i, r in enumerate(results) if r.kept]
+    kept = [(StagedPart(staging.file(rows, i)), r.kept) for i, r in enumerate(results) if r.kept]
     meta = results[0].meta if results else empty_clean
     frame = DistributedFrame(
         client, tuple(p for p, _ in kept), tuple(n for _, n in kept), meta, staging
@@ -839,7 +857,8 @@ def _in_order(frame: DistributedFrame, column: str, staging: Staging) -> Distrib
     data = dd.from_delayed(positioned, meta=meta, verify_meta=False)
     data = data.sort_values([column, _POSITION], shuffle_method=_shuffle_method(frame))
     data = data.drop(columns=[_POSITION])
-    files = [staging.file("sorted", i) for i in range(data.npartitions)]
+    name = staging.new_set("sorted")
+    files = [staging.file(name, i) for i in range(data.npartitions)]
     stage = dask.delayed(_stage, pure=False)
     lengths = frame.client.gather(
         frame.client.compute([stage(p, f) for p, f in zip(data.to_delayed(), files, strict=True)])
@@ -910,13 +929,19 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
-def prepare_distributed(settings: Settings, client: Client) -> PreparedData:
-    """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows."""
+def prepare_distributed(
+    settings: Settings, client: Client, staging: Staging | None = None
+) -> PreparedData:
+    """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows,
+    staged in ``staging`` (by default a :class:`Staging` of their own)."""
     from defectops.pipeline import PreparedData, check_prepared, holdout_size, stratified_holdout
 
     if settings.data is None:
         raise UserError("no data file given; pass --data FILE (or set data: in the config)")
-    validation = validate_distributed(settings.data, settings, client, source=str(settings.data))
+    staging = staging or Staging.of(settings)
+    validation = validate_distributed(
+        settings.data, settings, client, source=str(settings.data), staging=staging
+    )
     frame, schema = validation.frame, validation.schema
     if settings.holdout_data is not None:
         held = validate_distributed(
@@ -926,6 +951,7 @@ def prepare_distributed(settings: Settings, client: Client) -> PreparedData:
             schema=schema,
             reference=frame.reference_profile(schema),
             source=str(settings.holdout_data),
+            staging=staging,
         )
         data = PreparedData(
             validation,  # type: ignore[arg-type]
@@ -973,9 +999,9 @@ def run_distributed(
             f"--engine dask trains gbm only (XGBoost's Dask estimator), not {settings.model!r}; "
             "use --model gbm or --engine local"
         )
-    with engine_client(settings) as client:
+    with engine_client(settings) as client, Staging.of(settings) as staging:
         assert client is not None
-        data = prepare_distributed(settings, client)
+        data = prepare_distributed(settings, client, staging)
         build_model(settings, data.schema)
         with RunLock(settings.artifacts, purpose="run"):
             return _run_locked(settings, data, on_chunk)

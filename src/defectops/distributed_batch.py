@@ -35,7 +35,7 @@ import pandas as pd
 
 from defectops.config import Settings
 from defectops.data.schema import DataSchema
-from defectops.distributed import DistributedFrame, _rows_of, validate_distributed
+from defectops.distributed import DistributedFrame, Staging, _rows_of, validate_distributed
 from defectops.monitoring.monitor import BatchSummary, ChampionView, summarise_batch
 from defectops.store import DataStore
 
@@ -72,6 +72,7 @@ class ClusterBatch:
             store.write_batch(batch_id, self.frame.meta)
             return store.batch_dir(batch_id)
         client = self.frame.client
+        store = DataStore(store.root.resolve())  # workers may run in another directory
         starts = np.cumsum([0, *self.frame.lengths])[:-1]
         written = client.map(
             _write_part,
@@ -93,8 +94,10 @@ def check_batch(
     *,
     schema: DataSchema | None,
     reference: dict[str, Any] | None,
+    staging: Staging | None = None,
 ) -> ClusterBatch:
-    """:func:`~defectops.data.validation.validate` (labels optional) of a batch on the cluster."""
+    """:func:`~defectops.data.validation.validate` (labels optional) of a batch on the cluster,
+    its rows staged in ``staging`` (close it when done with the batch)."""
     result = validate_distributed(
         path,
         settings,
@@ -105,6 +108,7 @@ def check_batch(
         labels="optional",
         describe=False,
         fingerprint=True,
+        staging=staging,
     )
     assert result.sha256 is not None
     return ClusterBatch(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,7 +96,7 @@ def ingest_batch(
     the manifest, the quarantine file, the drift report and the retrain are the local ones.
     """
     raw = read_table(data) if client is None else None
-    with RunLock(settings.artifacts, purpose="ingest"):
+    with RunLock(settings.artifacts, purpose="ingest"), _staging(settings, client) as staging:
         store = DataStore(settings.store_dir)
         manifest = store.load()
         champion = _champion(settings)
@@ -106,7 +107,9 @@ def ingest_batch(
         if client is not None:  # the fingerprint comes from the same read as the validation
             from defectops.distributed_batch import check_batch
 
-            cluster_batch = check_batch(data, settings, client, schema=schema, reference=reference)
+            cluster_batch = check_batch(
+                data, settings, client, schema=schema, reference=reference, staging=staging
+            )
             sha = cluster_batch.sha256
         else:
             assert raw is not None
@@ -171,6 +174,15 @@ def ingest_batch(
             settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
         )
         return outcome
+
+
+def _staging(settings: Settings, client: Client | None) -> AbstractContextManager[Any]:
+    """Where a batch's rows wait on the cluster (none on the local engine)."""
+    if client is None:
+        return nullcontext()
+    from defectops.distributed import Staging
+
+    return Staging.of(settings)
 
 
 @dataclass

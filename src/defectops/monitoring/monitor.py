@@ -9,10 +9,8 @@ accuracy lost without visible drift both matter.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,7 +227,6 @@ def monitor_batch(
     on the cluster (see :mod:`defectops.distributed_batch`); the report is the same.
     """
     champion = ChampionView.load(settings.artifacts)
-    summarise: Callable[[ChampionView], BatchSummary]
     if client is None:
         champion.model.predict_with_threads(os.cpu_count() or 1)
         raw = read_table(data)
@@ -243,24 +240,36 @@ def monitor_batch(
             describe=False,
         )
         rows_read, rows_kept, sha = len(raw), len(result.frame), frame_sha256(raw)
-        summarise = functools.partial(summarise_batch, result.frame)
+        _check_rows(data, rows_read, rows_kept)
+        summary = summarise_batch(result.frame, champion)
     else:
+        from defectops.distributed import Staging
         from defectops.distributed_batch import check_batch
 
-        checked = check_batch(
-            data, settings, client, schema=champion.schema, reference=champion.reference
-        )
-        rows_read, rows_kept, sha = checked.rows_read, checked.rows, checked.sha256
-        summarise = checked.summary
-    if rows_kept == 0:
-        raise UserError(f"{data}: no valid rows to monitor ({rows_read} read, all quarantined)")
+        with Staging.of(settings) as staging:
+            checked = check_batch(
+                data,
+                settings,
+                client,
+                schema=champion.schema,
+                reference=champion.reference,
+                staging=staging,
+            )
+            rows_read, rows_kept, sha = checked.rows_read, checked.rows, checked.sha256
+            _check_rows(data, rows_read, rows_kept)
+            summary = checked.summary(champion)
     batch = batch_name(data, name)
-    report = drift_report_of(champion, summarise(champion), settings, batch=batch, source=str(data))
+    report = drift_report_of(champion, summary, settings, batch=batch, source=str(data))
     report["rows_read"] = rows_read
     report["rows_quarantined"] = int(rows_read - rows_kept)
     report["data_sha256"] = sha
     paths = write_drift_outputs(report, champion, settings.reports_dir / "drift")
     return report, paths
+
+
+def _check_rows(data: Path, rows_read: int, rows_kept: int) -> None:
+    if rows_kept == 0:
+        raise UserError(f"{data}: no valid rows to monitor ({rows_read} read, all quarantined)")
 
 
 def reached(status: str, fail_on: str | None) -> bool:
