@@ -14,7 +14,8 @@ Each verb runs as its own ``defectops`` process, as a user would start it:
 
 * ``run --strategy warm-start --chunk-size ROWS/3``: three chunks, each model continuing the
   previous booster (on 20M rows an expanding window would refit on 13M and 20M rows from scratch:
-  hours here, and not how a large plant would run it);
+  hours here, and not how a large plant would run it); ``--chunk-rows N`` fixes the chunk size
+  instead, which shows what a worker's memory follows: the chunk, not the data;
 * ``predict`` on all training rows (local: one Parquet file out; dask: a directory).
 
 The table also gives the champion's hold-out PR-AUC, so the engines' models can be compared.
@@ -56,6 +57,7 @@ class Measurement:
     rows: int
     engine: str
     verb: str
+    chunk_rows: int
     seconds: float | None
     peak_gib: float | None
     client_gib: float | None
@@ -129,14 +131,21 @@ def measure(command: list[str], cap_gib: float) -> tuple[float, int, list[int], 
     return seconds, root_peak, list(peaks.values()), tree_peak, load, outcome
 
 
-def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measurement]:
+def bench(
+    rows: int,
+    engine: str,
+    workdir: Path,
+    cap_gib: float,
+    chunk_rows: int | None = None,
+    only: tuple[str, ...] = ("run", "predict"),
+) -> list[Measurement]:
     train, holdout = write_data(rows, workdir / f"rows-{rows}")
     exe = str(Path(sys.executable).with_name("defectops"))
-    artifacts = workdir / f"artifacts-{rows}-{engine}"
+    chunk = chunk_rows or max(1, rows // 3)
+    artifacts = workdir / f"artifacts-{rows}-{engine}-{chunk}"
     scored = workdir / f"scored-{rows}-{engine}" / ("out" if engine == "dask" else "out.parquet")
     for stale in (artifacts, scored.parent):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
-    chunk = max(1, rows // 3)
     verbs = {
         "run": [
             exe, "run", "--data", str(train), "--holdout-data", str(holdout),
@@ -150,6 +159,8 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
     }  # fmt: skip
     out = []
     for verb, command in verbs.items():
+        if verb not in only:
+            continue
         seconds, root_peak, children, tree_peak, load, outcome = measure(command, cap_gib)
         worker = max(children) if engine == "dask" and children else None
         report = artifacts / "reports" / "incremental_training_report.json"
@@ -162,6 +173,7 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
                 rows=rows,
                 engine=engine,
                 verb=verb,
+                chunk_rows=chunk,
                 seconds=round(seconds, 1),
                 peak_gib=round(tree_peak / GIB, 2),
                 client_gib=round(root_peak / GIB, 2) if engine == "dask" else None,
@@ -179,15 +191,16 @@ def bench(rows: int, engine: str, workdir: Path, cap_gib: float) -> list[Measure
 
 def table(results: list[Measurement]) -> str:
     lines = [
-        "| rows | engine | verb | wall s | peak GiB, all processes | client GiB | worker GiB (max) "
-        "| champion PR-AUC | load | outcome |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| rows | engine | verb | chunk rows | wall s | peak GiB, all processes | client GiB "
+        "| worker GiB (max) | champion PR-AUC | load | outcome |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in results:
         cells = [
             f"{m.rows:,}",
             m.engine,
             m.verb,
+            f"{m.chunk_rows:,}",
             f"{m.seconds:,.1f}" if m.seconds is not None else "-",
             f"{m.peak_gib:.2f}" if m.peak_gib is not None else "-",
             f"{m.client_gib:.2f}" if m.client_gib is not None else "-",
@@ -206,13 +219,28 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", default=["local", "dask"])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/defectops-scale"))
     parser.add_argument("--memory-cap-gib", type=float, default=20.0)
+    parser.add_argument(
+        "--chunk-rows", type=int, default=None, help="rows per chunk (default: a third of the rows)"
+    )
+    parser.add_argument(
+        "--verbs", nargs="+", default=["run", "predict"], choices=["run", "predict"]
+    )
     parser.add_argument("--json", type=Path, default=None, help="append the rows to this file")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     results = []
     for rows in args.rows:
         for engine in args.engines:
-            results.extend(bench(rows, engine, args.workdir, args.memory_cap_gib))
+            results.extend(
+                bench(
+                    rows,
+                    engine,
+                    args.workdir,
+                    args.memory_cap_gib,
+                    args.chunk_rows,
+                    tuple(args.verbs),
+                )
+            )
     if args.json is not None:
         with args.json.open("a", encoding="utf-8") as handle:
             for m in results:

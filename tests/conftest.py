@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,20 @@ def pytest_configure(config: pytest.Config) -> None:
         }
     )
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[str]:
+    """One LocalCluster for every test of the dask engine: its address, as ``--scheduler`` takes it.
+
+    Two worker *processes* with one thread each: on a 2-core machine they really work in parallel
+    (pandas holds the GIL), and everything sent to a worker is pickled, as on a real cluster.
+    """
+    pytest.importorskip("distributed")
+    from defectops.engine import dask_client
+
+    with dask_client() as client:
+        yield client.scheduler.address
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from defectops.cli import app
+from cli_helpers import assert_user_error, invoke
 
 MakeFrame = Callable[..., pd.DataFrame]
 REPO = Path(__file__).resolve().parents[1]
 AI4I = REPO.parent / "shared" / "data" / "ai4i2020.csv"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "defectops"
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def validate_cmd(project: Any, *args: str | Path) -> Result:
@@ -35,18 +31,6 @@ def validate_cmd(project: Any, *args: str | Path) -> Result:
 
 def files_under(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
-
-
-def assert_user_error(result: Result, *named: str) -> None:
-    """Exit 2, exactly one line ``error: ...`` on stderr naming every ``named`` item."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for item in named:
-        assert item in lines[0]
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
 
 
 def report_of(project: Any) -> dict[str, Any]:

@@ -4,30 +4,31 @@ Every test runs on a real :class:`distributed.LocalCluster` of 2 worker *process
 thread each. Processes rather than threads: on a 2-core machine the two workers then really work
 in parallel (pandas holds the GIL), and every model, transformer and function sent to a worker is
 pickled, as on a real cluster, so a test passes here only if the code would work there. The
-cluster is started once for the module and reached through ``--scheduler ADDRESS``, which is the
-path to a real cluster; one test lets ``--engine dask`` start and stop a cluster of its own.
+cluster (``cluster`` in conftest.py) is started once and reached through ``--scheduler ADDRESS``,
+which is the path to a real cluster; one test lets ``--engine dask`` start and stop its own.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import json
-from collections.abc import Iterator
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
 
 pytest.importorskip("distributed")
 
-from distributed import Client, LocalCluster
+from distributed import Client
 
+from cli_helpers import assert_user_error, invoke
 from defectops import distributed as dist
 from defectops import engine
-from defectops.cli import app
 from defectops.config import load_settings
 from defectops.data.io import frame_sha256, read_table
 from defectops.data.simulate import SimulationSpec, simulate
@@ -37,6 +38,7 @@ from defectops.gate import PRODUCTION
 from defectops.pipeline import run_pipeline
 from defectops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry import LocalRegistry, load_verified
+from partitioned import write_parts
 
 TRAIN_ROWS = 3_000
 HOLDOUT_ROWS = 1_500
@@ -45,35 +47,14 @@ TRAIN_PART_ROWS = 700
 HOLDOUT_PART_ROWS = 600
 
 
-def write_parts(frame: pd.DataFrame, directory: Path, rows: int) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for i, start in enumerate(range(0, len(frame), rows)):
-        frame.iloc[start : start + rows].to_parquet(
-            directory / f"part-{i:05d}.parquet", index=False
-        )
-    return directory
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
-    ) as local:
-        yield local.scheduler_address
-
-
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A training stream and the hold-out batch after it, as partitioned Parquet."""
     root = tmp_path_factory.mktemp("line")
     frame, _ = simulate(SimulationSpec(rows=TRAIN_ROWS + HOLDOUT_ROWS, seed=11))
-    train = write_parts(frame.iloc[:TRAIN_ROWS], root / "train", TRAIN_PART_ROWS)
+    train = write_parts(frame.iloc[:TRAIN_ROWS], root / "train", rows=TRAIN_PART_ROWS)
     hold = frame.iloc[TRAIN_ROWS:].reset_index(drop=True)
-    return {"train": train, "holdout": write_parts(hold, root / "holdout", HOLDOUT_PART_ROWS)}
+    return {"train": train, "holdout": write_parts(hold, root / "holdout", rows=HOLDOUT_PART_ROWS)}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +95,7 @@ def assert_same_report(local: dict[str, Any], dask: dict[str, Any]) -> None:
 def test_validation_report_quarantine_and_rows_match_local(
     cluster: str, messy: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parquet = write_parts(messy, tmp_path / "messy", 500)
+    parquet = write_parts(messy, tmp_path / "messy", rows=500)
     csv = tmp_path / "messy.csv"
     messy.to_csv(csv, index=False)
     monkeypatch.setattr(dist, "CSV_BLOCKSIZE", "150KB")  # several CSV partitions, too
@@ -155,6 +136,58 @@ def test_validation_report_quarantine_and_rows_match_local(
             parquet, s, client, schema=remote.schema, reference=reference, source="b"
         )
         assert_same_report(held_local.report, held.report)
+
+
+def _managed_bytes(dask_worker: Any) -> int:
+    from dask.sizeof import sizeof
+
+    return int(sum(sizeof(value) for value in dask_worker.data.values()))
+
+
+def test_validated_rows_wait_on_disk_not_in_worker_memory(
+    cluster: str, line: dict[str, Path], tmp_path: Path
+) -> None:
+    """What bounds a worker's memory: after validation the rows are staged files, read by the
+    tasks that need them, and the files go when no frame uses them."""
+    s = settings(artifacts=tmp_path)
+    with Client(cluster) as client:
+        result = dist.validate_distributed(line["train"], s, client)
+        frame = result.frame
+        staged = frame.staging.path
+        assert all(isinstance(p, dist.StagedPart) for p in frame.parts)
+        assert staged.parent == (tmp_path / ".staging").resolve()
+        assert len(list(staged.rglob("*.parquet"))) == len(frame.parts) > 1
+        in_memory = read_table(line["train"]).memory_usage(deep=True).sum()
+        held = sum(client.run(_managed_bytes).values())
+        assert held < 0.05 * in_memory, (held, in_memory)
+        # a chunk cut across partitions reads only its rows
+        chunk = frame.iloc[500:1600]
+        local = validate(read_table(line["train"]), s).frame
+        assert frame_sha256(chunk) == frame_sha256(local.iloc[500:1600])
+        del result, frame, chunk
+        gc.collect()
+        assert not staged.exists()
+
+
+def test_staging_removes_what_a_killed_process_left(tmp_path: Path) -> None:
+    host = socket.gethostname()
+    dead = tmp_path / f"{host}-999999999-abc"  # no such process
+    alive = tmp_path / f"{host}-{os.getpid()}-abc"
+    other_host = tmp_path / "another-host-999999999-abc"
+    for d in (dead, alive, other_host):
+        d.mkdir()
+    staging = dist.Staging(tmp_path)
+    assert not dead.exists() and alive.exists() and other_host.exists()
+    assert staging.path.exists()
+    staging.close()
+    assert not staging.path.exists()
+
+
+def test_unwritable_staging_directory_is_a_user_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(dist.UserError, match="staging directory"):
+        dist.Staging(blocker / "staging")
 
 
 def test_cli_validate_starts_its_own_cluster_and_writes_the_local_report(
@@ -205,6 +238,8 @@ def test_run_gives_the_same_gate_decisions_and_holdout_pr_auc(runs: dict[str, An
         assert b["metrics"]["n"] == HOLDOUT_ROWS
     assert dask.models[0]["status"] == PRODUCTION  # the first model that passes is champion
     assert dask.report["data"] == local.report["data"]
+    staging = runs["dask"][0] / ".staging"
+    assert staging.is_dir() and not any(staging.iterdir())  # the staged rows went with the run
     reports = [
         json.loads((runs[name][0] / "reports" / "data_validation_report.json").read_text())
         for name in ("local", "dask")
@@ -283,18 +318,6 @@ def test_warm_start_continues_the_previous_booster_on_both_workers(
 
 
 # -- mistakes: exit 2, one line --------------------------------------------------------------------
-
-
-def invoke(*args: Any) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(result: Result, *named: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for item in named:
-        assert item in lines[0]
 
 
 def test_unreachable_scheduler_is_exit_2_naming_it(

@@ -166,9 +166,12 @@ def validate(
         if client is None:
             result: Any = run_validation(read_table(path), settings, source=str(path))
         else:
-            from defectops.distributed import validate_distributed
+            from defectops.distributed import Staging, validate_distributed
 
-            result = validate_distributed(path, settings, client, source=str(path))
+            with Staging.of(settings) as staging:  # the rows are not needed after the report
+                result = validate_distributed(
+                    path, settings, client, source=str(path), staging=staging
+                )
         written = write_outputs(result, settings)
     print_validation(result.report)
     console.print(f"report: {written['report']}")
@@ -257,6 +260,7 @@ def run_and_show(settings: Settings) -> None:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # a log or a pipe gets the table, not a blank line
     ) as progress:
         task = progress.add_task(f"training {settings.model} ({settings.strategy})", total=None)
 
@@ -366,17 +370,26 @@ def ingest(
         str | None,
         typer.Option("--fail-on", help="Exit 3 when the batch reaches this drift level."),
     ] = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate and store one production batch, check it for drift, retrain when due."""
+    from defectops.engine import engine_client
     from defectops.ingest import ingest_batch
     from defectops.monitoring.monitor import DRIFT_EXIT_CODE, reached
 
     _check_fail_on(fail_on)
     settings = settings_from(
-        config, artifacts=artifacts, tracking_uri=tracking_uri, ingest={"retrain": retrain}
+        config,
+        artifacts=artifacts,
+        tracking_uri=tracking_uri,
+        ingest={"retrain": retrain},
+        engine=engine,
+        scheduler=scheduler,
     )
-    result = ingest_batch(settings, data, batch_id=batch_id)
+    with engine_client(settings) as client:
+        result = ingest_batch(settings, data, batch_id=batch_id, client=client)
     batch = result.batch
     if result.duplicate:
         console.print(f"batch {batch.batch_id!r} was already ingested (same rows): nothing to do")
@@ -450,14 +463,18 @@ def monitor(
         str | None,
         typer.Option("--fail-on", help="Exit 3 when the batch reaches this level: warn or drift."),
     ] = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Compare a batch with the champion's training profile: PSI, KS, unseen values, scores."""
+    from defectops.engine import engine_client
     from defectops.monitoring.monitor import DRIFT_EXIT_CODE, monitor_batch, reached
 
     _check_fail_on(fail_on)
-    settings = settings_from(config, artifacts=artifacts)
-    report, paths = monitor_batch(settings, data, name=name)
+    settings = settings_from(config, artifacts=artifacts, engine=engine, scheduler=scheduler)
+    with engine_client(settings) as client:
+        report, paths = monitor_batch(settings, data, name=name, client=client)
     print_drift(report)
     console.print(f"report: {paths['report']}\nplot:   {paths['plot']}")
     if reached(report["status"], fail_on):

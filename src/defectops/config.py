@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     scheduler: str | None = Field(
         None, description="Dask scheduler address (tcp://host:8786); none: a LocalCluster"
     )
+    staging: Path | None = Field(
+        None,
+        description="dask engine: a directory the workers and this process all reach, where "
+        "validated rows wait as Parquet between steps; none: <artifacts>/.staging",
+    )
 
     _split = field_validator("categorical", "drop", mode="before")(_split_columns)
 

@@ -1,20 +1,21 @@
 """The dask engine: the same verbs on rows spread over a Dask cluster.
 
 Nothing that decides an outcome has a second implementation here. Each step runs the local code
-on one partition where the partition lives and combines small results on the client:
+on one partition at a time on the workers and combines small results on the client:
 
 validation
     :func:`~defectops.data.validation.typed_rows` and
     :func:`~defectops.data.validation.clean_rows` per partition; each partition's
     :class:`~defectops.data.validation.RowsProfile` is merged in row order and turned into the
-    report by the same :func:`~defectops.data.validation.build_report`. Counts are exact. The two
+    report by the same :func:`~defectops.data.validation.build_report`. Each partition is read,
+    validated and its clean rows staged as a Parquet file by one task (see :class:`Staging`), so
+    only summaries and the quarantined rows come back. Counts are exact. The two
     numbers that do not merge from summaries are counted globally: distinct values of numeric and
     time columns (dask's exact, shuffle-based ``nunique``) and duplicate rows (64-bit row hashes
     counted across partitions, rows sharing a hash compared in full, so a hash collision cannot
     invent a duplicate). Means are merged sums, equal to the local ones up to float rounding.
-    The reference profile (ranges, categories) merges exactly. It holds no quantiles; where one
-    needs them, dask's ``Series.quantile`` (an approximate, per-partition percentile merge) is
-    the sketch to use, and the report must say so.
+    The reference profile (ranges, categories) merges exactly; the drift profile's quantiles
+    come from a mergeable sketch (:mod:`defectops.monitoring.sketch`).
 features
     The fitted :class:`~defectops.features.FeatureBuilder` is applied per partition. Fitting it
     merges per-partition summaries (:meth:`~defectops.features.FeatureBuilder.numeric_moments`,
@@ -34,8 +35,13 @@ scoring and the gate
 
 Rows are kept in order. With an order column, rows already in that order (as a plant's export
 usually is) are checked and left where they are; others are sorted by a dask shuffle that equals
-the local engine's stable sort. The validated rows stay in the cluster's memory between chunks
-(workers spill to disk when it is short).
+the local engine's stable sort.
+
+The validated rows wait as staged files, not in the cluster's memory: a task reads the partition
+(only the columns) it needs, and a chunk is a description of row ranges over those files. A worker
+holds the partitions its current tasks read and its share of the chunk being boosted; its memory
+follows the chunk and partition sizes, not the data's. A small set read by every model (the
+hold-out) is staged as files of its own.
 """
 
 from __future__ import annotations
@@ -43,20 +49,23 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 import pandas as pd
 
 from defectops.config import Settings
-from defectops.data.io import _csv_header, parquet_files, table_format
+from defectops.data.io import _csv_header, frame_sha256, parquet_files, table_format
 from defectops.data.schema import DataSchema, check_columns, check_scalar_columns, infer_schema
 from defectops.data.validation import (
     RowsProfile,
@@ -93,20 +102,139 @@ NUNIQUE_ROWS = 10_000_000
 # -- rows on the cluster --------------------------------------------------------------------------
 
 
+class Staging:
+    """A directory of staged partitions: the validated rows of one data set, as Parquet files.
+
+    Rows wait here between steps instead of in the workers' memory, so a worker holds only the
+    partitions its current tasks read and the chunk it trains on: its memory follows the chunk
+    size and the partition size, not the data. The directory lives under ``root`` (which every
+    worker and this process must reach: the same storage ``--data`` is on, on a cluster of many
+    machines) and is removed when no frame uses it any more, or when this process exits. A
+    directory left by a killed process is removed by the next one that stages on the same host.
+    """
+
+    def __init__(self, root: Path) -> None:
+        root = Path(root).resolve()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(root)
+            self.path = Path(
+                tempfile.mkdtemp(prefix=f"{socket.gethostname()}-{os.getpid()}-", dir=root)
+            )
+        except OSError as exc:
+            raise UserError(
+                f"staging directory {root}: cannot write there ({exc.strerror or exc}); "
+                "set staging: in the config (or DEFECTOPS_STAGING) to a writable directory"
+            ) from None
+        self._remove = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+        self._sets = itertools.count()
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @classmethod
+    def of(cls, settings: Settings) -> Staging:
+        return cls(settings.staging or settings.artifacts / ".staging")
+
+    def new_set(self, kind: str) -> str:
+        """A name for one more set of staged partitions (validated rows, a sorted copy, ...)."""
+        return f"{kind}-{next(self._sets)}"
+
+    def file(self, name: str, index: int) -> str:
+        """Where partition ``index`` of the set ``name`` is staged."""
+        return str(self.path / name / f"part-{index:05d}.parquet")
+
+    def close(self) -> None:
+        """Remove the files now (frames still using them can no longer be read)."""
+        self._remove()
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Staging directories of this host whose process is gone (killed before it cleaned up)."""
+    host = socket.gethostname()
+    for path in root.iterdir():
+        owner, _, rest = path.name.rpartition("-")
+        owner_host, _, pid = owner.rpartition("-")
+        if owner_host == host and pid.isdigit() and rest and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    """A partition as a staged file plus the cuts to make after reading it: what tasks receive.
+
+    ``columns`` narrows the read itself (Parquet reads only those columns); ``cuts`` are applied
+    in order, a ``(start, end)`` pair as a range of positions, an array as a boolean mask. Cutting
+    a frame on the client only adds to this small description; nothing is read until a task runs.
+    """
+
+    path: str
+    columns: tuple[str, ...] | None = None
+    cuts: tuple[tuple[int, int] | np.ndarray, ...] = ()
+    #: column types to give after reading (``DistributedFrame.astype``)
+    dtypes: tuple[tuple[str, Any], ...] = ()
+
+    def load(self) -> pd.DataFrame:
+        columns = list(self.columns) if self.columns is not None else None
+        frame = pd.read_parquet(self.path, columns=columns)
+        for cut in self.cuts:
+            frame = frame.iloc[cut[0] : cut[1]] if isinstance(cut, tuple) else frame.loc[cut]
+        if self.dtypes:
+            frame = frame.astype({c: t for c, t in self.dtypes if c in frame.columns})
+        return frame
+
+    def cut(self, cut: tuple[int, int] | np.ndarray) -> StagedPart:
+        return replace(self, cuts=(*self.cuts, cut))
+
+
+#: a partition: a staged file (most rows), or a future of a frame in memory (small row sets)
+Part = Union["StagedPart", "Future"]
+
+
+def _rows_of(part: Any) -> pd.DataFrame:
+    """The rows a task was given: a staged partition is read here, a future arrives as its frame."""
+    return part.load() if isinstance(part, StagedPart) else part
+
+
+def _apply(part: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    return fn(_rows_of(part), **kwargs)
+
+
+def _stage_rows(part: Any, file: str) -> int:
+    return _stage(_rows_of(part), file)
+
+
 @dataclass(frozen=True, eq=False)
 class DistributedFrame:
-    """The rows of a data set as pandas partitions held by a Dask cluster, in row order.
+    """The rows of a data set as pandas partitions spread over a Dask cluster, in row order.
 
     It offers the few frame operations the pipeline uses, with pandas' meaning, so the training
     loop reads the same on both engines: ``len``, ``frame[columns]``, ``frame[column]`` (see
     :class:`DistributedColumn`), ``frame.iloc[start:end]``, ``reset_index(drop=True)`` and
     ``head``. Partition lengths are known, so row ranges are cut without a pass over the data.
+    Partitions are staged files (:class:`StagedPart`, read by each task that needs them) or, for
+    a small set kept in memory with :meth:`persist`, futures.
     """
 
     client: Client
-    parts: tuple[Future, ...]
+    parts: tuple[Part, ...]
     lengths: tuple[int, ...]
     meta: pd.DataFrame
+    #: keeps the staged files alive as long as a frame reads them
+    staging: Staging | None = None
 
     def __len__(self) -> int:
         return int(sum(self.lengths))
@@ -126,13 +254,36 @@ class DistributedFrame:
             return DistributedColumn(self, key)
         return self.select(list(key))
 
+    def _with(
+        self, parts: Sequence[Part], lengths: Sequence[int], meta: pd.DataFrame | None = None
+    ) -> DistributedFrame:
+        return DistributedFrame(
+            self.client, tuple(parts), tuple(int(n) for n in lengths),
+            self.meta if meta is None else meta, self.staging,
+        )  # fmt: skip
+
     def select(self, columns: list[str]) -> DistributedFrame:
-        """These columns only (pandas shares the memory: nothing is copied on the workers)."""
+        """These columns only: staged partitions then read only them."""
         missing = [c for c in columns if c not in self.meta.columns]
         if missing:
             raise KeyError(missing[0])
-        parts = self.client.map(_columns, self.parts, **shared(self.client, {"columns": columns}))
-        return DistributedFrame(self.client, tuple(parts), self.lengths, self.meta[columns])
+        parts = [
+            replace(part, columns=tuple(columns))
+            if isinstance(part, StagedPart)
+            else self.client.submit(_columns, part, columns)
+            for part in self.parts
+        ]
+        return self._with(parts, self.lengths, self.meta[columns])
+
+    def astype(self, dtypes: dict[str, Any]) -> DistributedFrame:
+        """These columns as these types, as pandas' ``astype`` gives them (on reading)."""
+        parts = [
+            replace(part, dtypes=(*part.dtypes, *dtypes.items()))
+            if isinstance(part, StagedPart)
+            else self.client.submit(_astype, part, dtypes)
+            for part in self.parts
+        ]
+        return self._with(parts, self.lengths, self.meta.astype(dtypes))
 
     def reset_index(self, drop: bool = True) -> DistributedFrame:
         """Partitions carry no meaningful index: positions are what rows are addressed by."""
@@ -140,40 +291,71 @@ class DistributedFrame:
 
     def rows(self, start: int, end: int) -> DistributedFrame:
         """Rows ``start`` to ``end`` (positions, end excluded), cutting only the edge partitions."""
-        parts: list[Future] = []
+        parts: list[Part] = []
         lengths: list[int] = []
         offset = 0
         for part, n in zip(self.parts, self.lengths, strict=True):
             lo, hi = max(start - offset, 0), min(end - offset, n)
             if lo < hi:
-                whole = lo == 0 and hi == n
-                parts.append(part if whole else self.client.submit(_slice, part, lo, hi))
+                if lo == 0 and hi == n:
+                    parts.append(part)
+                elif isinstance(part, StagedPart):
+                    parts.append(part.cut((lo, hi)))
+                else:
+                    parts.append(self.client.submit(_slice, part, lo, hi))
                 lengths.append(hi - lo)
             offset += n
-        return DistributedFrame(self.client, tuple(parts), tuple(lengths), self.meta)
+        return self._with(parts, lengths)
 
     def take(self, keep: np.ndarray) -> DistributedFrame:
         """The rows where the boolean mask ``keep`` (one value per row) is true, in order."""
         if len(keep) != len(self):
             raise ValueError(f"mask of {len(keep)} values for {len(self)} rows")
-        parts: list[Future] = []
+        parts: list[Part] = []
         lengths: list[int] = []
         offset = 0
         for part, n in zip(self.parts, self.lengths, strict=True):
-            piece = keep[offset : offset + n]
+            piece = np.asarray(keep[offset : offset + n], dtype=bool)
             kept = int(piece.sum())
             if kept == n:
                 parts.append(part)
+            elif kept and isinstance(part, StagedPart):
+                parts.append(part.cut(piece.copy()))
             elif kept:
                 parts.append(self.client.submit(_mask, part, piece))
             if kept:
                 lengths.append(kept)
             offset += n
-        return DistributedFrame(self.client, tuple(parts), tuple(lengths), self.meta)
+        return self._with(parts, lengths)
 
-    def map(self, fn: Callable[..., Any], **kwargs: Any) -> list[Future]:
-        """``fn(partition, **kwargs)`` for every partition, where it lives."""
-        return list(self.client.map(fn, self.parts, **shared(self.client, kwargs)))
+    def persist(self) -> DistributedFrame:
+        """The same rows held in the workers' memory: for a small set read again and again
+        (the hold-out, scored by every model), not for the data."""
+        parts = self.client.map(_rows_of, list(self.parts), pure=False)
+        return self._with(parts, self.lengths)
+
+    def map(
+        self, fn: Callable[..., Any], *, workers: list[str] | None = None, **kwargs: Any
+    ) -> list[Future]:
+        """``fn(partition, **kwargs)`` for every partition, on ``workers`` when given."""
+        work = functools.partial(_apply, fn=fn)
+        return list(
+            self.client.map(
+                work, list(self.parts), pure=False, workers=workers, **shared(self.client, kwargs)
+            )
+        )
+
+    def compact(self, name: str) -> DistributedFrame:
+        """The same rows staged as files of their own: for a subset (such as a stratified
+        hold-out) read many times, so that reading it no longer reads every partition."""
+        assert self.staging is not None, "only staged rows are compacted"
+        name = self.staging.new_set(name)
+        files = [self.staging.file(name, i) for i in range(len(self.parts))]
+        lengths = self.client.gather(
+            self.client.map(_stage_rows, list(self.parts), files, pure=False)
+        )
+        kept = [(StagedPart(f), n) for f, n in zip(files, lengths, strict=True) if n]
+        return self._with([p for p, _ in kept], [n for _, n in kept])
 
     def gather_each(self, fn: Callable[..., Any], **kwargs: Any) -> list[Any]:
         """The small results of ``fn`` per partition, in row order."""
@@ -184,20 +366,23 @@ class DistributedFrame:
         for part, length in zip(self.parts, self.lengths, strict=True):
             if have >= n:
                 break
-            frames.append(self.client.submit(_slice, part, 0, min(length, n - have)).result())
+            take = min(length, n - have)
+            frames.append(self.client.submit(_apply, part, _slice, start=0, end=take).result())
             have += length
         return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
 
     def gather(self) -> pd.DataFrame:
         """All rows in one pandas frame on the client: only for rows known to be few."""
-        frames = list(self.client.gather(list(self.parts)))
+        frames = list(self.client.gather(self.client.map(_rows_of, list(self.parts), pure=False)))
         return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
 
     def to_dask(self) -> Any:
-        """The same partitions as a dask DataFrame, for dask's own algorithms."""
+        """The same partitions as a lazy dask DataFrame, for dask's own algorithms."""
+        import dask
         import dask.dataframe as dd
 
-        return dd.from_delayed(list(self.parts), meta=self.meta, verify_meta=False)
+        load = dask.delayed(_rows_of, pure=True)
+        return dd.from_delayed([load(p) for p in self.parts], meta=self.meta, verify_meta=False)
 
     def row_hash_blocks(self) -> Iterator[np.ndarray]:
         """Per partition, in order, the row hashes :func:`~defectops.data.io.frame_sha256` uses.
@@ -215,6 +400,27 @@ class DistributedFrame:
         return merge_reference_profiles(parts, max_categories)
 
 
+def frame_of_files(client: Client, files: Sequence[Path]) -> DistributedFrame:
+    """Parquet files of rows validated before (the store's batches) as a frame, in file order.
+
+    Row counts come from the files' footers; the rows are read by the tasks that need them, as
+    staged rows are, and the files are never removed (they are not this process's staging).
+    """
+    import pyarrow.parquet as pq
+
+    if not files:
+        raise UserError("no stored rows to read")
+    lengths = [pq.read_metadata(f).num_rows for f in files]
+    meta = pq.read_schema(files[0]).empty_table().to_pandas()
+    # absolute paths: workers may run in another directory
+    kept = [
+        (StagedPart(str(Path(f).resolve())), int(n))
+        for f, n in zip(files, lengths, strict=True)
+        if n
+    ]
+    return DistributedFrame(client, tuple(p for p, _ in kept), tuple(n for _, n in kept), meta)
+
+
 def shared(client: Client, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``client.map``, anything but a plain value sent once as a future.
 
@@ -226,7 +432,9 @@ def shared(client: Client, kwargs: dict[str, Any]) -> dict[str, Any]:
 
     out = {}
     for name, value in kwargs.items():
-        plain = value is None or isinstance(value, str | int | float | bool | Future)
+        plain = (
+            value is None or isinstance(value, str | int | float | bool | Future) or callable(value)
+        )
         out[name] = value if plain else client.scatter([value], hash=False)[0]
     return out
 
@@ -274,6 +482,8 @@ class DistributedValidation:
     quarantine: pd.DataFrame
     schema: DataSchema
     report: dict[str, Any]
+    #: the raw rows' fingerprint, when asked for
+    sha256: str | None = None
 
 
 # -- functions run on the workers, one partition at a time ----------------------------------------
@@ -281,6 +491,10 @@ class DistributedValidation:
 
 def _columns(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return part[columns]
+
+
+def _astype(part: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
+    return part.astype(dtypes)
 
 
 def _slice(part: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
@@ -333,30 +547,25 @@ def _order_bounds(part: pd.DataFrame, column: str) -> tuple[bool, Any, Any] | No
 
 
 def _validate_part(
-    raw: pd.DataFrame, schema: DataSchema, reference: dict[str, Any] | None
-) -> tuple[pd.DataFrame, pd.DataFrame, RowsProfile]:
-    """One partition through the local validation: clean rows, quarantined rows, profile."""
-    frame, reasons = typed_rows(raw.reset_index(drop=True), schema)
+    raw: pd.DataFrame,
+    schema: DataSchema,
+    reference: dict[str, Any] | None,
+    optional: bool = False,
+    describe: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, RowsProfile | None]:
+    """One partition through the local validation: clean rows, quarantined rows, profile (or
+    ``None`` when the report is not wanted). ``optional``: labels may be missing."""
+    raw = raw.reset_index(drop=True)
+    frame, reasons = typed_rows(raw, schema, optional=optional)
     bad = bad_row_mask(reasons, len(frame))
-    quarantine = _quarantine_frame(raw.reset_index(drop=True), reasons, bad)
-    clean = clean_rows(frame, bad, schema, sort=False)
-    return (
-        clean,
-        quarantine,
-        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False),
+    quarantine = _quarantine_frame(raw, reasons, bad)
+    clean = clean_rows(frame, bad, schema, sort=False, optional=optional)
+    profile = (
+        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False)
+        if describe
+        else None
     )
-
-
-def _first(result: tuple[Any, ...]) -> Any:
-    return result[0]
-
-
-def _second(result: tuple[Any, ...]) -> Any:
-    return result[1]
-
-
-def _third(result: tuple[Any, ...]) -> Any:
-    return result[2]
+    return clean, quarantine, profile
 
 
 def _moments(part: pd.DataFrame, features: FeatureBuilder) -> NumericMoments:
@@ -389,15 +598,16 @@ def _score_part(part: pd.DataFrame, champion: Any) -> pd.DataFrame:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def read_partitions(path: Path | str, client: Client) -> tuple[DistributedFrame, pd.DataFrame]:
-    """The raw partitions of a CSV file, Parquet file or Parquet directory, and a typed sample.
+def read_partitions(path: Path | str) -> tuple[Any, pd.DataFrame | None]:
+    """The rows of a CSV file, Parquet file or Parquet directory as a lazy dask DataFrame, and,
+    for CSV, a typed sample (``None`` for Parquet: read the first partition for one).
 
     Parquet partitions are typed by the file, as the local engine reads them. CSV partitions are
     read as text (``dtype=object``), because a type guessed from a sample can be wrong for a
     later block; validation parses text exactly as it parses typed values (a number that does
     not parse is quarantined, an ID ``101`` is ``"101"`` either way). The sample (the first
     ``SCHEMA_SAMPLE_ROWS`` rows, typed as :func:`~defectops.data.io.read_table` types them) is
-    what column roles are inferred from.
+    what column roles are inferred from. Nothing is read on the cluster yet.
     """
     import dask
     import pyarrow as pa
@@ -412,17 +622,14 @@ def read_partitions(path: Path | str, client: Client) -> tuple[DistributedFrame,
         raise UserError(f"data file {path}: not found; check the path")
     try:
         with dask.config.set(DASK_CONFIG):
-            frame, sample = _lazy_read(path, source, kind)
-        parts = client.compute(frame.to_delayed())
-        lengths = client.gather(client.map(_length, parts))
+            return _lazy_read(path, source, kind)
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
-    meta = client.submit(_slice, parts[0], 0, 0).result() if parts else frame._meta
-    rows = DistributedFrame(client, tuple(parts), tuple(int(n) for n in lengths), meta)
-    if sample is None:
-        sample = rows.head(SCHEMA_SAMPLE_ROWS)
-    return rows, sample
+        raise _unreadable(path, kind, exc) from None
+
+
+def _unreadable(path: Path, kind: str, exc: BaseException) -> UserError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UserError(f"data file {path}: cannot read it as {kind} ({first})")
 
 
 def _lazy_read(path: Path, source: Any, kind: str) -> tuple[Any, pd.DataFrame | None]:
@@ -455,46 +662,153 @@ def validate_distributed(
     schema: DataSchema | None = None,
     reference: dict[str, Any] | None = None,
     source: str = "",
+    staging: Staging | None = None,
+    labels: Literal["required", "optional"] = "required",
+    describe: bool = True,
+    fingerprint: bool = False,
 ) -> DistributedValidation:
     """:func:`~defectops.data.validation.validate` on a Dask cluster: the same report.
 
     Column roles come from the first rows (``SCHEMA_SAMPLE_ROWS``) and the target's distinct
-    values from every row.
+    values from every row. Each partition is read, validated and its clean rows staged (in
+    ``staging``, by default a new :class:`Staging` under the settings' staging root) by one task,
+    so only the summaries and the quarantined rows come back and no worker holds the data.
+    ``labels`` and ``describe`` mean what they mean for the local ``validate``;
+    ``fingerprint`` also gives the raw rows' :func:`~defectops.data.io.frame_sha256` (from the
+    same read), which is how a batch is recognised when it comes again.
     """
-    raw, sample = read_partitions(path, client)
-    if schema is None:
-        target_values = None
-        if settings.target in raw.columns:
-            distinct = raw.gather_each(_distinct, name=settings.target)
-            target_values = pd.Series(pd.unique(np.concatenate(distinct)) if distinct else [])
-        schema = infer_schema(sample, settings, target_values=target_values)
-    else:
-        check_columns(sample, schema)
-        check_scalar_columns(sample, [*schema.features, schema.target])
+    import dask
+    import pyarrow as pa
 
-    results = raw.map(_validate_part, schema=schema, reference=reference)
-    cleans = client.map(_first, results)
-    profiles: list[RowsProfile] = client.gather(client.map(_third, results))
-    quarantines: list[pd.DataFrame] = client.gather(client.map(_second, results))
-    raw_meta = raw.meta
-    del results, raw  # the raw partitions are released: the clean ones replace them
+    optional = labels == "optional"
+    path = Path(path)
+    lazy, sample = read_partitions(path)
+    raw = lazy.to_delayed()
+    try:
+        if sample is None:
+            sample = _first_rows(client, raw, lazy._meta, SCHEMA_SAMPLE_ROWS)
+        if schema is None:
+            target_values = None
+            if settings.target in lazy.columns:
+                distinct = client.gather(
+                    client.compute([dask.delayed(_distinct)(p, settings.target) for p in
+                                    lazy[[settings.target]].to_delayed()])
+                )  # fmt: skip
+                target_values = pd.Series(pd.unique(np.concatenate(distinct)) if distinct else [])
+            schema = infer_schema(sample, settings, target_values=target_values)
+        else:
+            has_target = schema.target in sample.columns
+            check_columns(sample, schema, need_target=not optional)
+            check_scalar_columns(
+                sample, [*schema.features, *([schema.target] if has_target else [])]
+            )
 
-    empty_clean, empty_quarantine, empty_profile = _validate_part(raw_meta, schema, reference)
-    quarantine = _offset_quarantine(
-        quarantines or [empty_quarantine], [p.rows_read for p in profiles] or [0]
+        staging = staging or Staging.of(settings)
+        rows = staging.new_set("rows")
+        context = client.scatter([schema, reference], broadcast=True, hash=False)
+        stage = dask.delayed(_validate_and_stage, pure=False)
+        tasks = [
+            stage(part, *context, staging.file(rows, i), optional, describe, fingerprint)
+            for i, part in enumerate(raw)
+        ]
+        results: list[_Validated] = client.gather(client.compute(tasks))
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise _unreadable(path, table_format(path), exc) from None
+
+    empty_clean, empty_quarantine, empty_profile = _validate_part(
+        lazy._meta, schema, reference, optional
     )
-    kept = [(c, p.rows_kept) for c, p in zip(cleans, profiles, strict=True) if p.rows_kept]
-    meta = client.submit(_slice, cleans[0], 0, 0).result() if cleans else empty_clean
+    rows_read = [r.rows_read for r in results]
+    quarantine = _offset_quarantine(
+        [r.quarantine for r in results] or [empty_quarantine], rows_read or [0]
+    )
+    kept = [(StagedPart(staging.file(rows, i)), r.kept) for i, r in enumerate(results) if r.kept]
+    meta = results[0].meta if results else empty_clean
     frame = DistributedFrame(
-        client, tuple(c for c, _ in kept), tuple(n for _, n in kept), meta.reset_index(drop=True)
+        client, tuple(p for p, _ in kept), tuple(n for _, n in kept), meta, staging
     )
     if schema.order_by is not None:
-        frame = _in_order(frame, schema.order_by)
+        frame = _in_order(frame, schema.order_by, staging)
 
-    profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
-    _count_globally(profile, frame)
-    report = build_report(profile, schema, reference, source)
-    return DistributedValidation(frame, quarantine, schema, report)
+    if describe:
+        profiles = [r.profile for r in results if r.profile is not None]
+        profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
+        assert profile is not None
+        _count_globally(profile, frame)
+        report = build_report(profile, schema, reference, source)
+    else:  # the local engine's short report
+        report = {
+            "source": source,
+            "rows_read": int(sum(rows_read)),
+            "rows_kept": len(frame),
+            "rows_quarantined": len(quarantine),
+        }
+    sha256 = None
+    if fingerprint:
+        sha256 = frame_sha256(_RowHashes([r.hashes for r in results], lazy.columns))  # type: ignore[arg-type]
+    return DistributedValidation(frame, quarantine, schema, report, sha256)
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """What validating one partition sends back: no rows but the quarantined ones."""
+
+    kept: int
+    quarantine: pd.DataFrame
+    profile: RowsProfile | None
+    #: the clean rows' columns and types, no rows
+    meta: pd.DataFrame
+    rows_read: int
+    #: the raw rows' hashes (``fingerprint``), else empty
+    hashes: np.ndarray
+
+
+@dataclass(frozen=True)
+class _RowHashes:
+    """Row hashes gathered per partition, in the shape :func:`frame_sha256` digests."""
+
+    blocks: list[np.ndarray]
+    columns: pd.Index
+
+    def row_hash_blocks(self) -> Iterator[np.ndarray]:
+        return iter(self.blocks)
+
+
+def _first_rows(client: Client, parts: list[Any], meta: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The first ``n`` rows of lazy partitions, reading only as many partitions as needed."""
+    import dask
+
+    frames, have = [], 0
+    for part in parts:
+        if have >= n:
+            break
+        frames.append(client.compute(dask.delayed(_slice)(part, 0, n - have), sync=True))
+        have += len(frames[-1])
+    return pd.concat(frames, ignore_index=True) if frames else meta
+
+
+def _validate_and_stage(
+    raw: pd.DataFrame,
+    schema: DataSchema,
+    reference: dict[str, Any] | None,
+    file: str,
+    optional: bool = False,
+    describe: bool = True,
+    fingerprint: bool = False,
+) -> _Validated:
+    """One partition validated, its clean rows written to ``file``."""
+    clean, quarantine, profile = _validate_part(raw, schema, reference, optional, describe)
+    if len(clean):
+        _stage(clean, file)
+    hashes = _row_hashes(raw) if fingerprint else np.empty(0, dtype=np.uint64)
+    meta = clean.iloc[:0].reset_index(drop=True)
+    return _Validated(len(clean), quarantine, profile, meta, len(raw), hashes)
+
+
+def _stage(part: pd.DataFrame, file: str) -> int:
+    Path(file).parent.mkdir(parents=True, exist_ok=True)
+    part.reset_index(drop=True).to_parquet(file, index=False)
+    return len(part)
 
 
 def _offset_quarantine(parts: list[pd.DataFrame], rows_read: list[int]) -> pd.DataFrame:
@@ -511,7 +825,7 @@ def _offset_quarantine(parts: list[pd.DataFrame], rows_read: list[int]) -> pd.Da
     return pd.concat(non_empty or shifted[:1], ignore_index=True)
 
 
-def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
+def _in_order(frame: DistributedFrame, column: str, staging: Staging) -> DistributedFrame:
     """The rows in order of ``column``, ties in row order: the local engine's stable sort.
 
     Exported rows usually are in order already; that is checked within each partition and
@@ -520,7 +834,7 @@ def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
     """
     last = None
     ordered = True
-    for bounds in frame.gather_each(_order_bounds, column=column):
+    for bounds in frame.select([column]).gather_each(_order_bounds, column=column):
         if bounds is None:
             continue
         inside, first, final = bounds
@@ -530,17 +844,28 @@ def _in_order(frame: DistributedFrame, column: str) -> DistributedFrame:
         last = final
     if ordered:
         return frame
+    import dask
+    import dask.dataframe as dd
+
     offsets = np.concatenate([[0], np.cumsum(frame.lengths)[:-1]]).astype(np.int64)
-    futures = frame.client.map(_with_position, frame.parts, [int(o) for o in offsets])
+    load = dask.delayed(_rows_of, pure=True)
+    positioned = [
+        dask.delayed(_with_position)(load(p), int(o))
+        for p, o in zip(frame.parts, offsets, strict=True)
+    ]
     meta = frame.meta.assign(**{_POSITION: np.empty(0, dtype=np.int64)})
-    data = _from_futures(futures, meta)
+    data = dd.from_delayed(positioned, meta=meta, verify_meta=False)
     data = data.sort_values([column, _POSITION], shuffle_method=_shuffle_method(frame))
     data = data.drop(columns=[_POSITION])
-    parts = frame.client.map(_reset, frame.client.compute(data.to_delayed()))
-    lengths = frame.client.gather(frame.client.map(_length, parts))
-    kept = [(p, int(n)) for p, n in zip(parts, lengths, strict=True) if n]
+    name = staging.new_set("sorted")
+    files = [staging.file(name, i) for i in range(data.npartitions)]
+    stage = dask.delayed(_stage, pure=False)
+    lengths = frame.client.gather(
+        frame.client.compute([stage(p, f) for p, f in zip(data.to_delayed(), files, strict=True)])
+    )
+    kept = [(StagedPart(f), int(n)) for f, n in zip(files, lengths, strict=True) if n]
     return DistributedFrame(
-        frame.client, tuple(p for p, _ in kept), tuple(n for _, n in kept), frame.meta
+        frame.client, tuple(p for p, _ in kept), tuple(n for _, n in kept), frame.meta, staging
     )
 
 
@@ -558,16 +883,6 @@ def _with_position(part: pd.DataFrame, offset: int) -> pd.DataFrame:
     return part.assign(**{_POSITION: np.arange(offset, offset + len(part), dtype=np.int64)})
 
 
-def _reset(part: pd.DataFrame) -> pd.DataFrame:
-    return part.reset_index(drop=True)
-
-
-def _from_futures(futures: Sequence[Future], meta: pd.DataFrame) -> Any:
-    import dask.dataframe as dd
-
-    return dd.from_delayed(list(futures), meta=meta, verify_meta=False)
-
-
 def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
     """Fill in what partition summaries cannot give: distinct values and duplicate rows."""
     import dask
@@ -577,7 +892,7 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
     pending = [col for col, stats in profile.columns.items() if stats["n_unique"] is None]
     if len(frame.parts) <= 1:  # nothing to combine: counted where the rows are
         counts, duplicates = (
-            client.submit(_exact_counts, frame.parts[0], pending).result()
+            client.submit(_apply, frame.parts[0], _exact_counts, columns=pending).result()
             if frame.parts
             else ({col: 0 for col in pending}, 0)
         )
@@ -585,13 +900,17 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
             profile.columns[col]["n_unique"] = counts[col]
         profile.duplicates = duplicates
         return
-    data = frame.to_dask()
+    data = frame.select(pending).to_dask() if pending else None
     # one partition of distinct values per NUNIQUE_ROWS rows: a tree reduction for most data,
     # a shuffle spreading the distinct values over the workers for the largest
     split_out = max(1, len(frame) // NUNIQUE_ROWS)
     with dask.config.set({"dataframe.shuffle.method": _shuffle_method(frame)}):
-        counts = client.compute(
-            [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
+        counts = (
+            client.compute(
+                [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
+            )
+            if data is not None
+            else []
         )
     for col, count in zip(pending, counts, strict=True):
         profile.columns[col]["n_unique"] = int(count)
@@ -610,13 +929,19 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
-def prepare_distributed(settings: Settings, client: Client) -> PreparedData:
-    """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows."""
+def prepare_distributed(
+    settings: Settings, client: Client, staging: Staging | None = None
+) -> PreparedData:
+    """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows,
+    staged in ``staging`` (by default a :class:`Staging` of their own)."""
     from defectops.pipeline import PreparedData, check_prepared, holdout_size, stratified_holdout
 
     if settings.data is None:
         raise UserError("no data file given; pass --data FILE (or set data: in the config)")
-    validation = validate_distributed(settings.data, settings, client, source=str(settings.data))
+    staging = staging or Staging.of(settings)
+    validation = validate_distributed(
+        settings.data, settings, client, source=str(settings.data), staging=staging
+    )
     frame, schema = validation.frame, validation.schema
     if settings.holdout_data is not None:
         held = validate_distributed(
@@ -626,6 +951,7 @@ def prepare_distributed(settings: Settings, client: Client) -> PreparedData:
             schema=schema,
             reference=frame.reference_profile(schema),
             source=str(settings.holdout_data),
+            staging=staging,
         )
         data = PreparedData(
             validation,  # type: ignore[arg-type]
@@ -644,7 +970,7 @@ def prepare_distributed(settings: Settings, client: Client) -> PreparedData:
             _, hold_idx = stratified_holdout(y, n_hold, settings)
             in_holdout = np.zeros(n_rows, dtype=bool)
             in_holdout[hold_idx] = True
-            train, holdout = frame.take(~in_holdout), frame.take(in_holdout)
+            train, holdout = frame.take(~in_holdout), frame.take(in_holdout).compact("holdout")
         data = PreparedData(
             validation,  # type: ignore[arg-type]
             train,  # type: ignore[arg-type]
@@ -673,9 +999,9 @@ def run_distributed(
             f"--engine dask trains gbm only (XGBoost's Dask estimator), not {settings.model!r}; "
             "use --model gbm or --engine local"
         )
-    with engine_client(settings) as client:
+    with engine_client(settings) as client, Staging.of(settings) as staging:
         assert client is not None
-        data = prepare_distributed(settings, client)
+        data = prepare_distributed(settings, client, staging)
         build_model(settings, data.schema)
         with RunLock(settings.artifacts, purpose="run"):
             return _run_locked(settings, data, on_chunk)
@@ -789,19 +1115,41 @@ def _feature_array(
 ) -> tuple[Any, list[Future]]:
     """The model matrix of every partition, as one dask array with known chunk sizes.
 
-    Each block is computed where its partition lives, or on ``workers`` when given. Returns the
-    array and its blocks' futures.
+    Each block is computed on ``workers`` when given; otherwise staged partitions are dealt
+    out to every worker by rows (so each boosts on a like share) and partitions in memory stay
+    where they are. Returns the array and its blocks' futures.
     """
     import dask.array as da
 
-    features_ref = frame.client.scatter(features, broadcast=True, hash=False)
-    futures = frame.client.map(_transform, frame.parts, features=features_ref, workers=workers)
+    client = frame.client
+    features_ref = client.scatter(features, broadcast=True, hash=False)
+    futures = [
+        client.submit(_apply, part, _transform, features=features_ref, workers=w, pure=False)
+        for part, w in zip(frame.parts, _placement(frame, workers), strict=True)
+    ]
     width = features.n_features_out_
     blocks = [
         da.from_delayed(future, shape=(n, width), dtype=np.float32)
         for future, n in zip(futures, frame.lengths, strict=True)
     ]
     return da.concatenate(blocks, axis=0), list(futures)
+
+
+def _placement(frame: DistributedFrame, workers: list[str] | None) -> list[list[str] | None]:
+    """Per partition, the workers a task on it may run on (see ``_feature_array``)."""
+    if workers is not None:
+        return [workers] * len(frame.parts)
+    everyone = sorted(frame.client.scheduler_info()["workers"])
+    rows = dict.fromkeys(everyone, 0)
+    out: list[list[str] | None] = []
+    for part, n in zip(frame.parts, frame.lengths, strict=True):
+        if not isinstance(part, StagedPart) or not everyone:
+            out.append(None)
+            continue
+        worker = min(everyone, key=lambda w: (rows[w], w))
+        rows[worker] += n
+        out.append([worker])
+    return out
 
 
 def _label_array(
@@ -822,10 +1170,18 @@ def _label_array(
 
 
 def _one_worker(frame: DistributedFrame) -> list[str]:
-    """The worker that holds most of ``frame``'s rows (the fewest rows move to it)."""
-    holders = frame.client.who_has(list(frame.parts))
+    """The worker that holds most of ``frame``'s rows in memory (the fewest rows move to it);
+    for staged rows, which every worker reads alike, the first worker by address."""
+    from distributed import Future
+
+    in_memory = [p for p in frame.parts if isinstance(p, Future)]
+    if not in_memory:
+        return sorted(frame.client.scheduler_info()["workers"])[:1]
+    holders = frame.client.who_has(in_memory)
     rows: dict[str, int] = {}
     for part, n in zip(frame.parts, frame.lengths, strict=True):
+        if not isinstance(part, Future):
+            continue
         for worker in holders.get(part.key, ()):
             rows[worker] = rows.get(worker, 0) + n
     if not rows:

@@ -13,11 +13,13 @@ monitored, and ``label`` joins its labels later on ``ingest.label_key``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,14 @@ from defectops.data.validation import reference_profile, validate
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
 from defectops.lock import RunLock
-from defectops.monitoring.monitor import ChampionView, batch_name, drift_report, write_drift_outputs
+from defectops.monitoring.monitor import (
+    BatchSummary,
+    ChampionView,
+    batch_name,
+    drift_report_of,
+    summarise_batch,
+    write_drift_outputs,
+)
 from defectops.pipeline import (
     commit_model,
     config_hash,
@@ -42,6 +51,9 @@ from defectops.pipeline import (
 )
 from defectops.registry import LocalRegistry, ModelRegistry
 from defectops.store import BATCH_COLUMN, ROW_COLUMN, BatchRecord, DataStore, Manifest
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 @dataclass
@@ -74,13 +86,34 @@ class IngestResult:
         }
 
 
-def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None) -> IngestResult:
-    """Validate, store, monitor one batch; retrain by policy. The same batch twice is a no-op."""
-    raw = read_table(data)
-    with RunLock(settings.artifacts, purpose="ingest"):
+def ingest_batch(
+    settings: Settings, data: Path, *, batch_id: str | None = None, client: Client | None = None
+) -> IngestResult:
+    """Validate, store, monitor one batch; retrain by policy. The same batch twice is a no-op.
+
+    With a Dask ``client`` the batch is validated, stored (one Parquet part per partition,
+    written by the workers) and monitored on the cluster (see :mod:`defectops.distributed_batch`);
+    the manifest, the quarantine file, the drift report and the retrain are the local ones.
+    """
+    raw = read_table(data) if client is None else None
+    with RunLock(settings.artifacts, purpose="ingest"), _staging(settings, client) as staging:
         store = DataStore(settings.store_dir)
         manifest = store.load()
-        sha = frame_sha256(raw)
+        champion = _champion(settings)
+        schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
+        schema = DataSchema.from_dict(schema_dict) if schema_dict else None
+        reference = champion.reference if champion is not None else None
+        cluster_batch = None
+        if client is not None:  # the fingerprint comes from the same read as the validation
+            from defectops.distributed_batch import check_batch
+
+            cluster_batch = check_batch(
+                data, settings, client, schema=schema, reference=reference, staging=staging
+            )
+            sha = cluster_batch.sha256
+        else:
+            assert raw is not None
+            sha = frame_sha256(raw)
         if (seen := manifest.by_sha(sha)) is not None:
             return IngestResult(
                 seen,
@@ -96,50 +129,84 @@ def ingest_batch(settings: Settings, data: Path, *, batch_id: str | None = None)
                 f"batch id {name!r} is already in the store with other rows; "
                 "pass --batch-id to name this batch differently"
             )
-        champion = _champion(settings)
-        schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
-        schema = DataSchema.from_dict(schema_dict) if schema_dict else None
-        result = validate(
-            raw,
-            settings,
-            schema=schema,
-            reference=champion.reference if champion is not None else None,
-            source=str(data),
-            labels="optional",
-        )
+        checked: Any = cluster_batch
+        if checked is None:
+            assert raw is not None
+            result = validate(
+                raw,
+                settings,
+                schema=schema,
+                reference=reference,
+                source=str(data),
+                labels="optional",
+            )
+            checked = _LocalBatch(result.frame, result.quarantine, result.schema)
         paths: dict[str, Path] = {}
-        if len(result.quarantine):
+        if len(checked.quarantine):
             quarantine = settings.store_dir / "quarantine" / f"{name}.csv"
             paths["quarantine"] = atomic.write_with(
-                quarantine, lambda tmp: result.quarantine.to_csv(tmp, index=False)
+                quarantine, lambda tmp: checked.quarantine.to_csv(tmp, index=False)
             )
         store.discard_unlisted(manifest)
-        paths["rows"] = store.write_batch(name, result.frame)
+        paths["rows"] = checked.write_store(store, name)
         drift = None
-        if champion is not None and len(result.frame):
-            drift = drift_report(champion, result.frame, settings, batch=name, source=str(data))
+        if champion is not None and checked.rows:
+            summary = checked.summary(champion)
+            drift = drift_report_of(champion, summary, settings, batch=name, source=str(data))
             paths.update(write_drift_outputs(drift, champion, settings.reports_dir / "drift"))
-        target = result.schema.target
         record = BatchRecord(
             batch_id=name,
             sha256=sha,
             source=str(data),
             arrived_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            rows=len(result.frame),
-            rows_quarantined=len(result.quarantine),
-            labelled_rows=int(result.frame[target].notna().sum()),
+            rows=checked.rows,
+            rows_quarantined=len(checked.quarantine),
+            labelled_rows=checked.labelled_rows,
             drift_status=drift["status"] if drift else None,
             champion_version=str(champion.metadata.get("version")) if champion else None,
         )
         manifest.batches.append(record)
-        manifest.schema = result.schema.to_dict()
+        manifest.schema = checked.schema.to_dict()
         store.save(manifest)  # the commit point: the batch is in the store from here on
         outcome = IngestResult(record, drift=drift, paths=paths)
-        outcome.training = maybe_retrain(settings, store, manifest, trigger=name)
+        outcome.training = maybe_retrain(settings, store, manifest, trigger=name, client=client)
         paths["report"] = atomic.write_json(
             settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
         )
         return outcome
+
+
+def _staging(settings: Settings, client: Client | None) -> AbstractContextManager[Any]:
+    """Where a batch's rows wait on the cluster (none on the local engine)."""
+    if client is None:
+        return nullcontext()
+    from defectops.distributed import Staging
+
+    return Staging.of(settings)
+
+
+@dataclass
+class _LocalBatch:
+    """A validated batch in this process: what :func:`ingest_batch` needs of it, as on the
+    cluster (:class:`~defectops.distributed_batch.ClusterBatch`)."""
+
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+    schema: DataSchema
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def labelled_rows(self) -> int:
+        return int(self.frame[self.schema.target].notna().sum())
+
+    def write_store(self, store: DataStore, batch_id: str) -> Path:
+        return store.write_batch(batch_id, self.frame)
+
+    def summary(self, champion: ChampionView) -> BatchSummary:
+        return summarise_batch(self.frame, champion)
 
 
 def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> IngestResult:
@@ -233,18 +300,26 @@ def retrain_decision(settings: Settings, manifest: Manifest, has_champion: bool)
 
 
 def maybe_retrain(
-    settings: Settings, store: DataStore, manifest: Manifest, *, trigger: str
+    settings: Settings,
+    store: DataStore,
+    manifest: Manifest,
+    *,
+    trigger: str,
+    client: Client | None = None,
 ) -> dict[str, Any]:
-    """Apply the policy; when it says so, train, gate and register one challenger."""
+    """Apply the policy; when it says so, train, gate and register one challenger.
+
+    With a Dask ``client`` the store's rows stay on the cluster: the challenger is boosted there
+    (:func:`~defectops.distributed.fit_distributed`) and both models score the recent hold-out
+    there; the gate and the registry are the same.
+    """
     champion = _champion(settings)
     reason = retrain_decision(settings, manifest, champion is not None)
     if reason is None:
         return {"trained": False, "reason": _why_not(settings, manifest)}
     schema = DataSchema.from_dict(manifest.schema or {})
     target, features = schema.target, list(schema.features)
-    frame = store.read_all(manifest)
-    frame = frame[frame[target].notna()].reset_index(drop=True)
-    frame[target] = frame[target].astype(np.int8)
+    frame = _labelled_rows(store, manifest, target, client)
     n_hold = max(1, math.ceil(len(frame) * settings.holdout_fraction))
     train, hold = frame.iloc[:-n_hold], frame.iloc[-n_hold:]
     y_hold = hold[target].to_numpy()
@@ -282,8 +357,8 @@ def maybe_retrain(
         "chunk_id": chunk_id,
         "trigger_batch": trigger,
         "retrain_reason": reason,
-        "batches": sorted(set(rows[BATCH_COLUMN])),
-        "holdout_batches": sorted(set(hold[BATCH_COLUMN])),
+        "batches": _batch_ids(rows),
+        "holdout_batches": _batch_ids(hold),
         "rows_seen": len(frame),
         **model_facts(fitted, rows, schema, decision),
         "champion_on_holdout": incumbent.metrics if incumbent is not None else None,
@@ -344,10 +419,55 @@ def _training_rows(
         return train.iloc[-settings.window * settings.chunk_size :], None
     if settings.strategy == "warm-start" and champion is not None:
         last = manifest.last_training or {}
-        new = {b.batch_id for b in manifest.batches[int(last.get("batch_count", 0)) :]}
-        rows = train[train[BATCH_COLUMN].isin(new)]
+        new = sorted(b.batch_id for b in manifest.batches[int(last.get("batch_count", 0)) :])
+        rows = _in_batches(train, new)
         return (rows, champion.model) if len(rows) else (train, None)
     return train, None
+
+
+def _labelled_rows(store: DataStore, manifest: Manifest, target: str, client: Client | None) -> Any:
+    """Every labelled row of the store in order, the label as int8: a frame in this process,
+    or on the cluster a :class:`~defectops.distributed.DistributedFrame` of the store's files
+    (only whether each row has a label comes back, one byte a row)."""
+    if client is None:
+        frame = store.read_all(manifest)
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        frame[target] = frame[target].astype(np.int8)
+        return frame
+    from defectops.distributed import frame_of_files
+
+    files = [f for batch in manifest.batches for f in store.batch_files(batch.batch_id)]
+    stored = frame_of_files(client, files)
+    labelled = stored.select([target]).gather_each(_labelled, name=target)
+    return stored.take(np.concatenate(labelled)).astype({target: np.int8})
+
+
+def _labelled(part: pd.DataFrame, name: str) -> np.ndarray:
+    return part[name].notna().to_numpy()
+
+
+def _batch_ids(rows: Any) -> list[str]:
+    """The batches ``rows`` come from (rows on a cluster: gathered as each part's few ids)."""
+    if isinstance(rows, pd.DataFrame):
+        return sorted(set(rows[BATCH_COLUMN]))
+    ids = rows.select([BATCH_COLUMN]).gather_each(_unique, name=BATCH_COLUMN)
+    return sorted(set(itertools.chain.from_iterable(ids)))
+
+
+def _unique(part: pd.DataFrame, name: str) -> list[str]:
+    return [str(v) for v in pd.unique(part[name])]
+
+
+def _in_batches(rows: Any, batches: list[str]) -> Any:
+    """The rows of these batches, in order."""
+    if isinstance(rows, pd.DataFrame):
+        return rows[rows[BATCH_COLUMN].isin(batches)]
+    keep = rows.select([BATCH_COLUMN]).gather_each(_is_in, name=BATCH_COLUMN, values=batches)
+    return rows.take(np.concatenate(keep) if keep else np.zeros(0, dtype=bool))
+
+
+def _is_in(part: pd.DataFrame, name: str, values: list[str]) -> np.ndarray:
+    return part[name].isin(values).to_numpy()
 
 
 def _next_model_id(settings: Settings) -> int:

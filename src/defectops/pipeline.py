@@ -41,6 +41,7 @@ from defectops.engine import check_engine
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
 from defectops.monitoring.profile import build_profile
+from defectops.monitoring.sketch import distributed_profile
 
 PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
 LOCATION_SETTINGS = frozenset(
@@ -57,7 +58,7 @@ LOCATION_SETTINGS = frozenset(
 )
 #: where a run computes, not what it computes: left out of the config hash (and so of the run
 #: key), which stay what they were before the engine existed
-EXECUTION_SETTINGS = frozenset({"engine", "scheduler"})
+EXECUTION_SETTINGS = frozenset({"engine", "scheduler", "staging"})
 
 
 @dataclass
@@ -349,21 +350,12 @@ def fit_and_score(
     scores = model.decision_scores(X_hold)
     metrics = classification_metrics(y_hold, scores, model.threshold_)
     candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
-    profile = build_profile(_profile_rows(rows[features]), schema, scores, settings.chunk_size)
+    profiled = rows[features]
+    if isinstance(profiled, pd.DataFrame):
+        profile = build_profile(profiled, schema, scores, settings.chunk_size)
+    else:  # rows on a cluster: merged per-partition summaries, nothing gathered
+        profile = distributed_profile(profiled, schema, scores, settings.chunk_size)
     return Fitted(model, candidate, profile, fit_seconds)
-
-
-#: rows spread over a cluster are profiled from at most this many of the newest ones
-PROFILE_ROWS = 200_000
-
-
-def _profile_rows(rows: Any) -> pd.DataFrame:
-    """The rows a drift profile is built from: all of a local frame; on a cluster, the newest
-    ``PROFILE_ROWS`` in order (collected to this process), so windows stay consecutive rows."""
-    if isinstance(rows, pd.DataFrame):
-        return rows
-    n = len(rows)
-    return rows.rows(max(0, n - PROFILE_ROWS), n).gather()
 
 
 def model_facts(

@@ -1,6 +1,8 @@
 """The project's data store: every ingested batch as Parquet, one directory per batch.
 
-``store/batch=<id>/rows.parquet`` holds a batch's clean rows (labels may be missing) and
+``store/batch=<id>/rows.parquet`` holds a batch's clean rows (labels may be missing), or
+``store/batch=<id>/part-NNNNN.parquet`` files in name order when the dask engine's workers wrote
+it partition by partition (``rows.parquet``, once written, replaces them); and
 ``store/manifest.json`` lists the batches in arrival order with their sha256, arrival time,
 row counts and drift status. The manifest is written last and atomically: it is the commit
 point, so a batch whose Parquet file exists but is not listed was never ingested (a crash in
@@ -23,6 +25,8 @@ from defectops.errors import UserError
 
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
+#: a batch written partition by partition: ``part-00000.parquet``, ``part-00001.parquet``, ...
+PART_PATTERN = "part-*.parquet"
 #: columns the store adds to every row: which batch it came from and its row in that batch
 BATCH_COLUMN = "_batch"
 ROW_COLUMN = "_row"
@@ -92,17 +96,36 @@ class DataStore:
         atomic.write_json(self.root / MANIFEST, payload)
 
     def write_batch(self, batch_id: str, frame: pd.DataFrame) -> Path:
-        """Write a batch's rows (atomically); the caller lists it in the manifest afterwards."""
-        rows = frame.copy()
-        rows[BATCH_COLUMN] = batch_id
-        rows[ROW_COLUMN] = range(len(rows))
-        return write_table(rows, self.batch_dir(batch_id) / ROWS_FILE)
+        """Write a batch's rows (atomically); the caller lists it in the manifest afterwards.
+
+        Part files of an earlier write are removed after ``rows.parquet`` is in place (readers
+        prefer it, so a crash in between loses nothing).
+        """
+        path = write_table(stored_rows(frame, batch_id), self.batch_dir(batch_id) / ROWS_FILE)
+        for part in self.batch_dir(batch_id).glob(PART_PATTERN):
+            part.unlink()
+        return path
+
+    def write_part(self, batch_id: str, index: int, frame: pd.DataFrame, first_row: int) -> Path:
+        """Write one partition of a batch whose rows start at ``first_row`` (atomically)."""
+        name = f"part-{index:05d}.parquet"
+        return write_table(stored_rows(frame, batch_id, first_row), self.batch_dir(batch_id) / name)
+
+    def batch_files(self, batch_id: str) -> list[Path]:
+        """The Parquet files holding a batch's rows, in row order."""
+        directory = self.batch_dir(batch_id)
+        if (directory / ROWS_FILE).exists():
+            return [directory / ROWS_FILE]
+        parts = sorted(directory.glob(PART_PATTERN))
+        if not parts:
+            raise UserError(f"batch {batch_id!r} is not in the store ({self.root})")
+        return parts
 
     def read_batch(self, batch_id: str) -> pd.DataFrame:
-        path = self.batch_dir(batch_id) / ROWS_FILE
-        if not path.exists():
-            raise UserError(f"batch {batch_id!r} is not in the store ({self.root})")
-        return read_table(path)
+        files = self.batch_files(batch_id)
+        if len(files) == 1:
+            return read_table(files[0])
+        return pd.concat([read_table(p) for p in files], ignore_index=True)
 
     def read_all(self, manifest: Manifest) -> pd.DataFrame:
         """Every stored row, batches in arrival order, rows in their order within a batch."""
@@ -117,3 +140,11 @@ class DataStore:
         for directory in self.root.glob("batch=*"):
             if directory.name not in listed:
                 shutil.rmtree(directory, ignore_errors=True)
+
+
+def stored_rows(frame: pd.DataFrame, batch_id: str, first_row: int = 0) -> pd.DataFrame:
+    """``frame`` with the store's columns: the batch id and each row's place in the batch."""
+    rows = frame.copy()
+    rows[BATCH_COLUMN] = batch_id
+    rows[ROW_COLUMN] = range(first_row, first_row + len(rows))
+    return rows

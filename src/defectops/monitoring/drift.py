@@ -16,11 +16,18 @@ The KS statistic is measured at the reference's 101 percentiles (exact there, so
 percentile of the full two-sample statistic); its p-value uses the asymptotic Kolmogorov
 distribution with the two sample sizes. It is reported, not used for the status: batches are
 not random samples, so on thousands of rows every shift is "significant".
+
+Everything is computed from counts at the reference's fixed edges (:func:`summarise`), which
+merge exactly by addition; :func:`compare_counts` turns them into the report. One frame is one
+summary; the dask engine summarises each partition where it lives and merges the summaries
+(:mod:`defectops.distributed_batch`), so both engines give the same report. The batch median is
+read off the same counts (exact to within one reference percentile).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,6 +48,8 @@ STATUSES = ("ok", "warn", "drift")
 ROTATING = 0.5
 #: allowance multiplier: a new batch may move a little more than the most any training batch did
 HEADROOM = 1.25
+#: unseen values named in a report, per column (the most frequent, ties in text order)
+UNSEEN_SHOWN = 10
 
 
 def level(value: float, warn: float, drift: float) -> str:
@@ -53,8 +62,139 @@ def worst(statuses: list[str]) -> str:
     return max(statuses, key=STATUSES.index, default="ok")
 
 
-def _psi_fields(ref: dict[str, Any], index: np.ndarray, settings: MonitorSettings) -> dict:
-    counts = np.bincount(index, minlength=len(ref["counts"]))
+# -- summarising rows into counts -----------------------------------------------------------------
+
+
+@dataclass
+class NumericCounts:
+    """One numeric column of a batch, as counts at the reference's fixed edges.
+
+    ``bins``: values per reference bin, the last one missing (for PSI); ``below``: present values
+    per interval between consecutive reference percentiles, ``(-inf, p0], (p0, p1], ...,
+    (p100, inf)`` (for KS and the median); ``low``/``high``: the smallest and largest present
+    value. Counts of two parts of a batch add up to the counts of the whole batch.
+    """
+
+    bins: np.ndarray
+    below: np.ndarray
+    low: float = math.inf
+    high: float = -math.inf
+
+    @property
+    def present(self) -> int:
+        return int(self.below.sum())
+
+    @property
+    def rows(self) -> int:
+        return int(self.bins.sum())
+
+    def merge(self, other: NumericCounts) -> NumericCounts:
+        return NumericCounts(
+            self.bins + other.bins,
+            self.below + other.below,
+            min(self.low, other.low),
+            max(self.high, other.high),
+        )
+
+
+@dataclass
+class CategoryCounts:
+    """One categorical column: values per reference bin (top values, other, missing), present
+    values, and each value the training data never had with its count (``None``: no known
+    values to compare with)."""
+
+    bins: np.ndarray
+    present: int
+    unseen: dict[str, int] | None
+
+    def merge(self, other: CategoryCounts) -> CategoryCounts:
+        unseen = None
+        if self.unseen is not None and other.unseen is not None:
+            unseen = dict(self.unseen)
+            for value, count in other.unseen.items():
+                unseen[value] = unseen.get(value, 0) + count
+        return CategoryCounts(self.bins + other.bins, self.present + other.present, unseen)
+
+
+@dataclass
+class BatchCounts:
+    """Everything the drift comparison needs of a batch: counts per column and of the scores.
+
+    Made from rows by :func:`summarise`; two parts of a batch merge exactly (by addition), so a
+    batch spread over a cluster is summarised where its partitions are and merged on the client.
+    """
+
+    rows: int
+    numeric: dict[str, NumericCounts]
+    categorical: dict[str, CategoryCounts]
+    scores: NumericCounts
+
+    def merge(self, other: BatchCounts) -> BatchCounts:
+        return BatchCounts(
+            self.rows + other.rows,
+            {c: n.merge(other.numeric[c]) for c, n in self.numeric.items()},
+            {c: n.merge(other.categorical[c]) for c, n in self.categorical.items()},
+            self.scores.merge(other.scores),
+        )
+
+
+def numeric_counts(ref: dict[str, Any], values: np.ndarray) -> NumericCounts:
+    """Counts of ``values`` at the reference column's bin edges and percentiles."""
+    edges = np.asarray(ref["edges"], dtype=np.float64)
+    points = np.asarray(ref["percentiles"], dtype=np.float64)
+    bins = np.bincount(numeric_bin_index(values, edges), minlength=len(ref["counts"]))
+    present = values[np.isfinite(values)]
+    below = np.bincount(np.searchsorted(points, present, side="left"), minlength=points.size + 1)
+    if not present.size:
+        return NumericCounts(bins, below)
+    return NumericCounts(bins, below, float(present.min()), float(present.max()))
+
+
+def category_counts(
+    ref: dict[str, Any], values: pd.Series, known: set[str] | None
+) -> CategoryCounts:
+    """Counts of ``values`` over the reference's top values, and the unseen ones by value."""
+    text = category_strings(values)
+    bins = np.bincount(category_bin_index(text, ref["values"]), minlength=len(ref["counts"]))
+    present = text.dropna()
+    unseen = None
+    if known is not None:
+        new = present[~present.isin(known)]
+        unseen = {str(v): int(n) for v, n in new.value_counts().items()}
+    return CategoryCounts(bins, len(present), unseen)
+
+
+def summarise(
+    profile: dict[str, Any],
+    known_categories: dict[str, list[str]],
+    frame: pd.DataFrame,
+    schema: DataSchema,
+    scores: np.ndarray,
+) -> BatchCounts:
+    """The counts of rows ``frame`` and their ``scores`` against the profile's fixed edges."""
+    numeric = {
+        col: numeric_counts(
+            profile["numeric"][col],
+            pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64),
+        )
+        for col in schema.numeric
+    }
+    categorical = {
+        col: category_counts(
+            profile["categorical"][col],
+            frame[col],
+            set(known_categories[col]) if col in known_categories else None,
+        )
+        for col in schema.categorical
+    }
+    score_counts = numeric_counts(profile["scores"], np.asarray(scores, dtype=np.float64))
+    return BatchCounts(len(frame), numeric, categorical, score_counts)
+
+
+# -- comparing counts with the profile ------------------------------------------------------------
+
+
+def _psi_fields(ref: dict[str, Any], counts: np.ndarray, settings: MonitorSettings) -> dict:
     value = float(psi(np.asarray(ref["counts"]), counts))
     allowed = HEADROOM * float(ref["allowance"])
     return {
@@ -70,47 +210,76 @@ def numeric_drift(
     ref: dict[str, Any], values: np.ndarray, settings: MonitorSettings
 ) -> dict[str, Any]:
     """PSI over the reference's bins (and missing) and KS at its percentiles."""
-    index = numeric_bin_index(values, np.asarray(ref["edges"], dtype=np.float64))
-    present = values[np.isfinite(values)]
-    ks, p_value = _ks(ref, present)
+    return numeric_drift_of(ref, numeric_counts(ref, values), settings)
+
+
+def numeric_drift_of(
+    ref: dict[str, Any], counts: NumericCounts, settings: MonitorSettings
+) -> dict[str, Any]:
+    """:func:`numeric_drift` of a column's counts."""
+    ks, p_value = _ks(ref, counts)
     ref_rows = sum(ref["counts"])
+    rows = counts.rows
     return {
         "kind": "numeric",
-        **_psi_fields(ref, index, settings),
+        **_psi_fields(ref, counts.bins, settings),
         "ks": ks,
         "ks_p_value": p_value,
-        "missing_rate": float(1 - present.size / values.size) if values.size else 0.0,
+        "missing_rate": float(1 - counts.present / rows) if rows else 0.0,
         "reference_missing_rate": ref["counts"][-1] / ref_rows if ref_rows else 0.0,
         "reference_median": ref["percentiles"][50] if ref["percentiles"] else None,
-        "current_median": float(np.median(present)) if present.size else None,
+        "current_median": _median(ref, counts),
     }
 
 
-def _ks(ref: dict[str, Any], present: np.ndarray) -> tuple[float | None, float | None]:
-    points = np.asarray(ref["percentiles"], dtype=np.float64)
-    if not points.size or not present.size:
+def _ks(ref: dict[str, Any], counts: NumericCounts) -> tuple[float | None, float | None]:
+    n = counts.present
+    if not ref["percentiles"] or not n:
         return None, None
-    # share of values <= each point, without sorting the batch: bin by the points, accumulate
-    below = np.searchsorted(points, present, side="left")
-    current = np.cumsum(np.bincount(below, minlength=points.size + 1))[:-1] / present.size
+    # share of values <= each point: the counts per interval between the points, accumulated
+    current = np.cumsum(counts.below)[:-1] / n
     statistic = float(np.max(np.abs(current - PERCENTILES / 100)))
     n_ref = sum(ref["counts"][:-1])
-    effective = n_ref * present.size / (n_ref + present.size)
+    effective = n_ref * n / (n_ref + n)
     return statistic, float(stats.kstwobign.sf(statistic * math.sqrt(effective)))
+
+
+def _median(ref: dict[str, Any], counts: NumericCounts) -> float | None:
+    """The batch's median, interpolated within the reference percentile interval holding it.
+
+    Counts merge where values do not, so the median is read off them: exact to within one
+    percentile interval of the reference (the batch's own minimum and maximum bound the two
+    open ends).
+    """
+    n = counts.present
+    if not n:
+        return None
+    edges = np.concatenate([[counts.low], np.asarray(ref["percentiles"]), [counts.high]])
+    edges = np.clip(edges, counts.low, counts.high)
+    cumulative = np.cumsum(counts.below)
+    k = int(np.searchsorted(cumulative, n / 2, side="left"))
+    inside = counts.below[k]
+    share = (n / 2 - (cumulative[k] - inside)) / inside
+    return float(edges[k] + share * (edges[k + 1] - edges[k]))
 
 
 def categorical_drift(
     ref: dict[str, Any], values: pd.Series, known: set[str] | None, settings: MonitorSettings
 ) -> dict[str, Any]:
     """PSI over the top values, other and missing; unseen rate against the training novelty."""
-    text = category_strings(values)
-    fields = _psi_fields(ref, category_bin_index(text, ref["values"]), settings)
-    present = text.dropna()
+    return categorical_drift_of(ref, category_counts(ref, values, known), settings)
+
+
+def categorical_drift_of(
+    ref: dict[str, Any], counts: CategoryCounts, settings: MonitorSettings
+) -> dict[str, Any]:
+    """:func:`categorical_drift` of a column's counts."""
+    fields = _psi_fields(ref, counts.bins, settings)
     unseen_rate, unseen_values = 0.0, []
-    if known is not None and len(present):
-        unseen = ~present.isin(known)
-        unseen_rate = float(unseen.mean())
-        unseen_values = present[unseen].value_counts().index[:10].tolist()
+    if counts.unseen is not None and counts.present:
+        unseen_rate = sum(counts.unseen.values()) / counts.present
+        ranked = sorted(counts.unseen.items(), key=lambda item: (-item[1], item[0]))
+        unseen_values = [value for value, _ in ranked[:UNSEEN_SHOWN]]
     rotating = ref["novelty_rate"] >= ROTATING
     if rotating:  # every batch brings new ids: neither their share nor PSI says anything
         fields["status"] = "ok"
@@ -137,20 +306,25 @@ def compare(
     settings: MonitorSettings,
 ) -> dict[str, Any]:
     """Drift of every feature and of the scores, ranked worst first, and the overall status."""
+    counts = summarise(profile, known_categories, frame, schema, scores)
+    return compare_counts(profile, counts, settings)
+
+
+def compare_counts(
+    profile: dict[str, Any], counts: BatchCounts, settings: MonitorSettings
+) -> dict[str, Any]:
+    """:func:`compare` of a batch's counts (one frame's, or merged from its partitions)."""
     features: list[dict[str, Any]] = []
-    for col in schema.numeric:
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
-        features.append(
-            {"feature": col, **numeric_drift(profile["numeric"][col], values, settings)}
-        )
-    for col in schema.categorical:
-        known = set(known_categories[col]) if col in known_categories else None
-        drift = categorical_drift(profile["categorical"][col], frame[col], known, settings)
+    for col, numeric in counts.numeric.items():
+        drift = numeric_drift_of(profile["numeric"][col], numeric, settings)
+        features.append({"feature": col, **drift})
+    for col, category in counts.categorical.items():
+        drift = categorical_drift_of(profile["categorical"][col], category, settings)
         features.append({"feature": col, **drift})
     features.sort(key=_severity, reverse=True)
-    score = numeric_drift(profile["scores"], np.asarray(scores, dtype=np.float64), settings)
+    score = numeric_drift_of(profile["scores"], counts.scores, settings)
     status = worst([f["status"] for f in features] + [score["status"]])
-    return {"status": status, "rows": len(frame), "features": features, "scores": score}
+    return {"status": status, "rows": counts.rows, "features": features, "scores": score}
 
 
 def _severity(feature: dict[str, Any]) -> tuple[int, float, float]:

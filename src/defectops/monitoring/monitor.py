@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,11 @@ from defectops.data.schema import DataSchema
 from defectops.data.validation import validate
 from defectops.errors import UserError
 from defectops.evaluation import bootstrap_interval, classification_metrics
-from defectops.monitoring.drift import STATUSES, compare
+from defectops.monitoring.drift import STATUSES, BatchCounts, compare_counts, summarise
 from defectops.registry import LocalRegistry
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: exit code of ``monitor --fail-on`` when the batch reached that level
 DRIFT_EXIT_CODE = 3
@@ -70,21 +73,83 @@ def batch_name(path: Path, name: str | None = None) -> str:
     return safe
 
 
+@dataclass
+class BatchSummary:
+    """What a drift report needs of a batch, merged exactly from its parts.
+
+    ``counts``: the drift counts of every column and of the champion's scores; ``flagged``: rows
+    scored at or above the champion's threshold; ``labels`` and ``label_scores``: the labelled
+    rows' labels and scores (one byte and one float a row), with their ``order`` values when the
+    batch has an order column, so parts merged in any order are put back in production order.
+    """
+
+    counts: BatchCounts
+    flagged: int
+    labels: np.ndarray | None
+    label_scores: np.ndarray
+    order: np.ndarray | None = None
+
+    def merge(self, other: BatchSummary) -> BatchSummary:
+        def join(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else np.concatenate([a, b])
+
+        return BatchSummary(
+            self.counts.merge(other.counts),
+            self.flagged + other.flagged,
+            join(self.labels, other.labels),
+            np.concatenate([self.label_scores, other.label_scores]),
+            join(self.order, other.order),
+        )
+
+
+def summarise_batch(frame: pd.DataFrame, champion: ChampionView) -> BatchSummary:
+    """Score clean rows ``frame`` with the champion and summarise them for the drift report.
+
+    Runs on the whole batch (local engine) or on each partition where it lives (dask engine).
+    """
+    schema = champion.schema
+    scores = np.asarray(
+        champion.model.decision_scores(frame[list(schema.features)]) if len(frame) else [],
+        dtype=np.float64,
+    )
+    counts = summarise(
+        champion.profile, champion.reference.get("categorical", {}), frame, schema, scores
+    )
+    flagged = int(np.sum(scores >= champion.model.threshold_))
+    if schema.target not in frame.columns:
+        return BatchSummary(counts, flagged, None, np.empty(0, dtype=np.float64))
+    known = frame[schema.target].notna().to_numpy()
+    order = None
+    if schema.order_by is not None and schema.order_by in frame.columns:
+        order = frame[schema.order_by].to_numpy()[known]
+    labels = frame[schema.target][known].to_numpy(dtype=np.int8)
+    return BatchSummary(counts, flagged, labels, scores[known], order)
+
+
 def drift_report(
     champion: ChampionView, frame: pd.DataFrame, settings: Settings, *, batch: str, source: str
 ) -> dict[str, Any]:
     """The monitor report of clean rows ``frame`` (labels may be missing)."""
-    schema = champion.schema
-    scores = champion.model.decision_scores(frame[list(schema.features)])
-    report = compare(
-        champion.profile,
-        champion.reference.get("categorical", {}),
-        frame,
-        schema,
-        scores,
-        settings.monitor,
-    )
-    labels = frame[schema.target] if schema.target in frame.columns else None
+    summary = summarise_batch(frame, champion)
+    return drift_report_of(champion, summary, settings, batch=batch, source=source)
+
+
+def drift_report_of(
+    champion: ChampionView,
+    summary: BatchSummary,
+    settings: Settings,
+    *,
+    batch: str,
+    source: str,
+) -> dict[str, Any]:
+    """:func:`drift_report` of a batch's summary (one frame's, or merged from its partitions)."""
+    report = compare_counts(champion.profile, summary.counts, settings.monitor)
+    labels, scores = summary.labels, summary.label_scores
+    if labels is not None and summary.order is not None:
+        # rows in production order, ties in row order: the order a local stable sort gives
+        in_order = np.argsort(summary.order, kind="stable")
+        labels, scores = labels[in_order], scores[in_order]
+    rows = summary.counts.rows
     return {
         "batch": batch,
         "source": source,
@@ -94,22 +159,21 @@ def drift_report(
             include={"psi_warn", "psi_drift", "unseen_warn", "unseen_drift"}
         ),
         **report,
-        "flagged_rate": float(np.mean(scores >= champion.model.threshold_)) if len(scores) else 0.0,
+        "flagged_rate": summary.flagged / rows if rows else 0.0,
         "performance": _performance(champion, labels, scores, settings),
     }
 
 
 def _performance(
-    champion: ChampionView, labels: pd.Series | None, scores: np.ndarray, settings: Settings
+    champion: ChampionView, y: np.ndarray | None, s: np.ndarray, settings: Settings
 ) -> dict[str, Any] | None:
-    """Batch metrics beside hold-out metrics, with an interval on the primary metric."""
-    if labels is None:
+    """Batch metrics beside hold-out metrics, with an interval on the primary metric.
+
+    ``y`` and ``s``: the labels and scores of the labelled rows, in production order.
+    """
+    if y is None or len(y) == 0:
         return None
-    known = labels.notna().to_numpy()
-    y = labels[known].to_numpy(dtype=np.int8)
-    if len(y) == 0:
-        return None
-    s, threshold = scores[known], float(champion.model.threshold_)
+    threshold = float(champion.model.threshold_)
     metrics = classification_metrics(y, s, threshold)
     holdout = champion.metadata.get("metrics", {})
     primary = settings.gate.primary_metric
@@ -155,30 +219,57 @@ def write_drift_outputs(
 
 
 def monitor_batch(
-    settings: Settings, data: Path, *, name: str | None = None
+    settings: Settings, data: Path, *, name: str | None = None, client: Client | None = None
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Validate, score and compare one batch file; write its report and plot."""
+    """Validate, score and compare one batch file; write its report and plot.
+
+    With a Dask ``client`` the batch is validated, scored and summarised partition by partition
+    on the cluster (see :mod:`defectops.distributed_batch`); the report is the same.
+    """
     champion = ChampionView.load(settings.artifacts)
-    champion.model.predict_with_threads(os.cpu_count() or 1)
-    raw = read_table(data)
-    result = validate(
-        raw,
-        settings,
-        schema=champion.schema,
-        reference=champion.reference,
-        source=str(data),
-        labels="optional",
-        describe=False,
-    )
-    if result.frame.empty:
-        raise UserError(f"{data}: no valid rows to monitor ({len(raw)} read, all quarantined)")
+    if client is None:
+        champion.model.predict_with_threads(os.cpu_count() or 1)
+        raw = read_table(data)
+        result = validate(
+            raw,
+            settings,
+            schema=champion.schema,
+            reference=champion.reference,
+            source=str(data),
+            labels="optional",
+            describe=False,
+        )
+        rows_read, rows_kept, sha = len(raw), len(result.frame), frame_sha256(raw)
+        _check_rows(data, rows_read, rows_kept)
+        summary = summarise_batch(result.frame, champion)
+    else:
+        from defectops.distributed import Staging
+        from defectops.distributed_batch import check_batch
+
+        with Staging.of(settings) as staging:
+            checked = check_batch(
+                data,
+                settings,
+                client,
+                schema=champion.schema,
+                reference=champion.reference,
+                staging=staging,
+            )
+            rows_read, rows_kept, sha = checked.rows_read, checked.rows, checked.sha256
+            _check_rows(data, rows_read, rows_kept)
+            summary = checked.summary(champion)
     batch = batch_name(data, name)
-    report = drift_report(champion, result.frame, settings, batch=batch, source=str(data))
-    report["rows_read"] = len(raw)
-    report["rows_quarantined"] = int(len(raw) - len(result.frame))
-    report["data_sha256"] = frame_sha256(raw)
+    report = drift_report_of(champion, summary, settings, batch=batch, source=str(data))
+    report["rows_read"] = rows_read
+    report["rows_quarantined"] = int(rows_read - rows_kept)
+    report["data_sha256"] = sha
     paths = write_drift_outputs(report, champion, settings.reports_dir / "drift")
     return report, paths
+
+
+def _check_rows(data: Path, rows_read: int, rows_kept: int) -> None:
+    if rows_kept == 0:
+        raise UserError(f"{data}: no valid rows to monitor ({rows_read} read, all quarantined)")
 
 
 def reached(status: str, fail_on: str | None) -> bool:
