@@ -505,10 +505,6 @@ def _mask(part: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     return part.loc[keep]
 
 
-def _length(part: pd.DataFrame) -> int:
-    return len(part)
-
-
 def _column_values(part: pd.DataFrame, name: str) -> np.ndarray:
     return part[name].to_numpy()
 

@@ -35,10 +35,9 @@ import pandas as pd
 from scipy import stats
 
 from defectops.config import MonitorSettings
-from defectops.data.schema import DataSchema, category_strings
+from defectops.data.schema import DataSchema, category_text
 from defectops.monitoring.profile import (
     PERCENTILES,
-    category_bin_index,
     numeric_bin_index,
     psi,
 )
@@ -153,15 +152,24 @@ def numeric_counts(ref: dict[str, Any], values: np.ndarray) -> NumericCounts:
 def category_counts(
     ref: dict[str, Any], values: pd.Series, known: set[str] | None
 ) -> CategoryCounts:
-    """Counts of ``values`` over the reference's top values, and the unseen ones by value."""
-    text = category_strings(values)
-    bins = np.bincount(category_bin_index(text, ref["values"]), minlength=len(ref["counts"]))
-    present = text.dropna()
-    unseen = None
-    if known is not None:
-        new = present[~present.isin(known)]
-        unseen = {str(v): int(n) for v, n in new.value_counts().items()}
-    return CategoryCounts(bins, len(present), unseen)
+    """Counts of ``values`` over the reference's top values, and the unseen ones by value.
+
+    Counted per distinct value (one pass over the rows), as text the way the profile counted it.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    per_value = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    listed = {v: i for i, v in enumerate(ref["values"])}
+    other, missing = len(ref["values"]), len(ref["values"]) + 1
+    bins = np.zeros(len(ref["counts"]), dtype=np.int64)
+    bins[missing] = int((codes < 0).sum())
+    unseen: dict[str, int] = {}
+    for value, n in zip(uniques, per_value.tolist(), strict=True):
+        text = category_text(value)
+        bins[missing if text is None else listed.get(text, other)] += n
+        if known is not None and text is not None and text not in known:
+            unseen[text] = unseen.get(text, 0) + n
+    present = int(len(codes) - bins[missing])
+    return CategoryCounts(bins, present, unseen if known is not None else None)
 
 
 def summarise(
