@@ -147,6 +147,10 @@ def bench(
     for stale in (artifacts, scored.parent):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
     verbs = {
+        "validate": [
+            exe, "validate", "--data", str(train), "--artifacts", str(artifacts),
+            "--engine", engine,
+        ],
         "run": [
             exe, "run", "--data", str(train), "--holdout-data", str(holdout),
             "--artifacts", str(artifacts), "--chunk-size", str(chunk),
@@ -223,7 +227,7 @@ def main() -> None:
         "--chunk-rows", type=int, default=None, help="rows per chunk (default: a third of the rows)"
     )
     parser.add_argument(
-        "--verbs", nargs="+", default=["run", "predict"], choices=["run", "predict"]
+        "--verbs", nargs="+", default=["run", "predict"], choices=["validate", "run", "predict"]
     )
     parser.add_argument("--json", type=Path, default=None, help="append the rows to this file")
     args = parser.parse_args()

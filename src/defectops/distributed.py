@@ -96,7 +96,7 @@ CSV_BLOCKSIZE = "64MB"
 #: ``fit_distributed``)
 DISTRIBUTED_FIT_ROWS = 100_000
 #: rows per partition of distinct values when counting them (see ``_count_globally``)
-NUNIQUE_ROWS = 10_000_000
+NUNIQUE_ROWS = 1_000_000
 
 
 # -- rows on the cluster --------------------------------------------------------------------------
@@ -896,23 +896,17 @@ def _count_globally(profile: RowsProfile, frame: DistributedFrame) -> None:
             profile.columns[col]["n_unique"] = counts[col]
         profile.duplicates = duplicates
         return
-    data = frame.select(pending).to_dask() if pending else None
-    # one partition of distinct values per NUNIQUE_ROWS rows: a tree reduction for most data,
-    # a shuffle spreading the distinct values over the workers for the largest
+    # one column at a time, its distinct values spread over one part per NUNIQUE_ROWS rows: a
+    # worker holds a share of one column's distinct values, not of every column's at once
     split_out = max(1, len(frame) // NUNIQUE_ROWS)
     with dask.config.set({"dataframe.shuffle.method": _shuffle_method(frame)}):
-        counts = (
-            client.compute(
-                [data[col].nunique(dropna=True, split_out=split_out) for col in pending], sync=True
-            )
-            if data is not None
-            else []
-        )
-    for col, count in zip(pending, counts, strict=True):
-        profile.columns[col]["n_unique"] = int(count)
+        for col in pending:
+            values = frame.select([col]).to_dask()[col]
+            count = client.compute(values.nunique(dropna=True, split_out=split_out), sync=True)
+            profile.columns[col]["n_unique"] = int(count)
 
     hashes = dd.from_delayed(frame.map(_row_hash_series), meta=pd.Series(dtype="uint64"))
-    seen = hashes.value_counts()
+    seen = hashes.value_counts(split_out=split_out)
     repeated = client.compute(seen[seen > 1], sync=True)
     if len(repeated) == 0:
         profile.duplicates = 0
