@@ -191,7 +191,9 @@ class StagedPart:
         columns = list(self.columns) if self.columns is not None else None
         frame = pd.read_parquet(self.path, columns=columns)
         for cut in self.cuts:
-            frame = frame.iloc[cut[0] : cut[1]] if isinstance(cut, tuple) else frame.loc[cut]
+            # a range is copied: a view would keep the whole file's rows alive in a result that
+            # stays on a worker (a persisted hold-out, a training block)
+            frame = frame.iloc[cut[0] : cut[1]].copy() if isinstance(cut, tuple) else frame.loc[cut]
         if self.dtypes:
             frame = frame.astype({c: t for c, t in self.dtypes if c in frame.columns})
         return frame
