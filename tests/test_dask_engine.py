@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import socket
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.features import FeatureBuilder
 from defectops.gate import PRODUCTION
+from defectops.monitoring.sketch import _first_pass as first_pass
 from defectops.pipeline import run_pipeline
 from defectops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry import LocalRegistry, load_verified
@@ -167,6 +169,39 @@ def test_validated_rows_wait_on_disk_not_in_worker_memory(
         del result, frame, chunk
         gc.collect()
         assert not staged.exists()
+
+
+def _validate_task(part: pd.DataFrame, tmp_path: Path) -> Any:
+    schema = validate(part, settings(artifacts=tmp_path)).schema
+    return dist._validate_and_stage(part, schema, None, str(tmp_path / "part.parquet"))
+
+
+def _profile_task(part: pd.DataFrame, tmp_path: Path) -> Any:
+    categorical = ["machine_id", "operator_id", "supplier_batch_id", "shift"]
+    return first_pass(part, ["QualityScore"], categorical, window_rows=6_000, points=2_000)
+
+
+@pytest.mark.parametrize("task", [_validate_task, _profile_task])
+def test_a_partition_task_result_keeps_none_of_its_rows_alive(task: Any, tmp_path: Path) -> None:
+    """A task's result waits on its worker until every partition is done; if it held a view of
+    its partition (a zero-row slice shares its arrays), each worker would hold every partition
+    it had seen, and its memory would grow with the data."""
+    frame, _ = simulate(SimulationSpec(rows=20_000, seed=3))
+    task(frame.head(100), tmp_path)  # imports and caches of a first call are not the result's
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        part = frame.copy(deep=True)
+        size = tracemalloc.get_traced_memory()[0] - before
+        result = task(part, tmp_path)
+        del part
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert result is not None
+    assert held < 0.1 * size, (held, size)
 
 
 def test_staging_removes_what_a_killed_process_left(tmp_path: Path) -> None:

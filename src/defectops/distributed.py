@@ -191,7 +191,9 @@ class StagedPart:
         columns = list(self.columns) if self.columns is not None else None
         frame = pd.read_parquet(self.path, columns=columns)
         for cut in self.cuts:
-            frame = frame.iloc[cut[0] : cut[1]] if isinstance(cut, tuple) else frame.loc[cut]
+            # a range is copied: a view would keep the whole file's rows alive in a result that
+            # stays on a worker (a persisted hold-out, a training block)
+            frame = frame.iloc[cut[0] : cut[1]].copy() if isinstance(cut, tuple) else frame.loc[cut]
         if self.dtypes:
             frame = frame.astype({c: t for c, t in self.dtypes if c in frame.columns})
         return frame
@@ -679,7 +681,7 @@ def validate_distributed(
     optional = labels == "optional"
     path = Path(path)
     lazy, sample = read_partitions(path)
-    raw = lazy.to_delayed()
+    raw = lazy.to_delayed()  # for the sample only
     try:
         if sample is None:
             sample = _first_rows(client, raw, lazy._meta, SCHEMA_SAMPLE_ROWS)
@@ -701,12 +703,22 @@ def validate_distributed(
 
         staging = staging or Staging.of(settings)
         rows = staging.new_set("rows")
-        context = client.scatter([schema, reference], broadcast=True, hash=False)
-        stage = dask.delayed(_validate_and_stage, pure=False)
-        tasks = [
-            stage(part, *context, staging.file(rows, i), optional, describe, fingerprint)
-            for i, part in enumerate(raw)
-        ]
+        # read and validation fused into one task per partition (dask fuses a map_partitions
+        # into the read): a raw partition is never read ahead of its validation, so a worker
+        # holds one raw partition at a time however many there are
+        tasks = lazy.map_partitions(
+            _validate_and_stage,
+            schema,
+            reference,
+            staging.file(rows, 0),
+            optional,
+            describe,
+            fingerprint,
+            partition_info=True,
+            meta=(None, object),
+            enforce_metadata=False,
+            align_dataframes=False,
+        ).to_delayed()
         results: list[_Validated] = client.gather(client.compute(tasks))
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise _unreadable(path, table_format(path), exc) from None
@@ -791,13 +803,19 @@ def _validate_and_stage(
     optional: bool = False,
     describe: bool = True,
     fingerprint: bool = False,
+    partition_info: dict[str, Any] | None = None,
 ) -> _Validated:
-    """One partition validated, its clean rows written to ``file``."""
+    """One partition validated, its clean rows written to ``file`` (``part-00000`` renumbered
+    for the partition's number when dask passes ``partition_info``)."""
     clean, quarantine, profile = _validate_part(raw, schema, reference, optional, describe)
+    if partition_info is not None:
+        file = str(Path(file).with_name(f"part-{partition_info['number']:05d}.parquet"))
     if len(clean):
         _stage(clean, file)
     hashes = _row_hashes(raw) if fingerprint else np.empty(0, dtype=np.uint64)
-    meta = clean.iloc[:0].reset_index(drop=True)
+    # a copy, not a zero-row view: a view keeps the partition's arrays alive as long as the
+    # result waits on the worker, which is until every partition is validated
+    meta = clean.iloc[:0].reset_index(drop=True).copy(deep=True)
     return _Validated(len(clean), quarantine, profile, meta, len(raw), hashes)
 
 

@@ -230,7 +230,9 @@ def _first_pass(
         text = category_strings(frame[col])
         categories[col] = text.value_counts(dropna=True, sort=False)
         firsts[col] = _first_appearances(text.iloc[:whole], window_rows)
-        tails[col] = text.iloc[whole:].to_numpy(dtype=object)
+        # a copy: a view would keep the partition's whole column alive while the task's
+        # result waits on the worker
+        tails[col] = text.iloc[whole:].to_numpy(dtype=object, copy=True)
     return _FirstPass(sketches, categories, firsts, tails, whole // window_rows)
 
 
