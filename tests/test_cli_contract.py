@@ -390,7 +390,7 @@ def test_ai4i_2020_through_the_cli(tmp_project: Any) -> None:
         "--categorical",
         "Type,Product ID",
         "--drop",
-        "UDI,TWF,HDF,PWF,OSF,RNF",
+        "TWF,HDF,PWF,OSF,RNF",
         "--order-by",
         "UDI",
     )

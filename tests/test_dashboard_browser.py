@@ -43,7 +43,9 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 TOKEN = "browser-test-token"
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
+#: the README's picture; refreshed only when DEFECTOPS_SCREENSHOT=1 (``make test`` leaves the
+#: work tree as it found it)
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
 
 
 def install_chromium() -> str | None:
@@ -241,7 +243,7 @@ def test_champion_learning_curve_models_and_history(browser, champion):
         expect(page.get_by_test_id("drift-empty")).to_have_text("No monitoring data yet.")
 
 
-def test_live_figures_refresh_by_themselves_and_screenshot(browser, champion):
+def test_live_figures_refresh_by_themselves_and_screenshot(browser, champion, tmp_path):
     with open_page(browser, champion) as (page, _):
         expect(page.get_by_test_id("champion-version")).to_have_text("6")
         bodies = part_records(champion, 100)
@@ -273,9 +275,9 @@ def test_live_figures_refresh_by_themselves_and_screenshot(browser, champion):
             len(features["numeric"]) + len(features["categorical"]), timeout=15_000
         )
         expect(page.get_by_test_id("drift")).to_contain_text("Service window: last 100 of 5,000")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 20_000
+        shot = DOCS_SCREENSHOT if os.environ.get("DEFECTOPS_SCREENSHOT") else tmp_path / "d.png"
+        page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
 
 
 def test_drift_panel_renders_both_lists_worst_first(browser, champion):

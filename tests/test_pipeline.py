@@ -147,7 +147,8 @@ def test_predict_reproduces_the_champions_holdout_scores(gbm_run, line_data, tmp
     out = tmp_path / "scored.csv"
     scored = predict_file(artifacts, line_data["holdout"], out)
     original = pd.read_csv(line_data["holdout"])
-    assert list(scored.columns[:-2]) == list(original.columns)
+    assert list(scored.columns[:-3]) == list(original.columns)
+    assert (scored["quarantine_reason"] == "").all()  # every row scored
     assert scored["timestamp"].tolist() == original["timestamp"].tolist()  # input order kept
     metrics = result.champion["metrics"]
     y = original["DefectStatus"].to_numpy()
@@ -258,8 +259,22 @@ def test_target_forms(tmp_path, mapping, positive):
 
 
 def test_holdout_without_defects_is_a_clear_error(tmp_path):
+    """Without widening (holdout_min_defects 0) a tail with no defects cannot compare models."""
     frame = small_frame(2000)
     frame.loc[1600:, "DefectStatus"] = 0
     with pytest.raises(UserError, match="hold-out"):
-        run_frame(tmp_path, frame)
+        run_frame(tmp_path, frame, holdout_min_defects=0)
     assert not (tmp_path / "artifacts").exists()  # nothing written
+
+
+def test_a_tail_without_defects_widens_back_to_the_last_defects(tmp_path):
+    frame = small_frame(2000)
+    frame.loc[1600:, "DefectStatus"] = 0
+    defects = np.flatnonzero(frame["DefectStatus"].to_numpy() == 1)
+    result = run_frame(tmp_path, frame)
+    rule = result.report["data"]["holdout_rule"]
+    want = min(20, int(np.ceil(0.2 * len(defects))))
+    # the smallest tail holding `want` defects: from the want-th defect counted from the end
+    assert rule["rule"] == "widened tail"
+    assert rule["rows"] == 2000 - defects[-want]
+    assert rule["defects"] == want

@@ -243,8 +243,10 @@ def test_mostly_numeric_text_column_stays_numeric(tmp_path: Path, make_frame: Ma
     result = validate(raw, cfg())
     assert "Torque [Nm]" in result.schema.numeric
     assert "Torque [Nm]" not in result.schema.categorical
-    assert result.quarantine[ROW_COLUMN].tolist() == [20, 21, 150]
-    assert result.quarantine["Torque [Nm]"].tolist() == ["n/a?", "ERR", "--"]
+    # "--" is a missing-value marker: missing, not a bad number
+    assert result.quarantine[ROW_COLUMN].tolist() == [20, 21]
+    assert result.report["missing_markers"]["Torque [Nm]"] == {"--": 1}
+    assert result.quarantine["Torque [Nm]"].tolist() == ["n/a?", "ERR"]
     assert result.frame["Torque [Nm]"].dtype == np.float64
 
 
@@ -380,7 +382,7 @@ def test_inference_of_roles_and_notes(make_frame: MakeFrame) -> None:
     assert "DefectStatus" not in schema.features
     notes = " | ".join(schema.notes)
     assert "order column: 'timestamp' (parses as timestamps)" in notes
-    assert "timestamp column 'timestamp' is not used as a feature" in notes
+    assert "timestamp column 'timestamp' (ISO8601) is not used as a feature" in notes
     assert "categorical columns inferred: machine_id, shift, lot_id" in notes
 
 
@@ -414,7 +416,7 @@ def test_timestamp_orders_shuffled_rows_and_is_never_a_feature(make_frame: MakeF
     assert clean["Torque [Nm]"].tolist() == frame["Torque [Nm]"].tolist()
     assert clean["DefectStatus"].tolist() == frame["DefectStatus"].tolist()
     assert result.report["columns"]["timestamp"]["role"] == "timestamp"
-    assert result.report["columns"]["timestamp"]["min"] == "2024-03-01 06:00:00"
+    assert result.report["columns"]["timestamp"]["min"] == "2024-03-01T06:00:00"
 
 
 def test_explicit_order_by_timestamp(make_frame: MakeFrame) -> None:
@@ -478,7 +480,15 @@ def test_clean_frame_reports_pass_with_known_profile() -> None:
         "detail": "Torque [Nm]: 25.0% missing",
     }
     names = [c["name"] for c in report["checks"]]
-    assert names == ["row_level", "null_rates", "constant_columns", "duplicates", "class_balance"]
+    assert names == [
+        "row_level",
+        "null_rates",
+        "constant_columns",
+        "duplicates",
+        "class_balance",
+        "identifiers",
+        "leakage",
+    ]
     assert all(c["status"] in {"pass", "warn", "fail"} for c in report["checks"])
 
 
@@ -601,7 +611,7 @@ def test_ai4i_2020_validates() -> None:
         cfg(
             target="Machine failure",
             categorical="Type,Product ID",
-            drop="UDI,TWF,HDF,PWF,OSF,RNF",
+            drop="TWF,HDF,PWF,OSF,RNF",
             order_by="UDI",
         ),
     )
@@ -617,8 +627,11 @@ def test_ai4i_2020_validates() -> None:
         "Torque [Nm]",
         "Tool wear [min]",
     )
-    assert result.schema.categorical == ("Product ID", "Type")
+    # a serial number unique per row is an identifier, left out of the features
+    assert result.schema.categorical == ("Type",)
+    assert set(result.schema.identifiers) == {"Product ID"}
     assert list(result.frame.columns) == [
+        "UDI",
         "Product ID",
         "Type",
         "Air temperature [K]",

@@ -78,6 +78,38 @@ CategoricalOpt = Annotated[
 ]
 DropOpt = Annotated[str | None, typer.Option(help="Columns to ignore, comma-separated.")]
 OrderOpt = Annotated[str | None, typer.Option("--order-by", help="Column giving production order.")]
+NaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--na-values",
+        help="Text meaning missing, comma-separated (default: NA, N/A, NaN, null, None, ?, - "
+        "and the like; an empty cell always is).",
+    ),
+]
+TimestampFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timestamp-format",
+        help="Format of the timestamp columns, e.g. '%d/%m/%Y %H:%M' (or ISO8601, epoch_s, "
+        "epoch_ms; default: inferred from all values of each column).",
+    ),
+]
+KeepIdsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--keep-identifiers/--drop-identifiers",
+        help="Use columns unique per row or counting rows as features (default: left out).",
+        show_default=False,
+    ),
+]
+StrictOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict/--no-strict",
+        help="Refuse data with leak suspects (exit 2) instead of warning.",
+        show_default=False,
+    ),
+]
 ArtifactsOpt = Annotated[
     Path | None, typer.Option(help="Directory for models, reports and the registry.")
 ]
@@ -138,15 +170,19 @@ def validate(
     categorical: CategoricalOpt = None,
     drop: DropOpt = None,
     order_by: OrderOpt = None,
+    na_values: NaOpt = None,
+    timestamp_format: TimestampFormatOpt = None,
+    keep_identifiers: KeepIdsOpt = None,
+    strict: StrictOpt = None,
     artifacts: ArtifactsOpt = None,
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Check a data file against the contract; quarantine bad rows; write the validation report."""
-    from defectops.data.io import read_table
+    from defectops.data.io import read_raw
+    from defectops.data.validation import require_valid_rows, write_outputs
     from defectops.data.validation import validate as run_validation
-    from defectops.data.validation import write_outputs
     from defectops.engine import engine_client
 
     settings = settings_from(
@@ -157,6 +193,10 @@ def validate(
         categorical=categorical,
         drop=drop,
         order_by=order_by,
+        na_values=na_values,
+        timestamp_format=timestamp_format,
+        keep_identifiers=keep_identifiers,
+        strict=strict,
         artifacts=artifacts,
         engine=engine,
         scheduler=scheduler,
@@ -164,7 +204,7 @@ def validate(
     path = _require_data(settings)
     with engine_client(settings) as client:
         if client is None:
-            result: Any = run_validation(read_table(path), settings, source=str(path))
+            result: Any = run_validation(read_raw(path), settings, source=str(path))
         else:
             from defectops.distributed import Staging, validate_distributed
 
@@ -172,6 +212,9 @@ def validate(
                 result = validate_distributed(
                     path, settings, client, source=str(path), staging=staging
                 )
+        report = result.report
+        require_valid_rows(str(path), report["rows_read"], report["rows_kept"],
+                           report["quarantined_by_reason"])  # fmt: skip
         written = write_outputs(result, settings)
     print_validation(result.report)
     console.print(f"report: {written['report']}")
@@ -206,6 +249,10 @@ def run(
     categorical: CategoricalOpt = None,
     drop: DropOpt = None,
     order_by: OrderOpt = None,
+    na_values: NaOpt = None,
+    timestamp_format: TimestampFormatOpt = None,
+    keep_identifiers: KeepIdsOpt = None,
+    strict: StrictOpt = None,
     chunk_size: ChunkOpt = None,
     model: ModelOpt = None,
     strategy: StrategyOpt = None,
@@ -230,6 +277,10 @@ def run(
         categorical=categorical,
         drop=drop,
         order_by=order_by,
+        na_values=na_values,
+        timestamp_format=timestamp_format,
+        keep_identifiers=keep_identifiers,
+        strict=strict,
         chunk_size=chunk_size,
         model=model,
         strategy=strategy,
@@ -267,7 +318,11 @@ def run_and_show(settings: Settings) -> None:
         def advance(model: dict[str, Any], total: int) -> None:
             progress.update(task, total=total, advance=1)
 
-        result = run_pipeline(settings, on_chunk=advance)
+        def show_data(data: Any) -> None:
+            print_data_warnings(data.validation.report)
+            console.print(f"hold-out: {data.holdout_source}", markup=False)
+
+        result = run_pipeline(settings, on_chunk=advance, on_data=show_data)
     print_models(result.models)
     champion = result.champion
     if champion is None:
@@ -333,7 +388,7 @@ def predict(
 ) -> None:
     """Score a file with the champion; rows keep their order, two columns are appended."""
     from defectops.engine import engine_client
-    from defectops.predict import PREDICTION, predict_file
+    from defectops.predict import PREDICTION, PROBABILITY, predict_file
 
     settings = settings_from(config, engine=engine, scheduler=scheduler)
     if settings.engine == "dask":
@@ -344,14 +399,25 @@ def predict(
         if client is None:
             result = predict_file(artifacts, data, out)
             flagged = int(result[PREDICTION].sum())
-            console.print(f"scored {len(result):,} rows, {flagged:,} flagged as defects: {out}")
+            scored = int(result[PROBABILITY].notna().sum())
+            console.print(f"scored {scored:,} rows, {flagged:,} flagged as defects: {out}")
+            _print_unscored(len(result), scored)
             return
         from defectops.distributed import predict_distributed
 
         summary = predict_distributed(artifacts, data, out, client)
         console.print(
-            f"scored {summary.rows:,} rows, {summary.flagged:,} flagged as defects: "
+            f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: "
             f"{out} ({summary.files} Parquet files)"
+        )
+        _print_unscored(summary.rows, summary.scored)
+
+
+def _print_unscored(rows: int, scored: int) -> None:
+    if scored < rows:
+        console.print(
+            f"[yellow]{rows - scored:,} of {rows:,} rows not scored[/]: the data contract "
+            "refused them; the column quarantine_reason says why"
         )
 
 
@@ -723,6 +789,15 @@ def _version(version: str | None, chunk: int | None) -> str:
     return f"v{version}" + (f" (#{chunk})" if chunk else "")
 
 
+def print_data_warnings(report: dict[str, Any]) -> None:
+    """The data contract's notes and its warnings that change what a model learns from."""
+    for note in report["schema"].get("notes", []):
+        console.print(f"note: {note}", markup=False, style="dim")
+    for check in report["checks"]:
+        if check["name"] in ("identifiers", "leakage") and check["status"] != "pass":
+            console.print(f"warning: {check['name']}: {check['detail']}", markup=False)
+
+
 def print_validation(report: dict[str, Any]) -> None:
     """The validation report as a short table a person reads at a glance."""
     for note in report["schema"].get("notes", []):
@@ -736,6 +811,26 @@ def print_validation(report: dict[str, Any]) -> None:
         status = check["status"]
         table.add_row(check["name"], f"[{colours[status]}]{status}[/]", _escape(check["detail"]))
     console.print(table)
+    how = report.get("read_as") or {}
+    if how.get("format") == "csv" and (
+        how.get("delimiter") != ","
+        or how.get("decimal") != "."
+        or how.get("compression")
+        or how.get("encoding") != "utf-8"
+    ):
+        console.print(
+            f"read as: delimiter {how['delimiter']!r}, decimal {how['decimal']!r}, "
+            f"{how['encoding']}" + (f", {how['compression']}" if how.get("compression") else ""),
+            markup=False,
+        )
+    markers = report.get("missing_markers") or {}
+    if markers:
+        shown = [
+            f"{col}: " + ", ".join(f"{m or '(empty)'!s} x{n:,}" for m, n in counts.items())
+            for col, counts in list(markers.items())[:6]
+        ]
+        more = f"; ... ({len(markers) - 6} more columns)" if len(markers) > 6 else ""
+        console.print("missing markers: " + "; ".join(shown) + more, markup=False)
     console.print(
         f"rows read {report['rows_read']:,}, kept {report['rows_kept']:,}, "
         f"quarantined {report['rows_quarantined']:,}"

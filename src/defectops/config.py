@@ -35,6 +35,33 @@ Engine = Literal["local", "dask"]
 
 ColumnList = Annotated[list[str], NoDecode]
 
+#: text that means "missing" in any column (an empty cell always does); ``na_values`` replaces it
+DEFAULT_NA_VALUES = (
+    "NA",
+    "N/A",
+    "na",
+    "n/a",
+    "NaN",
+    "nan",
+    "NAN",
+    "null",
+    "NULL",
+    "Null",
+    "None",
+    "none",
+    "?",
+    "-",
+    "--",
+    "#N/A",
+    "#NA",
+    "<NA>",
+    "NaT",
+    "missing",
+    "MISSING",
+)
+#: the largest magnitude a model can take: float32's (XGBoost computes in float32)
+FLOAT32_MAX = 3.4028234663852886e38
+
 
 def _split_columns(value: Any) -> Any:
     """Accept ``"a,b"`` from flags and the environment as well as a YAML list."""
@@ -113,9 +140,31 @@ class Settings(BaseSettings):
     categorical: ColumnList | None = None
     drop: ColumnList = Field(default_factory=list)
     order_by: str | None = None
+    na_values: ColumnList = Field(
+        default_factory=lambda: list(DEFAULT_NA_VALUES),
+        description="text meaning missing, in every column (an empty cell always does)",
+    )
+    timestamp_format: str | dict[str, str] | None = Field(
+        None,
+        description="strptime format of the timestamp columns (or epoch_s, epoch_ms, ISO8601), "
+        "or a mapping column -> format; none: inferred from all values of each column",
+    )
+    keep_identifiers: bool = Field(
+        False, description="use columns that identify rows (unique, or a counter) as features"
+    )
+    strict: bool = Field(False, description="refuse data with leak suspects (exit 2)")
+    max_abs_value: float = Field(
+        FLOAT32_MAX, gt=0.0, description="a number of larger magnitude is quarantined"
+    )
     chunk_size: int = Field(1000, ge=1)
     holdout: HoldoutStrategy = "tail"
     holdout_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    holdout_min_defects: int = Field(
+        20, ge=0, description="tail: widen the hold-out back in time until it holds this many"
+    )
+    holdout_max_fraction: float = Field(
+        0.4, gt=0.0, lt=1.0, description="tail: the widest hold-out before falling back"
+    )
     holdout_data: Path | None = None
     model: ModelName = "gbm"
     strategy: Strategy = "expanding"
@@ -143,7 +192,33 @@ class Settings(BaseSettings):
         "validated rows wait as Parquet between steps; none: <artifacts>/.staging",
     )
 
-    _split = field_validator("categorical", "drop", mode="before")(_split_columns)
+    _split = field_validator("categorical", "drop", "na_values", mode="before")(_split_columns)
+
+    def conflicts(self) -> list[str]:
+        """Options that contradict each other (a column both used and dropped, named twice)."""
+        problems = []
+        for key in ("categorical", "drop"):
+            names = getattr(self, key) or []
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                problems.append(f"{key} names {', '.join(map(repr, twice))} twice")
+        dropped = set(self.drop)
+        if self.target in dropped:
+            problems.append(f"{self.target!r} is the target and also in drop")
+        roles = [("categorical", self.categorical or [])]
+        if self.order_by is not None:
+            roles.append(("order_by", [self.order_by]))
+        if isinstance(self.timestamp_format, dict):
+            roles.append(("timestamp_format", list(self.timestamp_format)))
+        for key, names in roles:
+            for name in names:
+                if name in dropped:
+                    problems.append(f"{name!r} is both in {key} and in drop")
+        if self.target in (self.categorical or []):
+            problems.append(f"{self.target!r} is the target and also in categorical")
+        if self.order_by is not None and self.order_by == self.target:
+            problems.append(f"{self.target!r} is the target and also the order column")
+        return problems
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
@@ -193,9 +268,13 @@ def load_settings(
         _check_keys(values, name)
         merged = _deep_merge(merged, values)
     try:
-        return Settings(**merged)
+        settings = Settings(**merged)
     except ValidationError as exc:
         raise UserError(describe_validation_error(exc, "config")) from None
+    problems = settings.conflicts()
+    if problems:
+        raise UserError(f"conflicting options: {'; '.join(problems)}; fix the flags or config")
+    return settings
 
 
 def describe_validation_error(exc: ValidationError, what: str) -> str:

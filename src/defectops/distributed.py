@@ -65,7 +65,20 @@ import numpy as np
 import pandas as pd
 
 from defectops.config import Settings
-from defectops.data.io import _csv_header, frame_sha256, parquet_files, table_format
+from defectops.data.io import (
+    check_unique_names,
+    csv_header,
+    describe_reading,
+    existing,
+    frame_sha256,
+    parquet_files,
+    read_raw,
+    row_hashes,
+    sniff_csv,
+    table_format,
+    unreadable,
+    with_decimal_points,
+)
 from defectops.data.schema import DataSchema, check_columns, check_scalar_columns, infer_schema
 from defectops.data.validation import (
     RowsProfile,
@@ -75,6 +88,7 @@ from defectops.data.validation import (
     clean_rows,
     merge_reference_profiles,
     reference_profile,
+    refuse_unknown_labels,
     typed_rows,
 )
 from defectops.engine import DASK_CONFIG
@@ -520,7 +534,7 @@ def _distinct(part: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _row_hashes(part: pd.DataFrame) -> np.ndarray:
-    return pd.util.hash_pandas_object(part, index=False).to_numpy()
+    return row_hashes(part)
 
 
 def _row_hash_series(part: pd.DataFrame) -> pd.Series:
@@ -554,12 +568,12 @@ def _validate_part(
     """One partition through the local validation: clean rows, quarantined rows, profile (or
     ``None`` when the report is not wanted). ``optional``: labels may be missing."""
     raw = raw.reset_index(drop=True)
-    frame, reasons = typed_rows(raw, schema, optional=optional)
+    frame, reasons, markers = typed_rows(raw, schema, optional=optional)
     bad = bad_row_mask(reasons, len(frame))
     quarantine = _quarantine_frame(raw, reasons, bad)
     clean = clean_rows(frame, bad, schema, sort=False, optional=optional)
     profile = (
-        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False)
+        RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=False, markers=markers)
         if describe
         else None
     )
@@ -583,14 +597,10 @@ def _scores(part: pd.DataFrame, model: DefectClassifier) -> np.ndarray:
 
 
 def _score_part(part: pd.DataFrame, champion: Any) -> pd.DataFrame:
-    """A partition of ``predict``: the input rows, in order, plus the two prediction columns."""
-    from defectops.predict import PREDICTION, PROBABILITY
+    """A partition of ``predict``: the input rows, in order, plus the prediction columns."""
+    from defectops.predict import score_rows
 
-    scores = champion.score(part) if len(part) else np.empty(0, dtype=np.float64)
-    result = part.copy()
-    result[PROBABILITY] = np.asarray(scores, dtype=np.float64)
-    result[PREDICTION] = (result[PROBABILITY] >= champion.threshold).astype(np.int8)
-    return result
+    return score_rows(part, champion)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -598,55 +608,44 @@ def _score_part(part: pd.DataFrame, champion: Any) -> pd.DataFrame:
 
 def read_partitions(path: Path | str) -> tuple[Any, pd.DataFrame | None]:
     """The rows of a CSV file, Parquet file or Parquet directory as a lazy dask DataFrame, and,
-    for CSV, a typed sample (``None`` for Parquet: read the first partition for one).
+    for CSV, a sample (``None`` for Parquet: read the first partition for one).
 
-    Parquet partitions are typed by the file, as the local engine reads them. CSV partitions are
-    read as text (``dtype=object``), because a type guessed from a sample can be wrong for a
-    later block; validation parses text exactly as it parses typed values (a number that does
-    not parse is quarantined, an ID ``101`` is ``"101"`` either way). The sample (the first
-    ``SCHEMA_SAMPLE_ROWS`` rows, typed as :func:`~defectops.data.io.read_table` types them) is
-    what column roles are inferred from. Nothing is read on the cluster yet.
+    Read as :func:`~defectops.data.io.read_raw` reads them, with the same sniffed dialect:
+    Parquet partitions typed by the file, CSV cells as text (the contract types them, so a
+    type guessed from a sample can never be wrong for a later block). The sample (the first
+    ``SCHEMA_SAMPLE_ROWS`` rows) is what column roles are inferred from. Nothing is read on the
+    cluster yet.
     """
     import dask
     import pyarrow as pa
 
-    path = Path(path)
+    path = existing(path)
     kind = table_format(path)
-    if path.is_dir():
-        source: Any = [str(f) for f in parquet_files(path)]
-    elif path.is_file():
-        source = str(path)
-    else:
-        raise UserError(f"data file {path}: not found; check the path")
+    source: Any = [str(f) for f in parquet_files(path)] if path.is_dir() else str(path)
     try:
         with dask.config.set(DASK_CONFIG):
             return _lazy_read(path, source, kind)
-    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise _unreadable(path, kind, exc) from None
-
-
-def _unreadable(path: Path, kind: str, exc: BaseException) -> UserError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return UserError(f"data file {path}: cannot read it as {kind} ({first})")
+    except (OSError, ValueError, EOFError, pa.ArrowException, UnicodeError) as exc:
+        raise unreadable(path, kind, exc) from None
 
 
 def _lazy_read(path: Path, source: Any, kind: str) -> tuple[Any, pd.DataFrame | None]:
     import dask.dataframe as dd
 
     if kind == "csv":
-        names = _csv_header(path)
-        _no_duplicate_names(path, names)
-        frame = dd.read_csv(source, dtype=object, blocksize=CSV_BLOCKSIZE)
-        return frame, pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
+        dialect = sniff_csv(path)
+        check_unique_names(path, csv_header(path, dialect))
+        # a gzip or UTF-16 file cannot be cut at byte offsets: one partition
+        whole = dialect.compression is not None or dialect.encoding == "utf-16"
+        frame = dd.read_csv(
+            source, blocksize=None if whole else CSV_BLOCKSIZE, **dialect.pandas_options()
+        )
+        if dialect.decimal != ".":
+            frame = frame.map_partitions(with_decimal_points, dialect.decimal, meta=frame._meta)
+        return frame, read_raw(path, nrows=SCHEMA_SAMPLE_ROWS)
     frame = dd.read_parquet(source)
-    _no_duplicate_names(path, [str(c) for c in frame.columns])
+    check_unique_names(path, [str(c) for c in frame.columns])
     return frame, None
-
-
-def _no_duplicate_names(path: Path, names: list[str]) -> None:
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise UserError(f"data file {path}: duplicate column names {dupes}; rename them")
 
 
 # -- validation -----------------------------------------------------------------------------------
@@ -679,6 +678,7 @@ def validate_distributed(
     import pyarrow as pa
 
     optional = labels == "optional"
+    inferred = schema is None
     path = Path(path)
     lazy, sample = read_partitions(path)
     raw = lazy.to_delayed()  # for the sample only
@@ -694,6 +694,7 @@ def validate_distributed(
                 )  # fmt: skip
                 target_values = pd.Series(pd.unique(np.concatenate(distinct)) if distinct else [])
             schema = infer_schema(sample, settings, target_values=target_values)
+            schema = _formats_from_every_row(client, lazy, schema, settings)
         else:
             has_target = schema.target in sample.columns
             check_columns(sample, schema, need_target=not optional)
@@ -720,8 +721,8 @@ def validate_distributed(
             align_dataframes=False,
         ).to_delayed()
         results: list[_Validated] = client.gather(client.compute(tasks))
-    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise _unreadable(path, table_format(path), exc) from None
+    except (OSError, ValueError, EOFError, pa.ArrowException, UnicodeError) as exc:
+        raise unreadable(path, table_format(path), exc) from None
 
     empty_clean, empty_quarantine, empty_profile = _validate_part(
         lazy._meta, schema, reference, optional
@@ -730,6 +731,7 @@ def validate_distributed(
     quarantine = _offset_quarantine(
         [r.quarantine for r in results] or [empty_quarantine], rows_read or [0]
     )
+    refuse_unknown_labels(quarantine, schema, source or str(path))
     kept = [(StagedPart(staging.file(rows, i)), r.kept) for i, r in enumerate(results) if r.kept]
     meta = results[0].meta if results else empty_clean
     frame = DistributedFrame(
@@ -743,7 +745,8 @@ def validate_distributed(
         profile = functools.reduce(RowsProfile.merge, profiles) if profiles else empty_profile
         assert profile is not None
         _count_globally(profile, frame)
-        report = build_report(profile, schema, reference, source)
+        report = build_report(profile, schema, reference, source, inferred=inferred)
+        report["read_as"] = describe_reading(path)
     else:  # the local engine's short report
         report = {
             "source": source,
@@ -780,6 +783,35 @@ class _RowHashes:
 
     def row_hash_blocks(self) -> Iterator[np.ndarray]:
         return iter(self.blocks)
+
+
+def _formats_from_every_row(
+    client: Client, lazy: Any, schema: DataSchema, settings: Settings
+) -> DataSchema:
+    """The schema with each timestamp format decided from every row where the sample left
+    day-first against month-first undecided (the sample is the first rows only, which may all
+    fall on the first twelve days of a month). Only such a column's distinct values come back."""
+    import dask
+
+    from defectops.data.timestamps import infer_format
+
+    formats = dict(schema.timestamp_formats)
+    notes = [n for n in schema.notes]
+    given = settings.timestamp_format is not None
+    for col in schema.timestamps:
+        if given or not any(n.startswith(f"column {col!r}: no value decides") for n in notes):
+            continue
+        parts = lazy[[col]].to_delayed()
+        distinct = client.gather(client.compute([dask.delayed(_distinct)(p, col) for p in parts]))
+        values = pd.Series(pd.unique(np.concatenate(distinct)) if distinct else [], dtype=object)
+        found = infer_format(values, col, schema.na_values)
+        if found is None:
+            continue
+        formats[col] = found.format
+        notes = [n for n in notes if not n.startswith(f"column {col!r}: no value decides")]
+        if found.assumed:
+            notes.append(found.assumed)
+    return replace(schema, timestamp_formats=formats, notes=tuple(notes))
 
 
 def _first_rows(client: Client, parts: list[Any], meta: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -942,7 +974,7 @@ def prepare_distributed(
 ) -> PreparedData:
     """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows,
     staged in ``staging`` (by default a :class:`Staging` of their own)."""
-    from defectops.pipeline import PreparedData, check_prepared, holdout_size, stratified_holdout
+    from defectops.pipeline import PreparedData, check_prepared, holdout_of
 
     if settings.data is None:
         raise UserError("no data file given; pass --data FILE (or set data: in the config)")
@@ -970,27 +1002,30 @@ def prepare_distributed(
         )
     else:
         n_rows = len(frame)
-        n_hold = holdout_size(n_rows, settings)
-        if settings.holdout == "tail":
-            train, holdout = frame.rows(0, n_rows - n_hold), frame.rows(n_rows - n_hold, n_rows)
+        choice = holdout_of(frame[schema.target].to_numpy(), settings)
+        if choice.is_tail:
+            start = n_rows - len(choice.positions)
+            train, holdout = frame.rows(0, start), frame.rows(start, n_rows)
         else:
-            y = pd.Series(frame[schema.target].to_numpy())
-            _, hold_idx = stratified_holdout(y, n_hold, settings)
             in_holdout = np.zeros(n_rows, dtype=bool)
-            in_holdout[hold_idx] = True
+            in_holdout[choice.positions] = True
             train, holdout = frame.take(~in_holdout), frame.take(in_holdout).compact("holdout")
         data = PreparedData(
             validation,  # type: ignore[arg-type]
             train,  # type: ignore[arg-type]
             holdout,  # type: ignore[arg-type]
-            f"{settings.holdout} {settings.holdout_fraction:g}",
+            choice.describe(),
+            choice=choice,
         )
     check_prepared(data, data.holdout[schema.target].to_numpy())
     return data
 
 
 def run_distributed(
-    settings: Settings, *, on_chunk: Callable[[dict[str, Any], int], None] | None = None
+    settings: Settings,
+    *,
+    on_chunk: Callable[[dict[str, Any], int], None] | None = None,
+    on_data: Callable[[PreparedData], None] | None = None,
 ) -> RunResult:
     """:func:`~defectops.pipeline.run_pipeline` with the rows on a Dask cluster.
 
@@ -1010,6 +1045,8 @@ def run_distributed(
     with engine_client(settings) as client, Staging.of(settings) as staging:
         assert client is not None
         data = prepare_distributed(settings, client, staging)
+        if on_data is not None:
+            on_data(data)
         build_model(settings, data.schema)
         with RunLock(settings.artifacts, purpose="run"):
             return _run_locked(settings, data, on_chunk)
@@ -1203,6 +1240,7 @@ def _one_worker(frame: DistributedFrame) -> list[str]:
 @dataclass(frozen=True)
 class PredictionSummary:
     rows: int
+    scored: int
     flagged: int
     files: int
     seconds: float
@@ -1221,12 +1259,12 @@ def predict_distributed(
     """
     import dask.dataframe as dd
 
-    from defectops.predict import PREDICTION, Champion
+    from defectops.predict import PREDICTION, PROBABILITY, Champion, check_scored
 
     began = time.perf_counter()
     out = check_prediction_dir(out)
     champion = Champion.load(artifacts)
-    frame = _lazy_typed(Path(data))
+    frame, _ = read_partitions(Path(data))
     check_columns(frame._meta, champion.schema, need_target=False)
     champion_ref = client.scatter(champion, broadcast=True, hash=False)
     scored = frame.map_partitions(
@@ -1238,15 +1276,20 @@ def predict_distributed(
         scored.to_parquet(
             str(staging), write_index=False, name_function=_part_name, write_metadata_file=False
         )
-        written = dd.read_parquet(str(staging), columns=[PREDICTION])
-        n_rows, flagged = client.compute([written.shape[0], written[PREDICTION].sum()], sync=True)
+        written = dd.read_parquet(str(staging), columns=[PROBABILITY, PREDICTION])
+        n_rows, scored, flagged = client.compute(
+            [written.shape[0], written[PROBABILITY].count(), written[PREDICTION].sum()], sync=True
+        )
+        check_scored(Path(data), int(n_rows), int(scored), {})
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     files = len(list(out.glob("*.parquet")))
-    return PredictionSummary(int(n_rows), int(flagged), files, time.perf_counter() - began)
+    return PredictionSummary(
+        int(n_rows), int(scored), int(flagged), files, time.perf_counter() - began
+    )
 
 
 def check_prediction_dir(out: Path) -> Path:
@@ -1262,37 +1305,6 @@ def check_prediction_dir(out: Path) -> Path:
             f"--out {out}: exists and is not a directory of Parquet files; choose another"
         )
     return out
-
-
-def _lazy_typed(path: Path) -> Any:
-    """The rows to score as a lazy dask DataFrame: Parquet typed by the file; CSV with the types
-    its first rows have (integers as floats, since a later block may have blanks), because
-    scoring keeps the input's columns as they are."""
-    import dask
-    import dask.dataframe as dd
-    import pyarrow as pa
-
-    kind = table_format(path)
-    if path.is_dir():
-        source: Any = [str(f) for f in parquet_files(path)]
-    elif path.is_file():
-        source = str(path)
-    else:
-        raise UserError(f"data file {path}: not found; check the path")
-    try:
-        with dask.config.set(DASK_CONFIG):
-            if kind == "parquet":
-                return _lazy_read(path, source, kind)[0]
-            sample = pd.read_csv(path, nrows=SCHEMA_SAMPLE_ROWS, low_memory=False)
-            dtypes = {
-                col: "float64" if pd.api.types.is_integer_dtype(dtype) else dtype
-                for col, dtype in sample.dtypes.items()
-            }
-            _no_duplicate_names(path, _csv_header(path))
-            return dd.read_csv(source, dtype=dtypes, blocksize=CSV_BLOCKSIZE)
-    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"data file {path}: cannot read it as {kind} ({first})") from None
 
 
 def _part_name(index: int) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,9 +25,15 @@ import pandas as pd
 
 from defectops import atomic, gate
 from defectops.config import Settings
-from defectops.data.io import frame_sha256, read_table
-from defectops.data.schema import DataSchema, category_strings, encode_target
-from defectops.data.validation import reference_profile, validate
+from defectops.data.io import frame_sha256, read_raw
+from defectops.data.schema import DataSchema, category_strings, encode_target, unknown_labels
+from defectops.data.timestamps import parse as parse_timestamps
+from defectops.data.validation import (
+    reason_counts,
+    reference_profile,
+    require_valid_rows,
+    validate,
+)
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
 from defectops.lock import RunLock
@@ -44,6 +49,7 @@ from defectops.pipeline import (
     commit_model,
     config_hash,
     fit_and_score,
+    holdout_of,
     library_versions,
     model_facts,
     run_params,
@@ -95,7 +101,7 @@ def ingest_batch(
     written by the workers) and monitored on the cluster (see :mod:`defectops.distributed_batch`);
     the manifest, the quarantine file, the drift report and the retrain are the local ones.
     """
-    raw = read_table(data) if client is None else None
+    raw = read_raw(data) if client is None else None
     with RunLock(settings.artifacts, purpose="ingest"), _staging(settings, client) as staging:
         store = DataStore(settings.store_dir)
         manifest = store.load()
@@ -141,6 +147,8 @@ def ingest_batch(
                 labels="optional",
             )
             checked = _LocalBatch(result.frame, result.quarantine, result.schema)
+        rows_read = len(raw) if raw is not None else checked.rows_read
+        _check_has_rows(data, rows_read, checked)
         paths: dict[str, Path] = {}
         if len(checked.quarantine):
             quarantine = settings.store_dir / "quarantine" / f"{name}.csv"
@@ -174,6 +182,12 @@ def ingest_batch(
             settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
         )
         return outcome
+
+
+def _check_has_rows(data: Path, rows_read: int, checked: Any) -> None:
+    """A batch with no rows, or none that passed the contract, is refused before anything is
+    written: stored, it would be a batch the store counts and no model can learn from."""
+    require_valid_rows(str(data), rows_read, checked.rows, reason_counts(checked.quarantine))
 
 
 def _staging(settings: Settings, client: Client | None) -> AbstractContextManager[Any]:
@@ -217,7 +231,7 @@ def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> Inges
             "no label key configured: set ingest.label_key (e.g. DEFECTOPS_INGEST__LABEL_KEY="
             "part_id) to the column that identifies a part in both files"
         )
-    labels = read_table(labels_path)
+    labels = read_raw(labels_path)
     with RunLock(settings.artifacts, purpose="label"):
         store = DataStore(settings.store_dir)
         manifest = store.load()
@@ -233,16 +247,26 @@ def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> Inges
         rows = store.read_batch(batch_id)
         if key not in rows.columns:
             raise UserError(f"label key {key!r} is not a column of batch {batch_id!r}")
-        given = encode_target(labels[target], schema.positive_label)
+        given = encode_target(
+            labels[target], schema.positive_label, schema.negative_label, schema.na_values
+        )
+        if (given == -1).any():
+            unknown = unknown_labels(labels[target], given, schema.na_values)
+            raise UserError(
+                f"{labels_path}: target {target!r} has values the model's two classes do not "
+                f"cover: {', '.join(map(repr, unknown))}; the classes are "
+                f"{schema.positive_label!r} (defect) and {schema.negative_label or 'good'!r}: "
+                "map the labels onto them first"
+            )
         if given.isna().any():
             bad = int(given.isna().sum())
             raise UserError(f"{labels_path}: {bad} labels are missing or not a known class value")
-        keys = _join_keys(labels[key], rows[key])
+        keys = _join_keys(labels[key], rows[key], schema)
         if keys.duplicated().any():
             twice = keys[keys.duplicated()].iloc[0]
             raise UserError(f"{labels_path}: key {twice!r} appears more than once")
         lookup = pd.Series(given.to_numpy(), index=keys.to_numpy())
-        stored_keys = _join_keys(rows[key], rows[key])
+        stored_keys = _join_keys(rows[key], rows[key], schema)
         found = stored_keys.map(lookup)
         matched = int(found.notna().sum())
         if matched == 0:
@@ -260,11 +284,15 @@ def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> Inges
         return outcome
 
 
-def _join_keys(values: pd.Series, like: pd.Series) -> pd.Series:
-    """Keys in one comparable form: timestamps as timestamps, anything else as canonical text."""
+def _join_keys(values: pd.Series, like: pd.Series, schema: DataSchema) -> pd.Series:
+    """Keys in one comparable form: timestamps as timestamps (in the schema's format for the
+    column), anything else as canonical text."""
     if pd.api.types.is_datetime64_any_dtype(like):
-        return pd.to_datetime(values, errors="coerce").reset_index(drop=True)
-    return category_strings(values).reset_index(drop=True)
+        fmt = schema.timestamp_formats.get(str(like.name), "datetime")
+        if not pd.api.types.is_datetime64_any_dtype(values) and fmt == "datetime":
+            fmt = "ISO8601"
+        return parse_timestamps(values, fmt, schema.na_values).reset_index(drop=True)
+    return category_strings(values, schema.na_values).reset_index(drop=True)
 
 
 def _champion(settings: Settings) -> ChampionView | None:
@@ -320,8 +348,14 @@ def maybe_retrain(
     schema = DataSchema.from_dict(manifest.schema or {})
     target, features = schema.target, list(schema.features)
     frame = _labelled_rows(store, manifest, target, client)
-    n_hold = max(1, math.ceil(len(frame) * settings.holdout_fraction))
-    train, hold = frame.iloc[:-n_hold], frame.iloc[-n_hold:]
+    choice = holdout_of(frame[target].to_numpy(), settings)
+    if choice.is_tail:
+        start = len(frame) - len(choice.positions)
+        train, hold = frame.iloc[:start], frame.iloc[start:]
+    else:
+        in_holdout = np.zeros(len(frame), dtype=bool)
+        in_holdout[choice.positions] = True
+        train, hold = _rows_where(frame, ~in_holdout), _rows_where(frame, in_holdout)
     y_hold = hold[target].to_numpy()
     if len(train) == 0 or y_hold.min() == y_hold.max():
         return {"trained": False, "reason": "the recent hold-out does not hold both classes yet"}
@@ -353,6 +387,7 @@ def maybe_retrain(
         "config_hash": config_hash(settings),
         "holdout_sha256": frame_sha256(hold[[*features, target]]),
         "holdout_rows": len(hold),
+        "holdout_rule": choice.to_dict(),
         "library_versions": library_versions(),
         "chunk_id": chunk_id,
         "trigger_batch": trigger,
@@ -456,6 +491,13 @@ def _batch_ids(rows: Any) -> list[str]:
 
 def _unique(part: pd.DataFrame, name: str) -> list[str]:
     return [str(v) for v in pd.unique(part[name])]
+
+
+def _rows_where(rows: Any, keep: np.ndarray) -> Any:
+    """The rows where ``keep`` is true, in order (a frame here or on the cluster)."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.iloc[np.flatnonzero(keep)]
+    return rows.take(keep)
 
 
 def _in_batches(rows: Any, batches: list[str]) -> Any:

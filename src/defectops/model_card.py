@@ -544,7 +544,16 @@ def _rejections_section(report: Mapping[str, Any]) -> list[str]:
 def _limits_section(data: Mapping[str, Any], champion: Mapping[str, Any] | None) -> list[str]:
     holdout = str(data.get("holdout", ""))
     kind = holdout.split(" ", 1)[0]
-    if kind == "tail":
+    rule = data.get("holdout_rule") or {}
+    if rule.get("rule") == "widened tail":
+        kind = "tail"
+    if rule.get("rule") == "stratified" and "as configured" not in str(rule.get("why")):
+        split = (
+            "The hold-out is a stratified random sample of the whole period, not the tail in "
+            f"time, because {rule.get('why')}: it mixes past and recent rows, so under drift its "
+            "metrics are optimistic about the future."
+        )
+    elif kind == "tail":
         split = (
             "The hold-out is the tail in time (the last rows in order), so its metrics estimate "
             "the near future of the same line; they are not a guarantee under drift."
@@ -618,6 +627,19 @@ def _run_tally(summary: Mapping[str, Any]) -> str:
 
 
 def _holdout_text(data: Mapping[str, Any], short: bool = False) -> str:
+    rule = data.get("holdout_rule")
+    if rule:
+        order = (data.get("schema") or {}).get("order_by")
+        by = f" by {_code(order)}" if order else " in file order"
+        share = f"{float(rule['fraction']):.0%}"
+        if rule["rule"] == "tail":
+            return f"the last {share} of the valid rows{by}, set aside before training"
+        if rule["rule"] == "widened tail":
+            return (
+                f"the last {_count(rule['rows'])} valid rows{by} (widened from {share} to hold "
+                f"{_count(rule['defects'])} defects), set aside before training"
+            )
+        return f"a stratified random {share} of the valid rows, set aside before training"
     holdout = str(data.get("holdout", "n/a"))
     kind, _, fraction = holdout.partition(" ")
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import time
 from collections.abc import Callable
@@ -30,16 +29,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from defectops import __version__, atomic, gate
 from defectops.config import Settings
-from defectops.data.io import frame_sha256, read_table
+from defectops.data.io import frame_sha256, read_raw
 from defectops.data.schema import DataSchema
-from defectops.data.validation import ValidationResult, reference_profile, validate, write_outputs
+from defectops.data.validation import (
+    ValidationResult,
+    reference_profile,
+    require_valid_rows,
+    validate,
+    write_outputs,
+)
 from defectops.engine import check_engine
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
+from defectops.holdout import Holdout, choose_holdout
 from defectops.monitoring.profile import build_profile
 from defectops.monitoring.sketch import distributed_profile
 
@@ -70,6 +75,7 @@ class PreparedData:
     holdout: pd.DataFrame
     holdout_source: str
     holdout_validation: ValidationResult | None = None
+    choice: Holdout | None = None
 
     @property
     def schema(self) -> DataSchema:
@@ -91,13 +97,20 @@ def prepare(settings: Settings) -> PreparedData:
     """Read and validate everything the run needs; raises before anything is written."""
     if settings.data is None:
         raise UserError("no data file given; pass --data FILE (or set data: in the config)")
-    validation = validate(read_table(settings.data), settings, source=str(settings.data))
+    validation = validate(read_raw(settings.data), settings, source=str(settings.data))
+    report = validation.report
+    require_valid_rows(
+        str(settings.data),
+        report["rows_read"],
+        report["rows_kept"],
+        report["quarantined_by_reason"],
+    )
     frame = validation.frame
     schema = validation.schema
     if settings.holdout_data is not None:
         reference = reference_profile(frame, schema)
         held = validate(
-            read_table(settings.holdout_data),
+            read_raw(settings.holdout_data),
             settings,
             schema=schema,
             reference=reference,
@@ -105,10 +118,8 @@ def prepare(settings: Settings) -> PreparedData:
         )
         data = PreparedData(validation, frame, held.frame, str(settings.holdout_data), held)
     else:
-        train, holdout = split_holdout(frame, schema, settings)
-        data = PreparedData(
-            validation, train, holdout, f"{settings.holdout} {settings.holdout_fraction:g}"
-        )
+        train, holdout, choice = split_holdout(frame, schema, settings)
+        data = PreparedData(validation, train, holdout, choice.describe(), choice=choice)
     check_prepared(data, data.holdout[schema.target].to_numpy())
     return data
 
@@ -128,32 +139,25 @@ def check_prepared(data: PreparedData, y_holdout: np.ndarray) -> None:
 
 def split_holdout(
     frame: pd.DataFrame, schema: DataSchema, settings: Settings
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training rows (in order) and the fixed hold-out, decided once before any training."""
-    n_hold = holdout_size(len(frame), settings)
-    if settings.holdout == "tail":
-        return frame.iloc[:-n_hold], frame.iloc[-n_hold:]
-    train_idx, hold_idx = stratified_holdout(frame[schema.target], n_hold, settings)
-    return frame.iloc[train_idx], frame.iloc[hold_idx]
+) -> tuple[pd.DataFrame, pd.DataFrame, Holdout]:
+    """Training rows (in order), the fixed hold-out, and the rule that chose it (see
+    :mod:`defectops.holdout`); decided once, before any training."""
+    choice = holdout_of(frame[schema.target].to_numpy(), settings)
+    keep = np.ones(len(frame), dtype=bool)
+    keep[choice.positions] = False
+    return frame.iloc[np.flatnonzero(keep)], frame.iloc[choice.positions], choice
 
 
-def holdout_size(n_rows: int, settings: Settings) -> int:
-    """Rows kept aside: ``holdout_fraction`` of the valid rows, rounded up; at least one."""
-    n_hold = max(1, math.ceil(n_rows * settings.holdout_fraction))
-    if n_hold >= n_rows:
-        raise UserError(f"only {n_rows} valid rows: too few to keep a hold-out aside")
-    return n_hold
-
-
-def stratified_holdout(
-    y: pd.Series, n_hold: int, settings: Settings
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted positions of the training rows and of a stratified, seeded hold-out."""
-    stratify = y if y.value_counts().min() >= 2 else None
-    train_idx, hold_idx = train_test_split(
-        np.arange(len(y)), test_size=n_hold, stratify=stratify, random_state=settings.seed
+def holdout_of(y: np.ndarray, settings: Settings) -> Holdout:
+    """The settings' hold-out rule applied to labels in production order."""
+    return choose_holdout(
+        y,
+        settings.holdout,
+        settings.holdout_fraction,
+        min_defects=settings.holdout_min_defects,
+        max_fraction=settings.holdout_max_fraction,
+        seed=settings.seed,
     )
-    return np.sort(train_idx), np.sort(hold_idx)
 
 
 def chunk_bounds(n_rows: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -194,7 +198,10 @@ def training_rows(
 
 
 def run_pipeline(
-    settings: Settings, *, on_chunk: Callable[[dict[str, Any], int], None] | None = None
+    settings: Settings,
+    *,
+    on_chunk: Callable[[dict[str, Any], int], None] | None = None,
+    on_data: Callable[[PreparedData], None] | None = None,
 ) -> RunResult:
     """Train, score, gate and record one model per chunk; write the reports.
 
@@ -208,9 +215,11 @@ def run_pipeline(
     if settings.engine == "dask":
         from defectops.distributed import run_distributed
 
-        return run_distributed(settings, on_chunk=on_chunk)
+        return run_distributed(settings, on_chunk=on_chunk, on_data=on_data)
     check_engine(settings)
     data = prepare(settings)
+    if on_data is not None:
+        on_data(data)
     build_model(settings, data.schema)  # fail on a bad model/strategy pair before writing anything
     with RunLock(settings.artifacts, purpose="run"):
         return _run_locked(settings, data, on_chunk)

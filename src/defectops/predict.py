@@ -1,7 +1,10 @@
-"""Score a file with the champion: the input rows, in their order, plus two columns.
+"""Score a file with the champion: the input rows, in their order, plus three columns.
 
-The champion's own feature transformer reads the columns, so a file scores exactly as the same
-rows did during evaluation; extra columns pass through untouched.
+Rows are read through the data contract with the champion's schema (the markers, formats and
+bounds it was trained with), so a file scores exactly as the same rows did during evaluation.
+A row the contract refuses (a reading that is no number, beyond the bounds) gets no score and
+says why in ``quarantine_reason``; a file in which no row can be scored is refused. Extra
+columns pass through untouched, as read.
 """
 
 from __future__ import annotations
@@ -14,8 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from defectops.data.io import read_table, write_table
-from defectops.data.schema import DataSchema, check_columns
+from defectops.data.io import read_raw, write_table
+from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
+from defectops.data.validation import (
+    REASON_COLUMN,
+    bad_row_mask,
+    reason_counts,
+    reason_labels,
+    require_valid_rows,
+    typed_rows,
+)
 from defectops.registry import LocalRegistry
 
 PROBABILITY = "defect_probability"
@@ -46,14 +57,41 @@ class Champion:
         return self.model.decision_scores(frame[list(self.schema.features)])
 
 
+def score_rows(raw: pd.DataFrame, champion: Champion) -> pd.DataFrame:
+    """``raw`` as read, plus the probability, the prediction (both empty for a row the contract
+    refuses) and the refusal's reason (empty for a scored row). The same on both engines."""
+    schema = champion.schema
+    check_columns(raw, schema, need_target=False)
+    features = list(schema.features)
+    check_scalar_columns(raw, features)
+    raw = raw.reset_index(drop=True)
+    typed, reasons, _ = typed_rows(raw[features], schema, optional=True)
+    bad = bad_row_mask(reasons, len(typed))
+    probability = np.full(len(raw), np.nan)
+    if (~bad).any():
+        probability[~bad] = champion.model.decision_scores(typed.loc[~bad, features])
+    result = raw.copy()
+    result[PROBABILITY] = probability
+    flagged = pd.array(np.where(bad, 0, probability >= champion.threshold), dtype="Int8")
+    flagged[bad] = pd.NA
+    result[PREDICTION] = flagged
+    result[REASON_COLUMN] = reason_labels(reasons, bad).astype(str)
+    return result
+
+
+def check_scored(data: Path, rows: int, scored: int, reasons: dict[str, int]) -> None:
+    """Refuse a file with no row to score: nothing would be written but empty predictions."""
+    require_valid_rows(str(data), rows, scored, reasons)
+
+
 def predict_file(artifacts: Path, data: Path, out: Path) -> pd.DataFrame:
-    """Write ``data`` with ``defect_probability`` and ``defect_pred`` appended to ``out``."""
+    """Write ``data`` with the prediction columns appended to ``out``; nothing is written when
+    no row can be scored."""
     champion = Champion.load(artifacts)
     champion.model.predict_with_threads(os.cpu_count() or 1)
-    frame = read_table(data)
-    scores = champion.score(frame)
-    result = frame.copy()
-    result[PROBABILITY] = scores
-    result[PREDICTION] = (scores >= champion.threshold).astype(np.int8)
+    result = score_rows(read_raw(data), champion)
+    scored = int(result[PROBABILITY].notna().sum())
+    refused = result.loc[result[REASON_COLUMN] != "", [REASON_COLUMN]]
+    check_scored(data, len(result), scored, reason_counts(refused))
     write_table(result, out)
     return result

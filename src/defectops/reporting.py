@@ -93,6 +93,7 @@ def write_run_reports(
             "rows_quarantined": data.validation.report["rows_quarantined"],
             "training_rows": len(data.train),
             "holdout": data.holdout_source,
+            "holdout_rule": data.choice.to_dict() if data.choice is not None else None,
             "holdout_rows": len(data.holdout),
             "holdout_defect_rate": float(data.holdout[schema.target].mean()),
             "schema": schema.to_dict(),

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from defectops import atomic
-from defectops.data.io import read_table, write_table
+from defectops.data.io import read_raw, write_table
 from defectops.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -124,8 +124,8 @@ class DataStore:
     def read_batch(self, batch_id: str) -> pd.DataFrame:
         files = self.batch_files(batch_id)
         if len(files) == 1:
-            return read_table(files[0])
-        return pd.concat([read_table(p) for p in files], ignore_index=True)
+            return read_raw(files[0])
+        return pd.concat([read_raw(p) for p in files], ignore_index=True)
 
     def read_all(self, manifest: Manifest) -> pd.DataFrame:
         """Every stored row, batches in arrival order, rows in their order within a batch."""

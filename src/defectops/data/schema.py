@@ -7,7 +7,6 @@ every model, so later batches and API requests are read the same way the trainin
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,7 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from defectops.config import Settings
+from defectops.config import DEFAULT_NA_VALUES, FLOAT32_MAX, Settings
+from defectops.data.guards import drop_hint, find_identifiers, find_leak_suspects
+from defectops.data.markers import numeric_share, to_numbers
+from defectops.data.timestamps import ORDER_SHARE, SHARE, describe, infer_format
 from defectops.errors import UserError
 
 #: target values that mean "defect" when the user does not say (compared case-insensitively)
@@ -28,18 +30,43 @@ POSITIVE_TOKENS = (
     "defective",
     "fail",
     "failed",
+    "failure",
     "bad",
     "ng",
     "nok",
+    "reject",
+    "rejected",
+)
+#: target values that mean "good part": a later batch's labels map onto the champion's classes
+#: by these two lists when they are written differently (``yes``/``no`` onto ``1``/``0``)
+NEGATIVE_TOKENS = (
+    "0",
+    "-1",
+    "false",
+    "n",
+    "no",
+    "good",
+    "ok",
+    "pass",
+    "passed",
+    "accept",
+    "accepted",
 )
 #: numeric columns with at least this share of parseable values are numeric; the rest is quarantined
 NUMERIC_SHARE = 0.9
+#: the guards (identifiers, leaks) look at this many rows at most, evenly spaced
+GUARD_ROWS = 100_000
 _SAMPLE = 2000
 
 
 @dataclass(frozen=True)
 class DataSchema:
-    """Column roles of one data set; the feature columns are ``numeric + categorical``."""
+    """Column roles of one data set; the feature columns are ``numeric + categorical``.
+
+    It also fixes how values are read (``na_values``, ``timestamp_formats``,
+    ``max_abs_value``), so a later batch is read exactly as the training data was, and records
+    what the guards found (``identifiers`` left out, ``leak_suspects`` reported), with why.
+    """
 
     target: str
     positive_label: str
@@ -49,6 +76,12 @@ class DataSchema:
     order_by: str | None = None
     dropped: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
+    negative_label: str | None = None
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+    timestamp_formats: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)
+    leak_suspects: dict[str, str] = field(default_factory=dict)
+    max_abs_value: float = FLOAT32_MAX
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -70,18 +103,22 @@ def infer_schema(
 
     Categorical columns, when not given, are the non-numeric columns and the integer columns
     whose names end in ``_id``; columns holding timestamps are never features (the first one
-    orders the rows when no order column is given).
+    orders the rows when no order column is given); identifiers are left out (see
+    :mod:`defectops.data.guards`) unless ``keep_identifiers``.
 
     ``target_values`` (the target's distinct values over all rows) lets ``frame`` be a sample of
     a data set too large for one frame, such as its first partition: the target's classes must
     come from every row, the columns' kinds can come from a sample.
     """
     columns = list(frame.columns)
+    markers = tuple(settings.na_values)
+    given_formats = _given_formats(settings)
     named = {
         "target": [settings.target],
         "categorical": list(settings.categorical or []),
         "drop": list(settings.drop),
         "order_by": [settings.order_by] if settings.order_by else [],
+        "timestamp_format": list(given_formats.get("columns", {})),
     }
     for key, names in named.items():
         for name in names:
@@ -98,22 +135,40 @@ def infer_schema(
     dropped = tuple(named["drop"])
     remaining = [c for c in columns if c != settings.target and c not in dropped]
     check_scalar_columns(frame, [settings.target, *remaining])
-    positive = resolve_positive_label(
+    positive, negative = resolve_labels(
         frame[settings.target] if target_values is None else target_values,
         settings.target,
         settings.positive_label,
+        markers,
     )
     notes: list[str] = []
 
-    timestamps = tuple(
-        c for c in remaining if c not in named["categorical"] and looks_like_timestamp(frame[c])
-    )
+    formats: dict[str, str] = {}
+    for col in remaining:
+        if col in named["categorical"]:
+            continue
+        given = given_formats.get("columns", {}).get(col, given_formats.get("all"))
+        least = ORDER_SHARE if col == settings.order_by else SHARE
+        found = infer_format(frame[col], col, markers, given=given, least=least)
+        if found is None and col == settings.order_by and given is not None:
+            raise UserError(
+                f"order column {col!r}: its values do not fit --timestamp-format {given!r}; "
+                "fix the format"
+            )
+        if found is None:
+            continue
+        formats[col] = found.format
+        if found.assumed:
+            notes.append(found.assumed)
+    timestamps = tuple(formats)
     order_by = settings.order_by
     if order_by is None and timestamps:
         order_by = timestamps[0]
         notes.append(f"order column: {order_by!r} (parses as timestamps)")
     for col in timestamps:
-        notes.append(f"timestamp column {col!r} is not used as a feature")
+        notes.append(
+            f"timestamp column {col!r} ({describe_format(formats[col])}) is not used as a feature"
+        )
     if order_by is not None and order_by not in timestamps:
         notes.append(f"order column {order_by!r} is not used as a feature")
 
@@ -122,31 +177,78 @@ def infer_schema(
         categorical = tuple(c for c in candidates if c in named["categorical"])
         numeric = tuple(c for c in candidates if c not in categorical)
         for col in numeric:
-            if not is_numeric_like(frame[col]):
+            if not is_numeric_like(frame[col], markers):
                 raise UserError(
                     f"column {col!r} is not numeric and not listed as categorical; "
                     f"add it to --categorical or --drop"
                 )
     else:
-        categorical = tuple(c for c in candidates if _inferred_categorical(frame[c], c))
+        categorical = tuple(c for c in candidates if _inferred_categorical(frame[c], c, markers))
         numeric = tuple(c for c in candidates if c not in categorical)
         if categorical:
             notes.append(f"categorical columns inferred: {_shown(categorical)}")
+
+    typed_numbers = {c: to_numbers(frame[c], markers)[0] for c in numeric}
+    typed_categories = {c: category_strings(frame[c], markers) for c in categorical}
+    identifiers = find_identifiers(typed_numbers, typed_categories)
+    if identifiers and not settings.keep_identifiers:
+        numeric = tuple(c for c in numeric if c not in identifiers)
+        categorical = tuple(c for c in categorical if c not in identifiers)
+        notes.append(
+            f"identifiers left out of the features: {_shown(identifiers)} "
+            "(keep_identifiers / --keep-identifiers keeps them)"
+        )
+    # leaks are looked for in at most GUARD_ROWS rows, evenly spaced: shares and ranks
+    rows = _evenly_spaced(len(frame), GUARD_ROWS)
+    codes = encode_target(frame[settings.target].iloc[rows], positive, negative, markers)
+    y = np.where(codes.to_numpy(dtype=float) < 0, np.nan, codes.to_numpy(dtype=float))
+    leaks = find_leak_suspects(
+        {c: v.iloc[rows] for c, v in typed_numbers.items() if c in numeric},
+        {c: v.iloc[rows] for c, v in typed_categories.items() if c in categorical},
+        y,
+    )
+    if leaks and settings.strict:
+        raise UserError(
+            f"leak suspects (--strict): {'; '.join(f'{c}: {w}' for c, w in leaks.items())}; "
+            f"add {drop_hint(dropped, list(leaks))} if they are written after inspection"
+        )
     if not numeric and not categorical:
         raise UserError(
-            "no feature columns left after removing the target, dropped and timestamp columns; "
-            "check --drop and --target"
+            "no feature columns left after removing the target, dropped, timestamp and "
+            "identifier columns; check --drop and --target"
         )
     return DataSchema(
         target=settings.target,
         positive_label=positive,
+        negative_label=negative,
         numeric=numeric,
         categorical=categorical,
         timestamps=timestamps,
         order_by=order_by,
         dropped=dropped,
         notes=tuple(notes),
+        na_values=markers,
+        timestamp_formats=formats,
+        identifiers=identifiers,
+        leak_suspects=leaks,
+        max_abs_value=settings.max_abs_value,
     )
+
+
+def _evenly_spaced(n_rows: int, most: int) -> np.ndarray:
+    """Positions of at most ``most`` rows, evenly spaced in file order."""
+    if n_rows <= most:
+        return np.arange(n_rows)
+    return np.linspace(0, n_rows - 1, most).astype(np.int64)
+
+
+def _given_formats(settings: Settings) -> dict[str, Any]:
+    given = settings.timestamp_format
+    if given is None:
+        return {}
+    if isinstance(given, str):
+        return {"all": given}
+    return {"columns": dict(given)}
 
 
 def check_scalar_columns(frame: pd.DataFrame, columns: Iterable[str]) -> None:
@@ -178,8 +280,9 @@ def check_columns(frame: pd.DataFrame, schema: DataSchema, *, need_target: bool 
 # -- target ---------------------------------------------------------------------------------------
 
 
-def canonical_label(value: Any) -> str | None:
-    """A comparable text form of a target value: ``1``, ``1.0``, ``"1"`` and ``True`` agree."""
+def canonical_label(value: Any, markers: Iterable[str] = ()) -> str | None:
+    """A comparable text form of a target value: ``1``, ``1.0``, ``"1"`` and ``True`` agree;
+    a missing-value marker is no label (None)."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
     if isinstance(value, bool | np.bool_):
@@ -189,7 +292,7 @@ def canonical_label(value: Any) -> str | None:
     if isinstance(value, float | np.floating):
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     text = str(value).strip()
-    if not text:
+    if not text or text in set(markers):
         return None
     try:
         number = float(text)
@@ -198,9 +301,12 @@ def canonical_label(value: Any) -> str | None:
     return canonical_label(number) if math.isfinite(number) else text.lower()
 
 
-def resolve_positive_label(target: pd.Series, name: str, positive: str | None) -> str:
-    """The canonical value of ``target`` that means defect; fatal unless there are two classes."""
-    values = sorted({v for v in map(canonical_label, pd.unique(target)) if v is not None})
+def resolve_labels(
+    target: pd.Series, name: str, positive: str | None, markers: Iterable[str] = ()
+) -> tuple[str, str]:
+    """The canonical values of ``target`` meaning defect and good; fatal unless two classes."""
+    markers = tuple(markers)
+    values = sorted({v for v in (canonical_label(u, markers) for u in pd.unique(target)) if v})
     if len(values) != 2:
         if len(values) < 2:
             found = values[0] if values else "no values"
@@ -219,42 +325,85 @@ def resolve_positive_label(target: pd.Series, name: str, positive: str | None) -
                 f"positive label {positive!r} is not a value of target {name!r} "
                 f"(values: {_shown(values)}); fix --positive-label"
             )
-        return str(wanted)
-    if set(values) == {"-1", "1"}:
-        return "1"
-    hits = [v for v in values if v in POSITIVE_TOKENS]
-    if len(hits) != 1:
-        raise UserError(
-            f"cannot tell which value of target {name!r} means defect (values: {_shown(values)}); "
-            f"pass --positive-label"
-        )
-    return hits[0]
+        chosen = str(wanted)
+    elif set(values) == {"-1", "1"}:
+        chosen = "1"
+    else:
+        hits = [v for v in values if v in POSITIVE_TOKENS]
+        if len(hits) != 1:
+            raise UserError(
+                f"cannot tell which value of target {name!r} means defect "
+                f"(values: {_shown(values)}); pass --positive-label"
+            )
+        chosen = hits[0]
+    return chosen, next(v for v in values if v != chosen)
 
 
-def encode_target(target: pd.Series, positive_label: str) -> pd.Series:
-    """1.0 for defect, 0.0 for the other class, NaN where the label is missing or unknown."""
+def resolve_positive_label(target: pd.Series, name: str, positive: str | None) -> str:
+    """The canonical value of ``target`` that means defect (see :func:`resolve_labels`)."""
+    return resolve_labels(target, name, positive)[0]
+
+
+def encode_target(
+    target: pd.Series,
+    positive_label: str,
+    negative_label: str | None = None,
+    markers: Iterable[str] = (),
+) -> pd.Series:
+    """1.0 for defect, 0.0 for good, NaN where the label is missing, -1.0 where it is a value
+    of neither class (a third class, a typo): never silently good.
+
+    A value written differently from the two classes maps onto them when it is unambiguous:
+    ``yes``/``true``/``fail`` onto the defect class, ``no``/``false``/``ok``/``-1`` onto the
+    good one (so a ``yes``/``no`` batch reads onto a ``1``/``0`` model). Without a known
+    ``negative_label`` (a schema written before it was recorded) only such words are good.
+
+    >>> encode_target(pd.Series(["1", "0", "2", "", "yes", "no"]), "1", "0").tolist()
+    [1.0, 0.0, -1.0, nan, 1.0, 0.0]
+    """
     codes, uniques = pd.factorize(target, use_na_sentinel=True)
     mapped = np.array(
-        [
-            np.nan if (c := canonical_label(u)) is None else float(c == positive_label)
-            for u in uniques
-        ]
+        [_label_code(canonical_label(u, markers), positive_label, negative_label) for u in uniques]
         + [np.nan]
     )
     return pd.Series(mapped[codes], index=target.index, name=target.name)
 
 
+def _label_code(label: str | None, positive: str, negative: str | None) -> float:
+    if label is None:
+        return np.nan
+    if label == positive:
+        return 1.0
+    if label == negative:
+        return 0.0
+    if positive in POSITIVE_TOKENS or negative in NEGATIVE_TOKENS:
+        if label in POSITIVE_TOKENS:
+            return 1.0
+        if label in NEGATIVE_TOKENS:
+            return 0.0
+    return -1.0
+
+
+def unknown_labels(target: pd.Series, codes: pd.Series, markers: Iterable[str] = ()) -> list[str]:
+    """The distinct values of ``target`` that :func:`encode_target` could not map (code -1)."""
+    bad = target[codes.to_numpy() == -1]
+    return sorted({str(canonical_label(v, markers)) for v in pd.unique(bad)})
+
+
 # -- column kinds ---------------------------------------------------------------------------------
 
 
-def category_strings(values: pd.Series) -> pd.Series:
+def category_strings(values: pd.Series, markers: Iterable[str] = ()) -> pd.Series:
     """Categorical values as text, the same whether an ID came as ``101``, ``101.0`` or ``"101"``.
 
-    Missing values stay missing (the feature transformer gives them a value of their own). Works
-    on the distinct values only, so it stays fast on millions of rows.
+    Missing values (and ``markers``) stay missing (the feature transformer gives them a value of
+    their own). Works on the distinct values only, so it stays fast on millions of rows.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([category_text(u) for u in uniques] + [None], dtype=object)
+    known = set(markers)
+    texts = np.array(
+        [None if (t := category_text(u)) in known else t for u in uniques] + [None], dtype=object
+    )
     return pd.Series(texts[codes], index=values.index, name=values.name, dtype=object)
 
 
@@ -271,65 +420,25 @@ def category_text(value: Any) -> str | None:
     return text or None
 
 
-def is_numeric_like(values: pd.Series) -> bool:
-    """Numeric dtype, or text of which at least ``NUMERIC_SHARE`` parses as numbers."""
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return True
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return False
-    present = values.dropna()
-    present = present[present.astype(str).str.strip() != ""]
-    if present.empty:
-        return True  # an all-missing column: numeric, imputed later
-    sample = present.iloc[:_SAMPLE]
-    parsed = pd.to_numeric(sample, errors="coerce")
-    return bool(parsed.notna().mean() >= NUMERIC_SHARE)
+def is_numeric_like(values: pd.Series, markers: Iterable[str] = ()) -> bool:
+    """Numeric dtype, or text of which at least ``NUMERIC_SHARE`` parses as numbers (markers
+    and blanks are missing, not text)."""
+    return numeric_share(values, markers) >= NUMERIC_SHARE
 
 
-def looks_like_timestamp(values: pd.Series) -> bool:
-    """Datetime dtype, or text of which at least ``NUMERIC_SHARE`` parses as date and time.
-
-    A few garbled values must not turn the time column into a feature; validation quarantines
-    the rows whose order value does not parse.
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return True
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return False
-    sample = values.dropna().astype(str).str.strip().iloc[:_SAMPLE]
-    sample = sample[sample != ""]
-    if sample.empty:
-        return False
-    shaped = sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True)
-    if shaped.mean() < NUMERIC_SHARE:
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample.where(shaped), errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() >= NUMERIC_SHARE)
+def describe_format(fmt: str) -> str:
+    return describe(fmt)
 
 
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """Timestamps as datetime64; values that do not parse become NaT."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pd.to_datetime(values, errors="coerce", format="mixed")
-
-
-def _inferred_categorical(values: pd.Series, name: str) -> bool:
+def _inferred_categorical(values: pd.Series, name: str, markers: Iterable[str]) -> bool:
     if pd.api.types.is_bool_dtype(values):
         return False
-    if pd.api.types.is_numeric_dtype(values):
-        return name.lower().endswith("_id") and _integer_like(values)
-    return not is_numeric_like(values)
-
-
-def _integer_like(values: pd.Series) -> bool:
-    if pd.api.types.is_integer_dtype(values):
+    if not is_numeric_like(values, markers):
         return True
-    present = values.dropna().to_numpy(dtype=float)
+    if not name.lower().endswith("_id"):
+        return False
+    numbers, _ = to_numbers(values, markers)
+    present = numbers.dropna().to_numpy(dtype=float)
     return bool(present.size and np.all(present == np.floor(present)))
 
 

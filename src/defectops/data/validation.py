@@ -24,7 +24,9 @@ import pandas as pd
 
 from defectops import atomic
 from defectops.config import Settings
-from defectops.data.io import write_table
+from defectops.data.guards import drop_hint
+from defectops.data.io import read_as, write_table
+from defectops.data.markers import marker_counts, to_numbers
 from defectops.data.schema import (
     DataSchema,
     category_strings,
@@ -32,10 +34,17 @@ from defectops.data.schema import (
     check_scalar_columns,
     encode_target,
     infer_schema,
-    parse_timestamps,
+    unknown_labels,
 )
+from defectops.data.timestamps import infer_format
+from defectops.data.timestamps import parse as parse_timestamps
+from defectops.errors import UserError
 
 REASON_COLUMN = "quarantine_reason"
+#: the reason of a row whose label is of neither class (see :func:`refuse_unknown_labels`)
+UNKNOWN_LABEL = "unknown_label"
+#: a timestamp column of a schema from before formats were recorded: read as ISO 8601
+_NO_FORMAT = "ISO8601"
 ROW_COLUMN = "source_row"
 #: a column with a larger share of missing values is reported
 NULL_RATE_WARN = 0.2
@@ -81,6 +90,9 @@ def validate(
     for callers that only need the clean rows and the counts.
     """
     optional = labels == "optional"
+    inferred = schema is None
+    if len(raw) == 0:
+        require_valid_rows(source or "data", 0, 0)
     if schema is None:
         schema = infer_schema(raw, settings)
     else:
@@ -88,13 +100,17 @@ def validate(
         check_columns(raw, schema, need_target=not optional)
         check_scalar_columns(raw, [*schema.features, *([schema.target] if has_target else [])])
 
-    frame, reasons = typed_rows(raw, schema, optional=optional)
+    frame, reasons, markers = typed_rows(raw, schema, optional=optional)
     bad_rows = bad_row_mask(reasons, len(frame))
     quarantine = _quarantine_frame(raw, reasons, bad_rows)
+    refuse_unknown_labels(quarantine, schema, source)
     clean = clean_rows(frame, bad_rows, schema, optional=optional)
     if describe:
-        profile = RowsProfile.of(len(raw), clean, schema, reasons, reference, exact=True)
-        report = build_report(profile, schema, reference, source)
+        profile = RowsProfile.of(
+            len(raw), clean, schema, reasons, reference, exact=True, markers=markers
+        )
+        report = build_report(profile, schema, reference, source, inferred=inferred)
+        report["read_as"] = read_as(raw)
     else:
         report = {
             "source": source,
@@ -107,53 +123,135 @@ def validate(
 
 def typed_rows(
     raw: pd.DataFrame, schema: DataSchema, *, optional: bool = False
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Every row typed by its role, and per reason the rows that must be quarantined.
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict[str, int]]]:
+    """Every row typed by its role; per reason the rows that must be quarantined; per column
+    the missing-value markers found (see :mod:`defectops.data.markers`).
 
-    ``optional``: a missing label is not a reason (labels come later).
+    ``optional``: a missing label is not a reason (labels come later). A label of neither
+    class is always a reason (``unknown_label``), which the callers turn into a refusal.
 
     Row by row, never looking at other rows: so a partition of a large data set is checked
     exactly as the same rows would be in one frame (the dask engine applies it per partition).
     """
     frame = raw.copy()
     reasons: dict[str, np.ndarray] = {}
+    markers = schema.na_values
+    found: dict[str, dict[str, int]] = {}
+
+    def count(col: str) -> None:
+        if counts := marker_counts(frame[col], markers):
+            found[col] = counts
+
     if schema.target in frame.columns:
-        target = encode_target(frame[schema.target], schema.positive_label)
+        count(schema.target)
+        target = encode_target(
+            frame[schema.target], schema.positive_label, schema.negative_label, markers
+        )
+        unknown = (target == -1).to_numpy()
+        if unknown.any():
+            reasons[UNKNOWN_LABEL] = unknown
+            target = target.where(~unknown, np.nan)
     else:
         target = pd.Series(np.nan, index=frame.index, dtype=float)
     if not optional:
-        reasons["missing_target"] = target.isna().to_numpy()
+        reasons["missing_target"] = target.isna().to_numpy() & ~reasons.get(
+            UNKNOWN_LABEL, np.zeros(len(frame), dtype=bool)
+        )
     frame[schema.target] = target
 
     for col in schema.numeric:
-        original = frame[col]
-        values = _to_float(original)
-        unparseable = values.isna().to_numpy() & ~_is_missing(original)
-        infinite = np.isinf(values.to_numpy())
+        count(col)
+        values, unparseable = to_numbers(frame[col], markers)
+        array = values.to_numpy()
+        infinite = np.isinf(array)
+        beyond = np.isfinite(array) & (np.abs(array) > schema.max_abs_value)
         if unparseable.any():
             reasons[f"unparseable_number:{col}"] = unparseable
         if infinite.any():
             reasons[f"infinite_value:{col}"] = infinite
+        if beyond.any():
+            reasons[f"beyond_max_abs_value:{col}"] = beyond
         frame[col] = values
     for col in schema.categorical:
-        frame[col] = category_strings(frame[col])
+        count(col)
+        frame[col] = category_strings(frame[col], markers)
+    formats = schema.timestamp_formats
     for col in schema.timestamps:
         if col not in frame.columns:  # not a feature: a batch without it keeps its file order
             continue
-        parsed = parse_timestamps(frame[col])
+        count(col)
+        fmt = formats.get(col) or _format_of(frame[col], col, markers)
+        parsed = parse_timestamps(frame[col], fmt, markers)
         if col == schema.order_by:
             bad = parsed.isna().to_numpy()
             if bad.any():
                 reasons[f"bad_order_value:{col}"] = bad
         frame[col] = parsed
-    ordered = schema.order_by is not None and schema.order_by in frame.columns
-    if ordered and schema.order_by not in schema.timestamps:
-        values = _to_float(frame[schema.order_by])
+    order = schema.order_by
+    if order is not None and order in frame.columns and order not in schema.timestamps:
+        count(order)
+        values, _ = to_numbers(frame[order], markers)
         bad = ~np.isfinite(values.to_numpy())
         if bad.any():
-            reasons[f"bad_order_value:{schema.order_by}"] = bad
-        frame[schema.order_by] = values
-    return frame, reasons
+            reasons[f"bad_order_value:{order}"] = bad
+        frame[order] = values
+    return frame, reasons, found
+
+
+def _format_of(values: pd.Series, name: str, markers: tuple[str, ...]) -> str:
+    """The format of a timestamp column a schema has no format for (written before formats
+    were recorded): inferred from this batch."""
+    found = infer_format(values, name, markers)
+    return found.format if found is not None else _NO_FORMAT
+
+
+def require_valid_rows(
+    source: str, rows_read: int, rows_kept: int, reasons: dict[str, int] | None = None
+) -> None:
+    """Refuse a file with no row, or none that passes the contract: whatever a verb would do
+    next (a report, a model, a stored batch, predictions) would be empty, and exit 0 for it
+    would hide that the file is not what it was thought to be."""
+    if rows_read == 0:
+        raise UserError(f"{source}: holds no rows (a header only?); nothing written")
+    if rows_kept == 0:
+        top = sorted((reasons or {}).items(), key=lambda item: -item[1])[:3]
+        why = f" ({', '.join(f'{name}: {n:,}' for name, n in top)})" if top else ""
+        raise UserError(
+            f"{source}: none of its {rows_read:,} rows passes the data contract{why}; "
+            "nothing written"
+        )
+
+
+def reason_counts(quarantine: pd.DataFrame) -> dict[str, int]:
+    """Rows per reason in a quarantine frame (a row with two reasons counts for both)."""
+    counts: dict[str, int] = {}
+    if len(quarantine) and REASON_COLUMN in quarantine:
+        for text in quarantine[REASON_COLUMN]:
+            for name in str(text).split("; "):
+                if name:
+                    counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def refuse_unknown_labels(quarantine: pd.DataFrame, schema: DataSchema, source: str) -> None:
+    """A label of neither class stops the batch (exit 2, nothing stored): a third class must
+    never be read as good parts, nor quietly dropped from a batch that is otherwise fine."""
+    if not len(quarantine) or REASON_COLUMN not in quarantine:
+        return
+    hit = quarantine[REASON_COLUMN].str.contains(UNKNOWN_LABEL, regex=False).to_numpy()
+    if not hit.any():
+        return
+    values = unknown_labels(
+        quarantine.loc[hit, schema.target],
+        pd.Series(-1.0, index=quarantine.index[hit]),
+        schema.na_values,
+    )
+    negative = schema.negative_label or "good"
+    raise UserError(
+        f"{source or 'data'}: target {schema.target!r} has values the model's two classes do "
+        f"not cover: {', '.join(map(repr, values))} ({int(hit.sum())} rows); the classes are "
+        f"{schema.positive_label!r} (defect) and {negative!r}: map the labels onto them first"
+    )
 
 
 def bad_row_mask(reasons: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
@@ -252,37 +350,21 @@ def merge_reference_profiles(parts: list[dict], max_categories: int = 10_000) ->
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _to_float(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
-    text = values.astype(object).where(~_is_missing_series(values), None)
-    return pd.to_numeric(text, errors="coerce").astype(float)
-
-
-def _is_missing_series(values: pd.Series) -> pd.Series:
-    missing = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        missing |= values.astype(str).str.strip().eq("")
-    return missing
-
-
-def _is_missing(values: pd.Series) -> np.ndarray:
-    return _is_missing_series(values).to_numpy(dtype=bool)
-
-
 def _quarantine_frame(
     raw: pd.DataFrame, reasons: dict[str, np.ndarray], bad_rows: np.ndarray
 ) -> pd.DataFrame:
     rows = raw.loc[bad_rows].copy()
-    labels = np.full(int(bad_rows.sum()), "", dtype=object)
-    for name, mask in reasons.items():
-        hit = mask[bad_rows]
-        labels[hit] = np.where(labels[hit] == "", name, labels[hit] + "; " + name)
-    rows.insert(0, REASON_COLUMN, labels)
+    rows.insert(0, REASON_COLUMN, reason_labels(reasons, bad_rows)[bad_rows])
     rows.insert(0, ROW_COLUMN, np.flatnonzero(bad_rows))
     return rows.reset_index(drop=True)
+
+
+def reason_labels(reasons: dict[str, np.ndarray], bad_rows: np.ndarray) -> np.ndarray:
+    """Per row, its reasons joined by ``; `` (empty for a row without any)."""
+    labels = np.full(len(bad_rows), "", dtype=object)
+    for name, mask in reasons.items():
+        labels[mask] = np.where(labels[mask] == "", name, labels[mask] + "; " + name)
+    return labels
 
 
 def _finite(value: Any) -> float | None:
@@ -319,6 +401,7 @@ class RowsProfile:
     duplicates: int | None
     out_of_range: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
+    markers: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -330,8 +413,10 @@ class RowsProfile:
         reference: dict[str, Any] | None = None,
         *,
         exact: bool = True,
+        markers: dict[str, dict[str, int]] | None = None,
     ) -> RowsProfile:
-        """Profile ``clean`` (the kept rows of ``rows_read`` rows read)."""
+        """Profile ``clean`` (the kept rows of ``rows_read`` rows read); ``markers`` are the
+        missing-value markers :func:`typed_rows` found in all ``rows_read`` rows."""
         columns = {
             col: _column_stats(clean[col], role, exact=exact)
             for col, role in _roles(schema)
@@ -362,6 +447,7 @@ class RowsProfile:
             duplicates=duplicates,
             out_of_range=out_of_range,
             unseen=unseen,
+            markers=dict(markers or {}),
         )
 
     def merge(self, other: RowsProfile) -> RowsProfile:
@@ -377,6 +463,11 @@ class RowsProfile:
         out_of_range = dict(self.out_of_range)
         for col, count in other.out_of_range.items():
             out_of_range[col] = out_of_range.get(col, 0) + count
+        markers = {col: dict(counts) for col, counts in self.markers.items()}
+        for col, counts in other.markers.items():
+            have = markers.setdefault(col, {})
+            for marker, n in counts.items():
+                have[marker] = have.get(marker, 0) + n
         return RowsProfile(
             rows_read=self.rows_read + other.rows_read,
             rows_kept=self.rows_kept + other.rows_kept,
@@ -389,6 +480,7 @@ class RowsProfile:
             duplicates=None,
             out_of_range=out_of_range,
             unseen=unseen,
+            markers={col: dict(sorted(counts.items())) for col, counts in markers.items()},
         )
 
 
@@ -449,8 +541,12 @@ def _column_profile(stats: dict[str, Any]) -> dict[str, Any]:
         top = stats["counts"].sort_values(ascending=False, kind="stable").head(_TOP)
         profile["top"] = {str(k): int(v) for k, v in top.items()}
     elif role == "timestamp" and stats["min"] is not None:
-        profile.update(min=str(stats["min"]), max=str(stats["max"]))
+        profile.update(min=_iso(stats["min"]), max=_iso(stats["max"]))
     return profile
+
+
+def _iso(value: Any) -> str:
+    return pd.Timestamp(value).isoformat()
 
 
 def _check(name: str, ok: bool, detail: str, *, fail: bool = False) -> dict[str, str]:
@@ -466,8 +562,15 @@ def build_report(
     schema: DataSchema,
     reference: dict[str, Any] | None,
     source: str,
+    *,
+    inferred: bool = True,
 ) -> dict[str, Any]:
-    """The validation report (JSON-ready) of a profile; the same for every engine."""
+    """The validation report (JSON-ready) of a profile; the same for every engine.
+
+    ``inferred``: the schema was decided from these rows, so the guards' findings (identifiers,
+    leak suspects) are checks of this report; a later batch read with a champion's schema is
+    not judged on them again.
+    """
     if profile.duplicates is None or any(s["n_unique"] is None for s in profile.columns.values()):
         raise ValueError("the profile lacks its global counts (n_unique, duplicates)")
     columns = {col: _column_profile(stats) for col, stats in profile.columns.items()}
@@ -520,6 +623,11 @@ def build_report(
         checks.append(_check("class_balance", True, "no labels yet: checked when they come"))
     if reference is not None:
         checks.extend(_reference_checks(profile, reference))
+    if inferred:
+        checks.extend(guard_checks(schema))
+    for col, fmt in schema.timestamp_formats.items():
+        if col in columns:
+            columns[col]["format"] = fmt
 
     counts = {name: count for name, count in sorted(profile.reasons.items()) if count}
     status = (
@@ -537,9 +645,39 @@ def build_report(
         "schema": schema.to_dict(),
         "class_balance": {"defects": positives, "good": negatives, "defect_rate": rate},
         "rows_unlabelled": int(n_kept - labelled),
+        "missing_markers": profile.markers,
         "columns": columns,
         "checks": checks,
     }
+
+
+def guard_checks(schema: DataSchema) -> list[dict[str, str]]:
+    """The ``identifiers`` and ``leakage`` checks: what :mod:`defectops.data.guards` found."""
+    ids = schema.identifiers
+    kept = [c for c in ids if c in schema.features]
+    if ids:
+        why = "; ".join(f"{c}: {w}" for c, w in ids.items())
+        fate = (
+            "kept as features (keep_identifiers)"
+            if len(kept) == len(ids)
+            else "left out of the features; --keep-identifiers keeps them"
+        )
+        id_detail = f"{why}: {fate}"
+    else:
+        id_detail = "no column is unique per row or a row counter"
+    leaks = schema.leak_suspects
+    if leaks:
+        hint = drop_hint(schema.dropped, list(leaks))
+        leak_detail = (
+            "; ".join(f"{c}: {w}" for c, w in leaks.items())
+            + f"; if they are written after inspection, add {hint}"
+        )
+    else:
+        leak_detail = "no column alone decides the label"
+    return [
+        _check("identifiers", not ids, id_detail),
+        _check("leakage", not leaks, leak_detail),
+    ]
 
 
 def _reference_checks(profile: RowsProfile, reference: dict[str, Any]) -> list[dict[str, str]]:

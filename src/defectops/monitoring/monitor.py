@@ -21,9 +21,9 @@ import pandas as pd
 
 from defectops import atomic
 from defectops.config import Settings
-from defectops.data.io import frame_sha256, read_table
+from defectops.data.io import frame_sha256, read_raw
 from defectops.data.schema import DataSchema
-from defectops.data.validation import validate
+from defectops.data.validation import require_valid_rows, validate
 from defectops.errors import UserError
 from defectops.evaluation import bootstrap_interval, classification_metrics
 from defectops.monitoring.drift import STATUSES, BatchCounts, compare_counts, summarise
@@ -229,7 +229,7 @@ def monitor_batch(
     champion = ChampionView.load(settings.artifacts)
     if client is None:
         champion.model.predict_with_threads(os.cpu_count() or 1)
-        raw = read_table(data)
+        raw = read_raw(data)
         result = validate(
             raw,
             settings,
@@ -268,8 +268,7 @@ def monitor_batch(
 
 
 def _check_rows(data: Path, rows_read: int, rows_kept: int) -> None:
-    if rows_kept == 0:
-        raise UserError(f"{data}: no valid rows to monitor ({rows_read} read, all quarantined)")
+    require_valid_rows(str(data), rows_read, rows_kept)
 
 
 def reached(status: str, fail_on: str | None) -> bool:

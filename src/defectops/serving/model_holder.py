@@ -63,6 +63,16 @@ class LoadedModel:
         return pd.DataFrame(values, columns=self.columns, dtype=object, copy=False)
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scores of ``frame``; a categorical value that the data contract reads as missing
+        (``?``, ``NA``: the champion's ``na_values``) is missing here too, as in training."""
+        markers = self.champion.schema.na_values
+        if markers and self.categorical:
+            frame = frame.copy(deep=False)
+            for col in self.categorical:
+                values = frame[col]
+                hit = values.isin(markers).to_numpy()
+                if hit.any():
+                    frame[col] = values.where(~hit, None)
         return self.champion.model.decision_scores(frame)
 
 
