@@ -117,8 +117,7 @@ def main() -> None:
             (root / "ai4i").mkdir()
             flags = {
                 "target": "Machine failure",
-                "categorical": "Type,Product ID",
-                "drop": "UDI,TWF,HDF,PWF,OSF,RNF",
+                "drop": "TWF,HDF,PWF,OSF,RNF",
                 "order_by": "UDI",
             }
             measure("AI4I 2020", ai4i_files(root / "ai4i"), flags, root / "a-ai4i")

@@ -92,7 +92,7 @@ def choose_holdout(
         return Holdout(
             np.arange(n - n_hold, n),
             "tail",
-            f"the last {fraction:g} of the rows",
+            f"the last {fraction:.0%} of the rows",
             int(tail.sum()),
             fraction,
         )
@@ -103,8 +103,9 @@ def choose_holdout(
         return Holdout(
             np.arange(n - needed, n),
             "widened tail",
-            f"the last {fraction:g} held {int(tail.sum())} defects; widened back to hold "
-            f"{want[1]}, within holdout_max_fraction {max_fraction:g}",
+            f"the last {fraction:.0%} held {int(tail.sum())} defects and "
+            f"{int(len(tail) - tail.sum())} good parts; widened back in time until it holds "
+            f"{want[1]} and {want[0]}, within holdout_max_fraction {max_fraction:g}",
             int(y[-needed:].sum()),
             fraction,
         )
@@ -113,7 +114,7 @@ def choose_holdout(
         y,
         n_hold,
         seed,
-        f"even the last {max_fraction:g} of the rows hold only {short} defects "
+        f"even the last {max_fraction:.0%} of the rows hold only {short} defects "
         f"(fewer than {want[1]}): defects are clustered earlier in the line's history",
         fraction,
     )

@@ -194,10 +194,6 @@ def infer_schema(
     if identifiers and not settings.keep_identifiers:
         numeric = tuple(c for c in numeric if c not in identifiers)
         categorical = tuple(c for c in categorical if c not in identifiers)
-        notes.append(
-            f"identifiers left out of the features: {_shown(identifiers)} "
-            "(keep_identifiers / --keep-identifiers keeps them)"
-        )
     # leaks are looked for in at most GUARD_ROWS rows, evenly spaced: shares and ranks
     rows = _evenly_spaced(len(frame), GUARD_ROWS)
     codes = encode_target(frame[settings.target].iloc[rows], positive, negative, markers)
