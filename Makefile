@@ -29,9 +29,10 @@ $(VENV)/.all: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.run  ## simulate the demo line data and run the main job on it
 	$(BIN)/defectops demo
 
+# .ci/scratch-tmp: the suite's temporary files go to a directory of their own, removed afterwards
 test: $(VENV)/.dev  ## run the whole test suite (the Prefect flow's test in its own environment)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(MAKE) test-prefect
+	bash .ci/scratch-tmp $(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash .ci/scratch-tmp $(MAKE) test-prefect
 
 # Prefect 3.9 caps FastAPI below 0.151, so its flow is tested in an environment of its own and
 # the service keeps being tested on current FastAPI in .venv

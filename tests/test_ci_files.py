@@ -310,7 +310,8 @@ def test_ci_test_target_writes_coverage_and_keeps_make_test_fast() -> None:
     assert test.returncode == 0, test.stderr
     pytest_lines = [line for line in test.stdout.splitlines() if "-m pytest" in line]
     assert pytest_lines == [
-        f"{VENV}/bin/python -m pytest -n auto",
+        # in a temporary directory of its own, removed afterwards: /tmp is left as it was
+        f"bash .ci/scratch-tmp {VENV}/bin/python -m pytest -n auto",
         # Prefect caps FastAPI, so its flow's test runs in an environment of its own
         ".venv-prefect/bin/python -m pytest -p no:cacheprovider tests/test_prefect_flow.py",
     ], test.stdout

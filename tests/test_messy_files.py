@@ -543,3 +543,34 @@ def test_a_marker_in_a_requests_categorical_field_is_missing_as_in_training(
             scores[value] = response.json()["defect_probability"]
     assert scores["?"] == scores[None] == scores["NA"]
     assert scores["a shift never seen"] != scores[None]  # missing has a weight of its own
+
+
+# -- the dask engine reads the same way ------------------------------------------------------------
+
+
+def test_dask_decides_an_undecided_sample_from_every_row(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dask engine infers column roles from the first rows; when those cannot tell
+    day-first from month-first, the format is decided from every partition's values."""
+    from distributed import Client
+
+    import defectops.distributed as dist
+
+    stamps = pd.Timestamp("2021-01-02") + pd.to_timedelta(np.arange(600) * 1.5, unit="h")
+    frame = table(n=600)
+    frame.insert(0, "when", stamps.strftime("%m/%d/%Y %H:%M"))  # days above 12 from row 176
+    path = tmp_path / "line.csv"
+    path.write_text(csv_text(frame))
+    monkeypatch.setattr(dist, "SCHEMA_SAMPLE_ROWS", 100)  # all on 2-6 January: undecided
+    monkeypatch.setattr(dist, "CSV_BLOCKSIZE", "8KB")
+    local = validate(read_raw(path), cfg())
+    assert local.schema.timestamp_formats == {"when": "%m/%d/%Y %H:%M"}
+    sample = validate(read_raw(path, nrows=100), cfg())
+    assert sample.schema.timestamp_formats == {"when": "%d/%m/%Y %H:%M"}  # the sample alone errs
+    with Client(cluster) as client:
+        remote = dist.validate_distributed(path, cfg(artifacts=tmp_path / "a"), client)
+        assert len(remote.frame.parts) > 1
+        assert remote.schema.timestamp_formats == {"when": "%m/%d/%Y %H:%M"}
+        assert not any("no value decides" in n for n in remote.schema.notes)
+        assert remote.report["columns"]["when"] == local.report["columns"]["when"]
