@@ -19,8 +19,8 @@ retraining
     :func:`~defectops.ingest.maybe_retrain` reads the store's files as a
     :class:`~defectops.distributed.DistributedFrame` and boosts on the cluster.
 
-The fingerprint of a Parquet batch is the local engine's; CSV is read as text on the cluster, so
-the same CSV file has another fingerprint on each engine.
+Both engines read a CSV batch as text with the same sniffed dialect, so a batch has the same
+fingerprint on either.
 """
 
 from __future__ import annotations

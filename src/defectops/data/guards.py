@@ -113,14 +113,15 @@ def drop_hint(existing: Sequence[str], suspects: Sequence[str]) -> str:
 def _pure_defect_values(values: pd.Series, target: np.ndarray) -> list[tuple[object, int]]:
     """The values (seen ``MIN_VALUE_ROWS`` times or more) whose rows are all defects, with
     their counts, most frequent first."""
-    present = values.notna().to_numpy()
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    present = codes >= 0
     if not present.any():
         return []
-    frame = pd.DataFrame({"value": values.to_numpy()[present], "y": target[present]})
-    stats = frame.groupby("value", sort=False)["y"].agg(["size", "sum"])
-    pure = stats[(stats["size"] >= MIN_VALUE_ROWS) & (stats["sum"] == stats["size"])]
-    pure = pure.sort_values("size", ascending=False, kind="stable")
-    return [(value, int(size)) for value, size in pure["size"].items()]
+    size = np.bincount(codes[present], minlength=len(uniques))
+    defects = np.bincount(codes[present], weights=target[present], minlength=len(uniques))
+    pure = np.flatnonzero((size >= MIN_VALUE_ROWS) & (defects == size))
+    pure = pure[np.argsort(-size[pure], kind="stable")]
+    return [(uniques[i], int(size[i])) for i in pure]
 
 
 def _single_column_auc(values: np.ndarray, target: np.ndarray) -> float | None:

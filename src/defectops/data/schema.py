@@ -17,7 +17,13 @@ import pandas as pd
 from defectops.config import DEFAULT_NA_VALUES, FLOAT32_MAX, Settings
 from defectops.data.guards import drop_hint, find_identifiers, find_leak_suspects
 from defectops.data.markers import numeric_share, to_numbers
-from defectops.data.timestamps import ORDER_SHARE, SHARE, describe, infer_format
+from defectops.data.timestamps import (
+    ORDER_SHARE,
+    SHARE,
+    describe,
+    infer_format,
+    looks_like_time_name,
+)
 from defectops.errors import UserError
 
 #: target values that mean "defect" when the user does not say (compared case-insensitively)
@@ -142,12 +148,21 @@ def infer_schema(
         markers,
     )
     notes: list[str] = []
+    # which columns hold numbers: from a sample of each column's values, then typed once
+    numeric_like = {
+        c: numeric_share(frame[c], markers) >= NUMERIC_SHARE
+        for c in remaining
+        if c not in named["categorical"]
+    }
+    typed_numbers = {c: to_numbers(frame[c], markers)[0] for c, yes in numeric_like.items() if yes}
 
     formats: dict[str, str] = {}
     for col in remaining:
         if col in named["categorical"]:
             continue
         given = given_formats.get("columns", {}).get(col, given_formats.get("all"))
+        if numeric_like[col] and given is None and not looks_like_time_name(col):
+            continue  # numbers, and nothing says they are times
         least = ORDER_SHARE if col == settings.order_by else SHARE
         found = infer_format(frame[col], col, markers, given=given, least=least)
         if found is None and col == settings.order_by and given is not None:
@@ -177,18 +192,20 @@ def infer_schema(
         categorical = tuple(c for c in candidates if c in named["categorical"])
         numeric = tuple(c for c in candidates if c not in categorical)
         for col in numeric:
-            if not is_numeric_like(frame[col], markers):
+            if not numeric_like[col]:
                 raise UserError(
                     f"column {col!r} is not numeric and not listed as categorical; "
                     f"add it to --categorical or --drop"
                 )
     else:
-        categorical = tuple(c for c in candidates if _inferred_categorical(frame[c], c, markers))
+        categorical = tuple(
+            c for c in candidates if _inferred_categorical(c, numeric_like[c], typed_numbers)
+        )
         numeric = tuple(c for c in candidates if c not in categorical)
         if categorical:
             notes.append(f"categorical columns inferred: {_shown(categorical)}")
 
-    typed_numbers = {c: to_numbers(frame[c], markers)[0] for c in numeric}
+    typed_numbers = {c: typed_numbers[c] for c in numeric}
     typed_categories = {c: category_strings(frame[c], markers) for c in categorical}
     identifiers = find_identifiers(typed_numbers, typed_categories)
     if identifiers and not settings.keep_identifiers:
@@ -416,25 +433,17 @@ def category_text(value: Any) -> str | None:
     return text or None
 
 
-def is_numeric_like(values: pd.Series, markers: Iterable[str] = ()) -> bool:
-    """Numeric dtype, or text of which at least ``NUMERIC_SHARE`` parses as numbers (markers
-    and blanks are missing, not text)."""
-    return numeric_share(values, markers) >= NUMERIC_SHARE
-
-
 def describe_format(fmt: str) -> str:
     return describe(fmt)
 
 
-def _inferred_categorical(values: pd.Series, name: str, markers: Iterable[str]) -> bool:
-    if pd.api.types.is_bool_dtype(values):
-        return False
-    if not is_numeric_like(values, markers):
+def _inferred_categorical(name: str, numeric_like: bool, numbers: dict[str, pd.Series]) -> bool:
+    """Text is categorical; so is an integer column named ``..._id``."""
+    if not numeric_like:
         return True
     if not name.lower().endswith("_id"):
         return False
-    numbers, _ = to_numbers(values, markers)
-    present = numbers.dropna().to_numpy(dtype=float)
+    present = numbers[name].dropna().to_numpy(dtype=float)
     return bool(present.size and np.all(present == np.floor(present)))
 
 

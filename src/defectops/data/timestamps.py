@@ -176,7 +176,7 @@ def _to_datetime(texts: pd.Series, fmt: str) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if fmt == ISO:
-            zoned = texts.astype(str).str.contains(_ZONED).any()
+            zoned = texts.astype("str").str.contains(_ZONED.pattern, regex=True).any()
             return pd.to_datetime(texts, format=ISO, errors="coerce", utc=bool(zoned))
         return pd.to_datetime(texts, format=fmt, errors="coerce")
 

@@ -93,6 +93,10 @@ def validate(
     inferred = schema is None
     if len(raw) == 0:
         require_valid_rows(source or "data", 0, 0)
+    how = read_as(raw)
+    if raw.attrs:  # pandas deep-copies attrs on every operation: not worth it for 600 columns
+        raw = raw.copy(deep=False)
+        raw.attrs = {}
     if schema is None:
         schema = infer_schema(raw, settings)
     else:
@@ -110,7 +114,7 @@ def validate(
             len(raw), clean, schema, reasons, reference, exact=True, markers=markers
         )
         report = build_report(profile, schema, reference, source, inferred=inferred)
-        report["read_as"] = read_as(raw)
+        report["read_as"] = how
     else:
         report = {
             "source": source,
