@@ -631,15 +631,15 @@ def _holdout_text(data: Mapping[str, Any], short: bool = False) -> str:
     if rule:
         order = (data.get("schema") or {}).get("order_by")
         by = f" by {_code(order)}" if order else " in file order"
-        share = f"{float(rule['fraction']):.0%}"
+        part = f"{float(rule['fraction']):.0%}"
         if rule["rule"] == "tail":
-            return f"the last {share} of the valid rows{by}, set aside before training"
+            return f"the last {part} of the valid rows{by}, set aside before training"
         if rule["rule"] == "widened tail":
             return (
-                f"the last {_count(rule['rows'])} valid rows{by} (widened from {share} to hold "
+                f"the last {_count(rule['rows'])} valid rows{by} (widened from {part} to hold "
                 f"{_count(rule['defects'])} defects), set aside before training"
             )
-        return f"a stratified random {share} of the valid rows, set aside before training"
+        return f"a stratified random {part} of the valid rows, set aside before training"
     holdout = str(data.get("holdout", "n/a"))
     kind, _, fraction = holdout.partition(" ")
     try:

@@ -121,7 +121,8 @@ def _pure_defect_values(values: pd.Series, target: np.ndarray) -> list[tuple[obj
     defects = np.bincount(codes[present], weights=target[present], minlength=len(uniques))
     pure = np.flatnonzero((size >= MIN_VALUE_ROWS) & (defects == size))
     pure = pure[np.argsort(-size[pure], kind="stable")]
-    return [(uniques[i], int(size[i])) for i in pure]
+    values_seen = np.asarray(uniques, dtype=object)
+    return [(values_seen[i], int(size[i])) for i in pure]
 
 
 def _single_column_auc(values: np.ndarray, target: np.ndarray) -> float | None:
