@@ -210,12 +210,23 @@ def test_all_missing_column_gives_finite_output(output: str) -> None:
 
 def test_numbers_as_text_and_infinities() -> None:
     frame = make_frame(20)
+    frame.loc[0, "Torque [Nm]"] = np.nan  # training saw a missing torque: missing stays missing
     fb = builder("codes").fit(frame)
     rows = frame.iloc[:4].copy()
     rows["Torque [Nm]"] = pd.Series(["41.5", " 7 ", "n/a", np.inf], dtype=object)
     out = fb.transform(rows)
     np.testing.assert_array_equal(out[:2, 1], [41.5, 7.0])
     assert np.isnan(out[2:, 1]).all()  # unparseable text and inf count as missing
+
+
+def test_missing_where_training_saw_none_is_the_training_median() -> None:
+    frame = make_frame(21)
+    fb = builder("codes").fit(frame)
+    rows = frame.iloc[:2].copy()
+    rows["Torque [Nm]"] = pd.Series(["n/a", np.inf], dtype=object)
+    out = fb.transform(rows)
+    expected = np.float32(np.median(frame["Torque [Nm]"]))  # the codes layout is float32
+    np.testing.assert_array_equal(out[:, 1], [expected, expected])
 
 
 # -- frames -------------------------------------------------------------------------------------

@@ -596,6 +596,13 @@ def _scores(part: pd.DataFrame, model: DefectClassifier) -> np.ndarray:
     return model.decision_scores(part)
 
 
+def _usable(part: pd.DataFrame, champion: Any) -> tuple[int, dict[str, int]]:
+    """A partition's rows, and per feature the rows with a usable value."""
+    from defectops.predict import usable_in
+
+    return len(part), usable_in(part, champion)
+
+
 def _score_part(part: pd.DataFrame, champion: Any) -> pd.DataFrame:
     """A partition of ``predict``: the input rows, in order, plus the prediction columns."""
     from defectops.predict import score_rows
@@ -1257,8 +1264,10 @@ def predict_distributed(
     every reader) with its rows and the two prediction columns. The directory is written beside
     ``out`` and renamed into place, so a crash never leaves a half-written result.
     """
+    import dask
     import dask.dataframe as dd
 
+    from defectops.data.validation import merge_counts, require_usable_features
     from defectops.predict import PREDICTION, PROBABILITY, Champion, check_scored
 
     began = time.perf_counter()
@@ -1267,6 +1276,12 @@ def predict_distributed(
     frame, _ = read_partitions(Path(data))
     check_columns(frame._meta, champion.schema, need_target=False)
     champion_ref = client.scatter(champion, broadcast=True, hash=False)
+    # a feature column with no usable value anywhere is refused before anything is written
+    usable = client.gather(client.compute(
+        [dask.delayed(_usable)(part, champion_ref) for part in frame.to_delayed()]
+    ))  # fmt: skip
+    rows = sum(n for n, _ in usable)
+    require_usable_features(str(data), rows, merge_counts(counts for _, counts in usable))
     scored = frame.map_partitions(
         _score_part, champion_ref, meta=_score_part(frame._meta, champion)
     )

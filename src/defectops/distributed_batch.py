@@ -35,6 +35,7 @@ import pandas as pd
 
 from defectops.config import Settings
 from defectops.data.schema import DataSchema
+from defectops.data.validation import merge_counts, usable_counts
 from defectops.distributed import DistributedFrame, Staging, _rows_of, validate_distributed
 from defectops.monitoring.monitor import BatchSummary, ChampionView, summarise_batch
 from defectops.store import DataStore
@@ -60,6 +61,11 @@ class ClusterBatch:
         if target not in self.frame.columns:
             return 0
         return int(sum(self.frame.select([target]).gather_each(_labelled, name=target)))
+
+    def usable_counts(self) -> dict[str, int]:
+        """Per feature, the rows with a usable value, counted where each partition lives."""
+        features = list(self.schema.features)
+        return merge_counts(self.frame.gather_each(usable_counts, columns=features))
 
     def summary(self, champion: ChampionView) -> BatchSummary:
         """:func:`summarise_batch` of every partition, where it is read, merged in row order."""

@@ -6,7 +6,9 @@ or as one JSON record whose numbers are strings.
 
 Numeric columns
     Coerced with ``pd.to_numeric(errors="coerce")`` (an API may send ``"12.5"``); ``inf`` counts as
-    missing, because no model here can use it and a linear model turns it into NaN.
+    missing, because no model here can use it and a linear model turns it into NaN. A value
+    missing in a column that had none in ``fit`` is read as the column's training median
+    (``median_``): the one rule for every model (see :meth:`FeatureBuilder._fill_unseen_missing`).
 Categorical columns
     Canonicalised with :func:`defectops.data.schema.category_strings` (``101``, ``101.0`` and
     ``"101"`` are one ID), missing becomes a value of its own (``"<missing>"``), then *feature
@@ -138,7 +140,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(count > 0, clean.sum(axis=0) / np.maximum(count, 1), 0.0)
             var = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0) / np.maximum(count, 1)
-        return self._finish(mean, np.sqrt(var), ~finite.all(axis=0), lambda: self._seen(frame))
+        median = _column_medians(np.where(finite, values, np.nan))
+        return self._finish(
+            mean, np.sqrt(var), ~finite.all(axis=0), lambda: self._seen(frame), median
+        )
 
     def numeric_moments(self, X: pd.DataFrame) -> NumericMoments:
         """Count, mean and squared deviations of each numeric column of ``X`` (one partition).
@@ -171,7 +176,11 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             raise UserError("no rows to fit the features on")
         seen = list(buckets) if buckets is not None else None
         return self._finish(
-            moments.mean, moments.std, moments.count < moments.n_rows, lambda: seen or []
+            moments.mean,
+            moments.std,
+            moments.count < moments.n_rows,
+            lambda: seen or [],
+            moments.median,
         )
 
     def _setup(self) -> tuple[list[str], list[str]]:
@@ -192,11 +201,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         scale: np.ndarray,
         missing: np.ndarray,
         seen: Callable[[], list[np.ndarray]],
+        median: np.ndarray,
     ) -> FeatureBuilder:
         numeric, categorical = self.numeric_, self.categorical_
         self.mean_ = mean
         self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         self.missing_indicator_ = missing
+        self.median_ = median
 
         n_hashed = len(categorical) + len(self.crosses_)
         self.category_buckets_: list[np.ndarray] = [np.empty(0, np.int64)] * n_hashed
@@ -302,9 +313,26 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _matrix(self, values: np.ndarray, hashes: list[np.ndarray]) -> sp.csr_matrix | np.ndarray:
         values[~np.isfinite(values)] = np.nan
+        self._fill_unseen_missing(values)
         if self.output == "codes":
             return self._codes(values, hashes)
         return self._sparse(values, hashes)
+
+    def _fill_unseen_missing(self, values: np.ndarray) -> None:
+        """A number missing where training saw none is read as the training median.
+
+        Where training saw missing values the model learned what they mean (an indicator
+        column, a default direction of each tree split). Where it saw none it learned nothing:
+        a tree sends the row down an arbitrary branch (one AI4I model flagged every part with a
+        blank torque), a linear model reads the mean. The median is the one answer for every
+        model. A model fitted before medians were recorded keeps its old behaviour.
+        """
+        median = getattr(self, "median_", None)
+        if median is None or not values.size:
+            return
+        for j in np.flatnonzero(~self.missing_indicator_ & np.isfinite(median)):
+            column = values[:, j]
+            column[np.isnan(column)] = median[j]
 
     def learn_new_categories(self, X: pd.DataFrame) -> FeatureBuilder:
         """Give the buckets first seen in ``X`` new category codes; existing codes never change.
@@ -533,6 +561,28 @@ def _check_frame(X: Any, columns: Sequence[str]) -> pd.DataFrame:
     return X
 
 
+#: the quantiles a partition's values are summarised at, for the median of many partitions
+QUANTILES = np.linspace(0.0, 1.0, 101)
+
+
+def _column_medians(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian`` per column, NaN for a column without a value (and no warning)."""
+    out = np.full(values.shape[1], np.nan)
+    present = np.isfinite(values).any(axis=0)
+    if present.any():
+        out[present] = np.nanmedian(values[:, present], axis=0)
+    return out
+
+
+def _quantile_grid(values: np.ndarray) -> np.ndarray:
+    """Each column's values at ``QUANTILES`` as ``(len(QUANTILES), columns)`` (NaN: none)."""
+    grid = np.full((len(QUANTILES), values.shape[1]), np.nan)
+    present = np.isfinite(values).any(axis=0)
+    if present.any():
+        grid[:, present] = np.nanquantile(values[:, present], QUANTILES, axis=0)
+    return grid
+
+
 @dataclass(frozen=True)
 class NumericMoments:
     """Per numeric column: rows, finite values, their mean and summed squared deviations.
@@ -546,6 +596,10 @@ class NumericMoments:
     count: np.ndarray
     mean: np.ndarray
     m2: np.ndarray
+    #: per partition, its values at ``QUANTILES`` (rows) and its count, for the median: the
+    #: median of the union is read off the weighted grid points (exact to a partition's 1%)
+    grid: np.ndarray | None = None
+    grid_counts: np.ndarray | None = None
 
     @classmethod
     def of(cls, values: np.ndarray) -> NumericMoments:
@@ -555,17 +609,47 @@ class NumericMoments:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(count > 0, clean.sum(axis=0) / np.maximum(count, 1), 0.0)
             m2 = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0)
-        return cls(len(values), count, mean, m2)
+        grid = _quantile_grid(np.where(finite, values, np.nan))
+        return cls(len(values), count, mean, m2, grid, count[None, :].astype(float))
 
     def merge(self, other: NumericMoments) -> NumericMoments:
-        """Chan, Golub and LeVeque's pairwise update of count, mean and M2."""
+        """Chan, Golub and LeVeque's pairwise update of count, mean and M2; the grids stacked."""
         count = self.count + other.count
         delta = other.mean - self.mean
         with np.errstate(invalid="ignore", divide="ignore"):
             weight = np.where(count > 0, other.count / np.maximum(count, 1), 0.0)
             mean = self.mean + delta * weight
             m2 = self.m2 + other.m2 + delta**2 * self.count * weight
-        return NumericMoments(self.n_rows + other.n_rows, count, mean, m2)
+        grids = [g for g in (self.grid, other.grid) if g is not None]
+        counts = [c for c in (self.grid_counts, other.grid_counts) if c is not None]
+        return NumericMoments(
+            self.n_rows + other.n_rows,
+            count,
+            mean,
+            m2,
+            np.concatenate(grids) if grids else None,
+            np.concatenate(counts) if counts else None,
+        )
+
+    @property
+    def median(self) -> np.ndarray:
+        """Each column's median, from the partitions' quantile grids (NaN: no value)."""
+        n_columns = len(self.count)
+        if self.grid is None or self.grid_counts is None:
+            return np.full(n_columns, np.nan)
+        k = len(QUANTILES)
+        out = np.full(n_columns, np.nan)
+        for j in range(n_columns):
+            points = self.grid[:, j]
+            weights = np.repeat(self.grid_counts[:, j], k) / k  # each point 1/k of its part
+            keep = np.isfinite(points) & (weights > 0)
+            if not keep.any():
+                continue
+            order = np.argsort(points[keep], kind="stable")
+            cumulative = np.cumsum(weights[keep][order])
+            half = cumulative[-1] / 2
+            out[j] = points[keep][order][np.searchsorted(cumulative, half)]
+        return out
 
     @property
     def std(self) -> np.ndarray:

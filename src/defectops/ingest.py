@@ -31,7 +31,9 @@ from defectops.data.timestamps import parse as parse_timestamps
 from defectops.data.validation import (
     reason_counts,
     reference_profile,
+    require_usable_features,
     require_valid_rows,
+    usable_counts,
     validate,
 )
 from defectops.errors import UserError
@@ -149,6 +151,7 @@ def ingest_batch(
             checked = _LocalBatch(result.frame, result.quarantine, result.schema)
         rows_read = len(raw) if raw is not None else checked.rows_read
         _check_has_rows(data, rows_read, checked)
+        require_usable_features(str(data), checked.rows, checked.usable_counts())
         paths: dict[str, Path] = {}
         if len(checked.quarantine):
             quarantine = settings.store_dir / "quarantine" / f"{name}.csv"
@@ -218,6 +221,9 @@ class _LocalBatch:
 
     def write_store(self, store: DataStore, batch_id: str) -> Path:
         return store.write_batch(batch_id, self.frame)
+
+    def usable_counts(self) -> dict[str, int]:
+        return usable_counts(self.frame, self.schema.features)
 
     def summary(self, champion: ChampionView) -> BatchSummary:
         return summarise_batch(self.frame, champion)

@@ -8,7 +8,9 @@ pickled), and the fitted classifier travels as an artifact whose sha256 is in th
 integrity check as defectops itself. The artifact is still a joblib pickle: load models only
 from a registry you trust.
 
-``predict`` returns the defect probability of each row.
+``predict`` returns the defect probability of each row, reading its input by the data contract
+the model was trained with (markers, numbers written as text or as integers, IDs as numbers or
+strings), as ``defectops predict`` does; a row the contract refuses scores NaN.
 """
 
 from __future__ import annotations
@@ -26,16 +28,28 @@ class DefectModel(PythonModel):
     """Loads the verified classifier; predicts defect probabilities."""
 
     def load_context(self, context: Any) -> None:
+        import json
+
+        from defectops.data.schema import DataSchema
         from defectops.registry import load_verified
 
         path = Path(context.artifacts["classifier"])
         expected = {"model_sha256": context.model_config["model_sha256"]}
         self.classifier = load_verified(path, expected)
         self.features = list(context.model_config["features"])
+        stored = json.loads(Path(context.artifacts["feature_schema"]).read_text(encoding="utf-8"))
+        self.schema = DataSchema.from_dict(stored["schema"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
-        frame = pd.DataFrame(model_input)
-        return self.classifier.decision_scores(frame[self.features])
+        from defectops.data.validation import bad_row_mask, typed_rows
+
+        frame = pd.DataFrame(model_input).reset_index(drop=True)
+        typed, reasons, _ = typed_rows(frame[self.features], self.schema, optional=True)
+        bad = bad_row_mask(reasons, len(typed))
+        scores = np.full(len(typed), np.nan)
+        if (~bad).any():
+            scores[~bad] = self.classifier.decision_scores(typed.loc[~bad, self.features])
+        return scores
 
 
 set_model(DefectModel())

@@ -24,8 +24,10 @@ from defectops.data.validation import (
     bad_row_mask,
     reason_counts,
     reason_labels,
+    require_usable_features,
     require_valid_rows,
     typed_rows,
+    usable_counts,
 )
 from defectops.registry import LocalRegistry
 
@@ -60,17 +62,39 @@ class Champion:
 def score_rows(raw: pd.DataFrame, champion: Champion) -> pd.DataFrame:
     """``raw`` as read, plus the probability, the prediction (both empty for a row the contract
     refuses) and the refusal's reason (empty for a scored row). The same on both engines."""
-    schema = champion.schema
-    check_columns(raw, schema, need_target=False)
-    features = list(schema.features)
-    check_scalar_columns(raw, features)
     raw = raw.reset_index(drop=True)
+    typed, reasons = typed_features(raw, champion)
+    return scored_rows(raw, typed, reasons, champion)
+
+
+def usable_in(raw: pd.DataFrame, champion: Champion) -> dict[str, int]:
+    """Per feature column, the rows of ``raw`` with a usable value (one partition's share)."""
+    typed, _ = typed_features(raw.reset_index(drop=True), champion)
+    return usable_counts(typed, champion.schema.features)
+
+
+def typed_features(
+    raw: pd.DataFrame, champion: Champion
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The feature columns typed by the champion's contract, and the reasons to refuse rows."""
+    schema = champion.schema
+    features = list(schema.features)
+    check_columns(raw, schema, need_target=False)
+    check_scalar_columns(raw, features)
     typed, reasons, _ = typed_rows(raw[features], schema, optional=True)
+    return typed, reasons
+
+
+def scored_rows(
+    raw: pd.DataFrame, typed: pd.DataFrame, reasons: dict[str, np.ndarray], champion: Champion
+) -> pd.DataFrame:
+    features = list(champion.schema.features)
     bad = bad_row_mask(reasons, len(typed))
     probability = np.full(len(raw), np.nan)
     if (~bad).any():
         probability[~bad] = champion.model.decision_scores(typed.loc[~bad, features])
     result = raw.copy()
+    result.attrs = {}
     result[PROBABILITY] = probability
     flagged = pd.array(np.where(bad, 0, probability >= champion.threshold), dtype="Int8")
     flagged[bad] = pd.NA
@@ -89,7 +113,10 @@ def predict_file(artifacts: Path, data: Path, out: Path) -> pd.DataFrame:
     no row can be scored."""
     champion = Champion.load(artifacts)
     champion.model.predict_with_threads(os.cpu_count() or 1)
-    result = score_rows(read_raw(data), champion)
+    raw = read_raw(data)
+    typed, reasons = typed_features(raw, champion)
+    require_usable_features(str(data), len(raw), usable_counts(typed, champion.schema.features))
+    result = scored_rows(raw, typed, reasons, champion)
     scored = int(result[PROBABILITY].notna().sum())
     refused = result.loc[result[REASON_COLUMN] != "", [REASON_COLUMN]]
     check_scored(data, len(result), scored, reason_counts(refused))

@@ -186,8 +186,6 @@ class Tracker:
         feature_schema: dict[str, Any],
         example: Any,
     ) -> Any:
-        from mlflow.models import infer_signature
-
         from defectops import mlflow_model
 
         self._ensure_registered_model()
@@ -204,7 +202,7 @@ class Tracker:
                     "feature_schema": str(model_dir / "feature_schema.json"),
                 },
                 model_config={"model_sha256": metadata["model_sha256"], "features": features},
-                signature=infer_signature(example, [0.5] * len(example)),
+                signature=request_signature(features),
                 pip_requirements=["defectops"],
             )
         return info
@@ -347,3 +345,18 @@ def _chunk_metrics(metadata: dict[str, Any]) -> dict[str, float]:
     metrics["fit_seconds"] = metadata["fit_seconds"]
     metrics["promoted"] = 1.0 if metadata["status"] == "production" else 0.0
     return metrics
+
+
+def request_signature(features: list[str]) -> Any:
+    """The logged model's signature: every feature column, of any type, optional.
+
+    A typed signature made MLflow refuse what pandas reads from the line's own CSV (an integer
+    column against ``double``, an ID read as a number against ``string``). The model itself reads
+    its input by the data contract of its training (``mlflow_model.DefectModel``), as ``predict``
+    does, so the signature only names the columns; others (a timestamp, the label) are dropped.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in features])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))

@@ -15,6 +15,7 @@ Rows in = rows kept + rows quarantined, always.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -223,6 +224,32 @@ def require_valid_rows(
         raise UserError(
             f"{source}: none of its {rows_read:,} rows passes the data contract{why}; "
             "nothing written"
+        )
+
+
+def usable_counts(typed: pd.DataFrame, columns: Iterable[str]) -> dict[str, int]:
+    """Per column, the rows with a usable (present, parsed) value: counts that add up across
+    partitions."""
+    return {c: int(typed[c].notna().sum()) for c in columns if c in typed.columns}
+
+
+def merge_counts(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, n in part.items():
+            total[name] = total.get(name, 0) + n
+    return total
+
+
+def require_usable_features(source: str, rows: int, counts: dict[str, int]) -> None:
+    """Refuse data in which a feature column has no usable value at all: every row would be
+    scored or learned from without it, which is a broken export, not a batch of parts."""
+    dead = [name for name, n in counts.items() if n == 0]
+    if rows and dead:
+        more = f" (and {len(dead) - 1} more: {', '.join(dead[1:4])})" if len(dead) > 1 else ""
+        raise UserError(
+            f"{source}: feature column {dead[0]!r}{more} has no usable value in its {rows:,} "
+            "rows (all missing, or no number); the champion needs it: fix the export"
         )
 
 
