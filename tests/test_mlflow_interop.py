@@ -66,3 +66,59 @@ def test_plain_mlflow_takes_the_services_json_records(project: dict[str, Any]) -
     expected = score_rows(pd.DataFrame(records), champion)["defect_probability"].to_numpy()
     np.testing.assert_allclose(scores, expected, atol=1e-9)
     assert np.isfinite(scores).all()
+
+
+def test_mlflow_models_serve_takes_the_same_records(
+    project: dict[str, Any], tmp_path: Path
+) -> None:
+    """A real ``mlflow models serve`` process: the line's records (IDs as text, a null reading,
+    the timestamp and label beside the features) score as ``defectops predict`` scores them."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from registry_fixtures import free_port, http_ok
+
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{(project['artifacts'] / 'mlflow.db').resolve()}",
+    }
+    log = tmp_path / "serve.log"
+    command = [
+        str(Path(bin_dir) / "mlflow"), "models", "serve",
+        "-m", "models:/defect-classifier@champion",
+        "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port),
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not http_ok(f"http://127.0.0.1:{port}/ping"):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "mlflow models serve did not answer /ping"
+            time.sleep(0.2)
+        rows = pd.read_csv(project["line"]).head(4)
+        records = json.loads(rows.to_json(orient="records"))
+        records[0]["SupplierQuality"] = None
+        records[1]["machine_id"] = str(records[1]["machine_id"])
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/invocations", json={"dataframe_records": records}, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        expected = score_rows(pd.DataFrame(records), Champion.load(project["artifacts"]))
+        np.testing.assert_allclose(
+            response.json()["predictions"], expected["defect_probability"], atol=1e-9
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
