@@ -55,7 +55,6 @@ from defectops.pipeline import (
     library_versions,
     model_facts,
     run_params,
-    signature_example,
 )
 from defectops.registry import LocalRegistry, ModelRegistry
 from defectops.store import BATCH_COLUMN, ROW_COLUMN, BatchRecord, DataStore, Manifest
@@ -413,7 +412,6 @@ def maybe_retrain(
         decision,
         run_id=run_id,
         run_key=key,
-        example=signature_example(X_hold, schema),
         width=max(2, len(str(chunk_id))),
     )
     registry.tracker.finish_run(run_id, {}, [])

@@ -279,7 +279,6 @@ def _run_locked(
         if on_chunk is not None:
             on_chunk(meta, len(bounds))
 
-    example = signature_example(X_hold, schema)
     for k in range(len(state.completed), len(bounds)):
         start, end = training_rows(settings.strategy, bounds, k, settings.window)
         rows = train.iloc[start:end]
@@ -305,7 +304,6 @@ def _run_locked(
             decision,
             run_id=state.parent_run_id,
             run_key=key,
-            example=example,
             width=width,
         )
         if decision.promote:
@@ -398,7 +396,6 @@ def commit_model(
     *,
     run_id: str | None,
     run_key: str,
-    example: pd.DataFrame,
     width: int,
 ) -> dict[str, Any]:
     """Save, log and register one model; crown it when the gate promoted it."""
@@ -410,7 +407,7 @@ def commit_model(
     model_schema = {**feature_schema, "profile": fitted.profile}
     atomic.write_json(model_dir / SCHEMA, model_schema)
     stored = local.save(fitted.model, metadata, width=width)
-    version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema, example)
+    version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema)
     stored = {**stored, "version": version}
     atomic.write_json(model_dir / "metadata.json", stored)
     if decision.promote:
@@ -461,16 +458,6 @@ def run_params(settings: Settings) -> dict[str, Any]:
 
 def read_json_file(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def signature_example(X: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
-    """A few rows typed as the API takes them: numbers as floats, categories as text."""
-    example = X.head(5).copy()
-    for col in schema.numeric:
-        example[col] = example[col].astype(float)
-    for col in schema.categorical:
-        example[col] = example[col].astype(str)
-    return example
 
 
 def prequential(

@@ -124,7 +124,6 @@ class Tracker:
         metadata: dict[str, Any],
         model_dir: Path,
         feature_schema: dict[str, Any],
-        example: Any,
     ) -> str:
         """Nested run + logged pyfunc model + registered version for one chunk; returns the version.
 
@@ -153,7 +152,7 @@ class Tracker:
             )
             child_id = child.info.run_id
             self._log_chunk_data(child_id, parent_id, metadata)
-        info = self._log_model(child_id, metadata, model_dir, feature_schema, example)
+        info = self._log_model(child_id, metadata, model_dir, feature_schema)
         version = self.client.create_model_version(
             self.model_name,
             source=info.model_uri,
@@ -184,7 +183,6 @@ class Tracker:
         metadata: dict[str, Any],
         model_dir: Path,
         feature_schema: dict[str, Any],
-        example: Any,
     ) -> Any:
         from defectops import mlflow_model
 
