@@ -46,7 +46,13 @@ from defectops.serving.dashboard import DASHBOARD_ROUTES, register_dashboard
 from defectops.serving.explain import ExplainUnavailable, contributions
 from defectops.serving.live import LiveStats
 from defectops.serving.metrics import ServiceMetrics
-from defectops.serving.model_holder import LoadedModel, ModelHolder, load_model, metadata_digest
+from defectops.serving.model_holder import (
+    LoadedModel,
+    ModelHolder,
+    load_model,
+    metadata_digest,
+    request_schema_change,
+)
 from defectops.serving.monitor import ServiceMonitor
 from defectops.serving.request_log import RequestLog
 from defectops.serving.schemas import (
@@ -288,10 +294,15 @@ def create_app(
         else None
     )
 
-    async def reload(*, force: bool) -> tuple[LoadedModel | None, LoadedModel | None]:
+    async def reload(
+        *, force: bool, accept_schema_change: bool = False
+    ) -> tuple[LoadedModel | None, LoadedModel | None]:
         """Load + verify the champion in a thread and swap it in; ReloadFailed when refused.
 
-        Returns ``(new, old)``; ``(None, current)`` when nothing changed and not forced.
+        A champion whose requests differ from the served one's (other feature columns, or a
+        column of another kind) is refused unless ``accept_schema_change``: every client of
+        the service would start getting 422s. Returns ``(new, old)``; ``(None, current)`` when
+        nothing changed and not forced.
         """
         async with reload_lock:
             if not force and not holder.changed():
@@ -307,6 +318,18 @@ def create_app(
                 metrics.reloads.labels("failure").inc()
                 log.error("champion not loaded, keeping the current one: %s", holder.last_error)
                 raise ReloadFailed(holder.last_error) from exc
+            change = request_schema_change(holder.current, loaded)
+            if change and not accept_schema_change:
+                holder.last_seen = loaded.metadata_sha256
+                holder.last_error = (
+                    f"version {loaded.version} takes other requests than the served "
+                    f"version {holder.current.version if holder.current else '-'} "
+                    f"(request schema: {change}); refused: POST "
+                    "/admin/reload?accept_schema_change=true takes it"
+                )
+                metrics.reloads.labels("refused_schema").inc()
+                log.warning("champion not swapped in: %s", holder.last_error)
+                raise ReloadFailed(holder.last_error)
             holder.last_seen = loaded.metadata_sha256
             old = holder.swap(loaded)
             metadata = loaded.metadata
@@ -579,6 +602,7 @@ def create_app(
             "model_sha256": m.get("model_sha256"),
             "features": {"numeric": list(schema.numeric), "categorical": list(schema.categorical)},
             "loaded_at": loaded.loaded_at,
+            "last_reload_error": holder.last_error,
         }
 
     @app.get("/metrics", response_class=Response)
@@ -622,11 +646,15 @@ def create_app(
     admin = {"dependencies": [Depends(require_admin)], "responses": {401: {}, 403: {}, 409: {}}}
 
     @app.post("/admin/reload", **admin)  # type: ignore[arg-type]
-    async def admin_reload() -> dict[str, Any]:
+    async def admin_reload(
+        accept_schema_change: bool = Query(
+            False, description="swap in a champion that takes other requests than the served one"
+        ),
+    ) -> dict[str, Any]:
         """Load and verify production/ now; a refused model leaves the current one serving."""
         previous = holder.current
         try:
-            loaded, _ = await reload(force=True)
+            loaded, _ = await reload(force=True, accept_schema_change=accept_schema_change)
         except ReloadFailed as exc:
             raise ApiError(
                 409,
@@ -638,7 +666,7 @@ def create_app(
         return {
             "model_version": loaded.version,
             "previous_version": previous.version if previous else None,
-            "changed": previous is None or previous.version != loaded.version,
+            "changed": previous is None or previous.metadata_sha256 != loaded.metadata_sha256,
         }
 
     @app.post("/admin/rollback", **admin)  # type: ignore[arg-type]
@@ -655,8 +683,8 @@ def create_app(
             raise ApiError(
                 500, "rollback_failed", f"rollback failed: {type(exc).__name__}: {exc}"
             ) from None
-        try:
-            loaded, _ = await reload(force=True)
+        try:  # a rollback is an explicit choice of the model to serve, whatever it takes
+            loaded, _ = await reload(force=True, accept_schema_change=True)
         except ReloadFailed as exc:
             raise ApiError(409, "reload_failed", f"rolled back, but not loaded: {exc}") from None
         assert loaded is not None

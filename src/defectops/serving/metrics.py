@@ -45,7 +45,7 @@ class ServiceMetrics:
         )
         for label in ("0", "1"):
             self.predictions.labels(label)
-        for result in ("success", "failure"):
+        for result in ("success", "failure", "refused_schema"):
             self.reloads.labels(result)
         self.model_loaded.set(0)
 

@@ -76,6 +76,26 @@ class LoadedModel:
         return self.champion.model.decision_scores(frame)
 
 
+def request_schema_change(served: LoadedModel | None, new: LoadedModel) -> str | None:
+    """What a request must change to be taken by ``new`` instead of ``served`` (None: nothing)."""
+    if served is None:
+        return None
+    before = {c: "numeric" for c in served.numeric} | {c: "categorical" for c in served.categorical}
+    after = {c: "numeric" for c in new.numeric} | {c: "categorical" for c in new.categorical}
+    if before == after:
+        return None
+    parts = []
+    if added := [c for c in after if c not in before]:
+        parts.append("added " + ", ".join(added))
+    if removed := [c for c in before if c not in after]:
+        parts.append("removed " + ", ".join(removed))
+    if retyped := [
+        f"{c} ({before[c]} -> {after[c]})" for c in after if before.get(c, after[c]) != after[c]
+    ]:
+        parts.append("changed " + ", ".join(retyped))
+    return "; ".join(parts)
+
+
 def metadata_digest(artifacts: Path) -> str | None:
     """sha256 of production/metadata.json (the commit point), or None when there is none."""
     try:

@@ -190,6 +190,9 @@ class ModelInfo(BaseModel):
     model_sha256: str | None
     features: dict[str, list[str]]
     loaded_at: str
+    last_reload_error: str | None = Field(
+        None, description="why the newest champion in production/ is not served (none: it is)"
+    )
 
 
 class ErrorBody(BaseModel):
