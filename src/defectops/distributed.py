@@ -1042,7 +1042,7 @@ def run_distributed(
     from defectops.engine import engine_client
     from defectops.lock import RunLock
     from defectops.models import build_model
-    from defectops.pipeline import _run_locked
+    from defectops.pipeline import _run_locked, check_same_line
 
     if settings.model != "gbm":
         raise UserError(
@@ -1052,6 +1052,7 @@ def run_distributed(
     with engine_client(settings) as client, Staging.of(settings) as staging:
         assert client is not None
         data = prepare_distributed(settings, client, staging)
+        check_same_line(settings, data.schema)
         if on_data is not None:
             on_data(data)
         build_model(settings, data.schema)

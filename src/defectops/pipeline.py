@@ -33,7 +33,7 @@ import pandas as pd
 from defectops import __version__, atomic, gate
 from defectops.config import Settings
 from defectops.data.io import frame_sha256, read_raw
-from defectops.data.schema import DataSchema
+from defectops.data.schema import DataSchema, line_differences
 from defectops.data.validation import (
     ValidationResult,
     reference_profile,
@@ -122,6 +122,25 @@ def prepare(settings: Settings) -> PreparedData:
         data = PreparedData(validation, train, holdout, choice.describe(), choice=choice)
     check_prepared(data, data.holdout[schema.target].to_numpy())
     return data
+
+
+def check_same_line(settings: Settings, schema: DataSchema) -> None:
+    """An artifacts directory holds one line: a run whose data is another line (another target,
+    defect class or set of features) is refused before anything is written, rather than
+    replacing the champion that a service and its clients rely on."""
+    from defectops.registry import LocalRegistry
+
+    local = LocalRegistry(settings.artifacts)
+    if local.champion_metadata() is None:
+        return
+    kept = DataSchema.from_dict(local.champion_schema()["schema"])
+    differences = line_differences(kept, schema)
+    if differences:
+        raise UserError(
+            f"{settings.artifacts} holds another line than {settings.data}: "
+            + "; ".join(differences)
+            + " (than its champion); use another --artifacts directory for this line"
+        )
 
 
 def check_prepared(data: PreparedData, y_holdout: np.ndarray) -> None:
@@ -218,6 +237,7 @@ def run_pipeline(
         return run_distributed(settings, on_chunk=on_chunk, on_data=on_data)
     check_engine(settings)
     data = prepare(settings)
+    check_same_line(settings, data.schema)
     if on_data is not None:
         on_data(data)
     build_model(settings, data.schema)  # fail on a bad model/strategy pair before writing anything

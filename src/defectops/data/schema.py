@@ -264,6 +264,25 @@ def _given_formats(settings: Settings) -> dict[str, Any]:
     return {"columns": dict(given)}
 
 
+def line_differences(kept: DataSchema, new: DataSchema) -> list[str]:
+    """How ``new`` differs from the line ``kept`` describes: the target, its defect class, the
+    feature columns and their kinds. Anything else (notes, formats, markers) may change."""
+    out = []
+    if kept.target != new.target:
+        out.append(f"target {new.target!r} instead of {kept.target!r}")
+    elif kept.positive_label != new.positive_label:
+        out.append(f"defect class {new.positive_label!r} instead of {kept.positive_label!r}")
+    before = dict.fromkeys(kept.numeric, "numeric") | dict.fromkeys(kept.categorical, "categorical")
+    after = dict.fromkeys(new.numeric, "numeric") | dict.fromkeys(new.categorical, "categorical")
+    if added := [c for c in after if c not in before]:
+        out.append(f"new features {_shown(added, 6)}")
+    if removed := [c for c in before if c not in after]:
+        out.append(f"missing features {_shown(removed, 6)}")
+    if retyped := [c for c in after if c in before and before[c] != after[c]]:
+        out.append(f"features of another kind {_shown(retyped, 6)}")
+    return out
+
+
 def check_scalar_columns(frame: pd.DataFrame, columns: Iterable[str]) -> None:
     """Refuse columns holding lists or mappings (nested Parquet) with a fix, not a crash."""
     for col in columns:

@@ -1,0 +1,63 @@
+"""One artifacts directory, one line: another line's back-fill is refused and changes nothing.
+
+Before, ``run`` on AI4I into the demo's directory made an AI4I model the champion of the same
+registered model, replaced the demo champion and deleted the demo's models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli_helpers import assert_user_error, invoke
+from defectops.data.simulate import SimulationSpec, simulate
+
+AI4I = Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020.csv"
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("one-line")
+    frame, _ = simulate(SimulationSpec(rows=1_800, seed=12))
+    frame.to_csv(root / "line.csv", index=False)
+    artifacts = root / "artifacts"
+    done = invoke("run", "--data", root / "line.csv", "--artifacts", artifacts,
+                  "--model", "logreg", "--chunk-size", "600")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    return {"root": root, "frame": frame, "artifacts": artifacts}
+
+
+def test_another_lines_back_fill_is_refused_and_nothing_changes(demo: dict[str, Any]) -> None:
+    artifacts = demo["artifacts"]
+    before = snapshot(artifacts)
+    if AI4I.is_file():
+        result = invoke("run", "--data", AI4I, "--target", "Machine failure",
+                        "--drop", "TWF,HDF,PWF,OSF,RNF", "--artifacts", artifacts)  # fmt: skip
+        assert_user_error(result, "another line", "target 'Machine failure'", "--artifacts")
+        assert snapshot(artifacts) == before
+    renamed = demo["frame"].rename(columns={"DefectStatus": "Scrap"})
+    renamed.to_csv(demo["root"] / "other.csv", index=False)
+    result = invoke("run", "--data", demo["root"] / "other.csv", "--target", "Scrap",
+                    "--artifacts", artifacts)  # fmt: skip
+    assert_user_error(result, "another line", "target 'Scrap' instead of 'DefectStatus'")
+    assert snapshot(artifacts) == before
+
+
+def test_the_same_line_with_other_features_is_another_line(demo: dict[str, Any]) -> None:
+    artifacts = demo["artifacts"]
+    before = snapshot(artifacts)
+    result = invoke("run", "--data", demo["root"] / "line.csv", "--drop", "SupplierQuality",
+                    "--artifacts", artifacts, "--model", "logreg")  # fmt: skip
+    assert_user_error(result, "missing features SupplierQuality")
+    assert snapshot(artifacts) == before
