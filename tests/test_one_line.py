@@ -61,3 +61,35 @@ def test_the_same_line_with_other_features_is_another_line(demo: dict[str, Any])
                     "--artifacts", artifacts, "--model", "logreg")  # fmt: skip
     assert_user_error(result, "missing features SupplierQuality")
     assert snapshot(artifacts) == before
+
+
+def test_a_new_back_fill_of_the_same_line_is_gated_against_the_champion(tmp_path: Path) -> None:
+    """The old champion is the first model's incumbent on the new hold-out; the earlier chunk
+    models are kept, byte for byte, under previous_runs/."""
+    import json
+
+    from mlflow import MlflowClient
+
+    frame, _ = simulate(SimulationSpec(rows=2_400, seed=3))
+    frame.iloc[:1_200].to_csv(tmp_path / "first.csv", index=False)
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    artifacts = tmp_path / "artifacts"
+    args = ["--artifacts", artifacts, "--model", "logreg", "--chunk-size", "600"]
+    assert invoke("run", "--data", tmp_path / "first.csv", *args).exit_code == 0
+    old_models = snapshot(artifacts / "incremental_models")
+    old_champion = json.loads((artifacts / "production" / "metadata.json").read_text())
+    done = invoke("run", "--data", tmp_path / "all.csv", *args)
+    assert done.exit_code == 0, done.output
+    report = json.loads((artifacts / "reports" / "incremental_training_report.json").read_text())
+    decisions = [m["decision"] for m in report["models"]]
+    compared = [d for d in decisions if d.get("comparison")]
+    # every model that passed acceptance was compared: the first one with the old champion
+    passed = [d for d in decisions if "fails acceptance" not in d.get("reason", "")]
+    assert passed and compared[0] is passed[0]
+    assert f"chunk {old_champion['chunk_id']}" in passed[0]["reason"]
+    kept = list((artifacts / "previous_runs").glob("run-*/incremental_models"))
+    assert len(kept) == 1 and snapshot(kept[0]) == old_models
+    versions = MlflowClient(f"sqlite:///{artifacts / 'mlflow.db'}").search_model_versions(
+        "name='defect-classifier'"
+    )
+    assert str(old_champion["version"]) in {str(v.version) for v in versions}

@@ -11,8 +11,11 @@
 4. Score it on the hold-out, and prequentially on chunk k+1 (test-then-train: how it would have
    done on the next batch), let the gate decide, and record model, metrics and reason.
 
-A run is a back-fill: it starts without a champion, and the first model that passes acceptance
-becomes the first one.
+A run is a back-fill. In a new directory the first model that passes acceptance becomes the
+first champion; in a directory with a champion (of the same line: another line is refused) that
+champion is the first model's incumbent, scored on the same hold-out rows, so a re-run never
+dethrones it without a comparison. The chunk models of an earlier back-fill are kept under
+``previous_runs/``: nothing is deleted.
 """
 
 from __future__ import annotations
@@ -276,7 +279,8 @@ def _run_locked(
     local = registry.local
     state = RunState.load(settings.artifacts)
     if state is None or state.run_key != key:  # the same finished run: nothing to retrain
-        local.clear_models()
+        before = state.run_key[:12] if state else datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        local.archive_models(f"run-{before}")
         state = RunState(run_key=key)
     written = write_outputs(data.validation, settings)
     state.parent_run_id = registry.tracker.start_run(
@@ -285,7 +289,9 @@ def _run_locked(
     state.save(settings.artifacts)
 
     models: list[dict[str, Any]] = []
-    champion: gate.Candidate | None = None
+    # a champion from before this run is the first model's incumbent, judged on the same
+    # hold-out rows: a re-run never dethrones it without a comparison
+    champion = incumbent(local, X_hold, y_hold) if state.champion_chunk is None else None
     previous = None
     for chunk_id in state.completed:  # a resumed run: what is done stays done
         meta = read_json_file(local.model_dir(chunk_id, width) / "metadata.json")
@@ -344,6 +350,18 @@ def _run_locked(
     state.finished = True
     state.save(settings.artifacts)
     return RunResult(models, champion_meta, report, {**written, **paths})
+
+
+def incumbent(local: Any, X_hold: Any, y_hold: np.ndarray) -> gate.Candidate | None:
+    """The champion already in ``production/`` (same line: see :func:`check_same_line`),
+    scored on this run's hold-out, or None when there is none."""
+    if local.champion_metadata() is None:
+        return None
+    model, meta = local.load_champion()
+    scores = model.decision_scores(X_hold)
+    threshold = float(model.threshold_)
+    metrics = classification_metrics(y_hold, scores, threshold)
+    return gate.Candidate(int(meta.get("chunk_id") or 0), scores, threshold, metrics)
 
 
 @dataclass

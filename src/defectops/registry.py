@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ from defectops.history import append_history, previous_champion, read_history
 from defectops.tracking import CHALLENGER, CHAMPION
 
 MODELS_DIR = "incremental_models"
+#: where a new back-fill keeps the chunk models of the one before it
+PREVIOUS_RUNS_DIR = "previous_runs"
 PRODUCTION_DIR = "production"
 METADATA = "metadata.json"
 SCHEMA = "feature_schema.json"
@@ -82,10 +85,21 @@ class LocalRegistry:
         atomic.write_json(directory / METADATA, stored)
         return stored
 
-    def clear_models(self) -> None:
-        """Start a back-fill afresh: the previous run's chunk models are replaced."""
-        if self.models_dir.exists():
-            shutil.rmtree(self.models_dir)
+    def archive_models(self, label: str) -> Path | None:
+        """Start a back-fill afresh without deleting anything: the chunk models before it move,
+        in one rename, to ``previous_runs/<label>/incremental_models`` (their MLflow versions
+        stay as they are). Returns where they went, or None when there were none."""
+        if not self.models_dir.exists():
+            return None
+        base = self.root / PREVIOUS_RUNS_DIR / label
+        target, n = base, 1
+        while target.exists():
+            n += 1
+            target = base.with_name(f"{label}-{n}")
+        target.mkdir(parents=True)
+        destination = target / MODELS_DIR
+        os.replace(self.models_dir, destination)
+        return destination
 
     def set_production(
         self, source: Path, metadata: dict[str, Any], schema: dict[str, Any]
