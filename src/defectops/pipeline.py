@@ -343,6 +343,7 @@ def _run_locked(
             on_chunk(stored, len(bounds))
 
     champion_meta = local.champion_metadata() if champion is not None else None
+    record_backfill(settings, data, key, champion_meta)
     report, paths = write_run_reports(settings, models, champion_meta, data)
     registry.tracker.finish_run(
         state.parent_run_id, report["summary"], [*written.values(), *paths.values()]
@@ -350,6 +351,57 @@ def _run_locked(
     state.finished = True
     state.save(settings.artifacts)
     return RunResult(models, champion_meta, report, {**written, **paths})
+
+
+def record_backfill(
+    settings: Settings, data: PreparedData, key: str, champion: dict[str, Any] | None
+) -> None:
+    """Put the back-fill's validated rows in the data store, first in its history, so that
+    ``ingest`` learns from them as from every stored batch (expanding: all of them; sliding:
+    the last window). Idempotent by the run key. An earlier back-fill leaves the history (its
+    rows, not deleted, move to ``previous_runs/``): the newest back-fill replaces it.
+    """
+    from defectops.store import BatchRecord, DataStore
+
+    store = DataStore(settings.store_dir)
+    manifest = store.load()
+    if manifest.by_sha(key) is not None:
+        return
+    name = f"backfill-{key[:12]}"
+    frame = data.validation.frame
+    if isinstance(frame, pd.DataFrame):
+        store.write_batch(name, frame)
+    else:  # rows on the cluster: each worker writes its partitions
+        from defectops.distributed_batch import ClusterBatch
+
+        ClusterBatch(frame, data.schema, frame.meta.iloc[:0], len(frame), key).write_store(
+            store, name
+        )
+    for earlier in [b for b in manifest.batches if b.batch_id.startswith("backfill-")]:
+        kept = Path(settings.artifacts) / "previous_runs" / earlier.batch_id
+        kept.mkdir(parents=True, exist_ok=True)
+        store.batch_dir(earlier.batch_id).replace(kept / store.batch_dir(earlier.batch_id).name)
+        manifest.batches.remove(earlier)
+    rows = len(frame)
+    record = BatchRecord(
+        batch_id=name,
+        sha256=key,
+        source=str(settings.data),
+        arrived_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        rows=rows,
+        rows_quarantined=int(data.validation.report["rows_quarantined"]),
+        labelled_rows=rows,
+        trained_version=str(champion.get("version")) if champion else None,
+    )
+    manifest.batches.insert(0, record)
+    manifest.schema = data.schema.to_dict()
+    manifest.last_training = {
+        "labelled_rows": manifest.labelled_rows,
+        "batch_count": len(manifest.batches),
+        "version": record.trained_version,
+        "at": record.arrived_at,
+    }
+    store.save(manifest)
 
 
 def incumbent(local: Any, X_hold: Any, y_hold: np.ndarray) -> gate.Candidate | None:
