@@ -93,6 +93,8 @@ def test_a_feature_column_without_a_usable_value_is_refused_by_predict_and_inges
         predicted = invoke("predict", "--data", name, "--out", "scored.csv")
         assert_user_error(predicted, name, f"feature column {column!r}", "no usable value")
         assert not Path("scored.csv").exists()
+    manifest = (tmp_project.artifacts / "store" / "manifest.json").read_bytes()
     stored = invoke("ingest", "--data", "blank.csv")
     assert_user_error(stored, "feature column 'EnergyConsumption'", "no usable value")
-    assert not (tmp_project.artifacts / "store").exists()
+    assert (tmp_project.artifacts / "store" / "manifest.json").read_bytes() == manifest
+    assert not list((tmp_project.artifacts / "store").glob("batch=blank*"))
