@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -23,3 +24,12 @@ def assert_user_error(result: Result, *named: str) -> None:
         assert item in lines[0]
     assert "Traceback" not in result.output
     assert result.stdout == ""
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with the sha256 of its bytes: to show nothing was written."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

@@ -8,7 +8,6 @@ model, no stored batch, no prediction file, no changed registry. (How each file 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +15,11 @@ from typing import Any
 
 import pytest
 
-from cli_helpers import assert_user_error, invoke
+from cli_helpers import assert_user_error, invoke, snapshot
 from defectops.data.simulate import SimulationSpec, simulate
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad"
 FILES = sorted(p for p in CORPUS.iterdir() if p.name != "make_corpus.py")
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` with the sha256 of its bytes."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

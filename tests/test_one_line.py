@@ -6,24 +6,15 @@ registered model, replaced the demo champion and deleted the demo's models.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cli_helpers import assert_user_error, invoke
+from cli_helpers import assert_user_error, invoke, snapshot
 from defectops.data.simulate import SimulationSpec, simulate
 
 AI4I = Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020.csv"
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
