@@ -22,7 +22,7 @@ from defectops.errors import UserError
 ENV_PREFIX = "DEFECTOPS_"
 ENV_NESTED = "__"
 #: switches read outside the settings (e.g. by the CLI), allowed beside the settings' variables
-ENV_SWITCHES = frozenset({"DEFECTOPS_DEBUG"})
+ENV_SWITCHES = frozenset({"DEFECTOPS_DEBUG", "DEFECTOPS_FAILPOINT", "DEFECTOPS_SCREENSHOT"})
 #: variables of the prediction service's own options (``serving.app.ServeSettings``)
 ENV_SERVE_PREFIX = "DEFECTOPS_SERVE_"
 

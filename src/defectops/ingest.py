@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from defectops import atomic, gate
+from defectops import atomic, failpoints, gate
 from defectops.config import Settings
 from defectops.data.io import frame_sha256, read_raw
 from defectops.data.schema import DataSchema, category_strings, encode_target, unknown_labels
@@ -106,6 +107,7 @@ def ingest_batch(
     with RunLock(settings.artifacts, purpose="ingest"), _staging(settings, client) as staging:
         store = DataStore(settings.store_dir)
         manifest = store.load()
+        resumed = finish_pending(settings, store, manifest, client) if manifest.pending else None
         champion = _champion(settings)
         schema_dict = champion.schema.to_dict() if champion is not None else manifest.schema
         schema = DataSchema.from_dict(schema_dict) if schema_dict else None
@@ -122,6 +124,8 @@ def ingest_batch(
             assert raw is not None
             sha = frame_sha256(raw)
         if (seen := manifest.by_sha(sha)) is not None:
+            if resumed is not None and resumed.batch.batch_id == seen.batch_id:
+                return resumed  # this batch's own ingest, interrupted: now finished
             return IngestResult(
                 seen,
                 duplicate=True,
@@ -177,13 +181,50 @@ def ingest_batch(
         )
         manifest.batches.append(record)
         manifest.schema = checked.schema.to_dict()
+        manifest.pending = {
+            "kind": "ingest",
+            "trigger": name,
+            "paths": {key: str(path) for key, path in paths.items()},
+        }
+        failpoints.reached("ingest:before-commit")
         store.save(manifest)  # the commit point: the batch is in the store from here on
-        outcome = IngestResult(record, drift=drift, paths=paths)
-        outcome.training = maybe_retrain(settings, store, manifest, trigger=name, client=client)
+        failpoints.reached("ingest:after-commit")
+        return finish_pending(settings, store, manifest, client)
+
+
+def finish_pending(
+    settings: Settings, store: DataStore, manifest: Manifest, client: Client | None = None
+) -> IngestResult:
+    """Do what the manifest says is committed but not finished: the retrain the policy calls
+    for (registration, aliases and history included) and the batch's report.
+
+    Run right after each commit, and by the next ``ingest`` or ``label`` when a crash came in
+    between; every step is idempotent (the retrain's MLflow run and version are keyed, its model
+    id is reserved in the manifest, a finished retrain's result is kept there), so a rerun ends
+    as the uninterrupted command would have.
+    """
+    pending = manifest.pending
+    assert pending is not None
+    trigger = pending["trigger"]
+    record = manifest.find(trigger)
+    assert record is not None, f"pending work for {trigger!r}, a batch not in the manifest"
+    training = pending.get("training")
+    if training is None:
+        training = maybe_retrain(settings, store, manifest, trigger=trigger, client=client)
+    paths = {key: Path(path) for key, path in pending.get("paths", {}).items()}
+    drift_report = paths.get("report")
+    drift = None
+    if drift_report is not None and drift_report.is_file():
+        drift = json.loads(drift_report.read_text(encoding="utf-8"))
+    outcome = IngestResult(record, drift=drift, training=training, paths=paths)
+    if pending["kind"] == "ingest":
         paths["report"] = atomic.write_json(
-            settings.reports_dir / "ingest" / f"{name}.json", outcome.summary()
+            settings.reports_dir / "ingest" / f"{trigger}.json", outcome.summary()
         )
-        return outcome
+    failpoints.reached("ingest:before-clear")
+    manifest.pending = None
+    store.save(manifest)
+    return outcome
 
 
 def _check_has_rows(data: Path, rows_read: int, checked: Any) -> None:
@@ -240,6 +281,8 @@ def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> Inges
     with RunLock(settings.artifacts, purpose="label"):
         store = DataStore(settings.store_dir)
         manifest = store.load()
+        if manifest.pending:  # an ingest or label a crash interrupted: finish it first
+            finish_pending(settings, store, manifest)
         record = manifest.find(batch_id)
         if record is None or manifest.schema is None:
             known = ", ".join(b.batch_id for b in manifest.batches[-5:]) or "none"
@@ -279,12 +322,13 @@ def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> Inges
         rows[target] = found.where(found.notna(), rows[target]).astype("Int8")
         store.write_batch(batch_id, rows.drop(columns=[BATCH_COLUMN, ROW_COLUMN]))
         record.labelled_rows = int(rows[target].notna().sum())
-        store.save(manifest)
-        outcome = IngestResult(record)
+        manifest.pending = {"kind": "label", "trigger": batch_id}
+        store.save(manifest)  # the commit point of the labels
+        outcome = finish_pending(settings, store, manifest)
         outcome.training = {
             "labels_matched": matched,
             "labels_unmatched": len(labels) - matched,
-            **maybe_retrain(settings, store, manifest, trigger=batch_id),
+            **outcome.training,
         }
         return outcome
 
@@ -347,9 +391,20 @@ def maybe_retrain(
     there; the gate and the registry are the same.
     """
     champion = _champion(settings)
-    reason = retrain_decision(settings, manifest, champion is not None)
-    if reason is None:
-        return {"trained": False, "reason": _why_not(settings, manifest)}
+    pending = manifest.pending
+    plan = pending.get("retrain") if pending is not None else None
+    if plan is None:
+        reason = retrain_decision(settings, manifest, champion is not None)
+        if reason is None:
+            return {"trained": False, "reason": _why_not(settings, manifest)}
+        plan = {"reason": reason, "champion_version": _version_of(champion)}
+        if pending is not None:  # kept (saved with the model id): a rerun replays the plan
+            pending["retrain"] = plan
+    reason = plan["reason"]
+    if champion is not None and _version_of(champion) != plan["champion_version"]:
+        # a crash came after this retrain crowned its challenger: judge and continue from the
+        # champion it started from, as the uninterrupted retrain did
+        champion = _champion_of_version(settings, champion, plan["champion_version"])
     schema = DataSchema.from_dict(manifest.schema or {})
     target, features = schema.target, list(schema.features)
     frame = _labelled_rows(store, manifest, target, client)
@@ -366,8 +421,9 @@ def maybe_retrain(
         return {"trained": False, "reason": "the recent hold-out does not hold both classes yet"}
     rows, init = _training_rows(settings, manifest, train, champion)
     X_hold = hold[features]
-    chunk_id = _next_model_id(settings)
+    chunk_id = _reserved_model_id(settings, store, manifest)
     fitted = fit_and_score(settings, schema, rows, init, X_hold, y_hold, chunk_id=chunk_id)
+    failpoints.reached("retrain:after-fit")
     incumbent = None
     if champion is not None:
         scores = champion.model.decision_scores(X_hold)
@@ -414,6 +470,7 @@ def maybe_retrain(
         run_key=key,
         width=max(2, len(str(chunk_id))),
     )
+    failpoints.reached("retrain:after-register")
     registry.tracker.finish_run(run_id, {}, [])
     manifest.last_training = {
         "labelled_rows": manifest.labelled_rows,
@@ -424,8 +481,7 @@ def maybe_retrain(
     for batch in manifest.batches:
         if batch.batch_id == trigger:
             batch.trained_version = str(stored["version"])
-    store.save(manifest)
-    return {
+    result = {
         "trained": True,
         "reason": reason,
         "version": str(stored["version"]),
@@ -436,6 +492,10 @@ def maybe_retrain(
         "holdout_rows": len(hold),
         "metrics": {m: fitted.candidate.metrics.get(m) for m in ("pr_auc", "roc_auc", "accuracy")},
     }
+    if manifest.pending is not None:  # done: a rerun takes the result, it does not retrain
+        manifest.pending["training"] = result
+    store.save(manifest)
+    return result
 
 
 def _why_not(settings: Settings, manifest: Manifest) -> str:
@@ -514,6 +574,41 @@ def _in_batches(rows: Any, batches: list[str]) -> Any:
 
 def _is_in(part: pd.DataFrame, name: str, values: list[str]) -> np.ndarray:
     return part[name].isin(values).to_numpy()
+
+
+def _version_of(champion: ChampionView | None) -> str | None:
+    return None if champion is None else str(champion.metadata.get("version"))
+
+
+def _champion_of_version(
+    settings: Settings, current: ChampionView, version: str | None
+) -> ChampionView | None:
+    """The champion as it was at ``version`` (None: there was none), from the registry."""
+    if version is None:
+        return None
+    import tempfile
+
+    from defectops.registry import METADATA, load_verified, read_json
+
+    registry = ModelRegistry(settings)
+    with tempfile.TemporaryDirectory(dir=settings.artifacts) as tmp:
+        source = registry.tracker.download_model(version, Path(tmp))
+        metadata = {**read_json(source / METADATA), "version": version}
+        model = load_verified(source / metadata["model_file"], metadata)
+    return ChampionView(model, metadata, current.schema, current.reference, current.profile)
+
+
+def _reserved_model_id(settings: Settings, store: DataStore, manifest: Manifest) -> int:
+    """The model id of the pending retrain, chosen once and kept in the manifest: a rerun after
+    a crash writes the same ``model_NN`` instead of leaving an orphan and shifting the rest."""
+    pending = manifest.pending
+    if pending is not None and "model_id" in pending:
+        return int(pending["model_id"])
+    model_id = _next_model_id(settings)
+    if pending is not None:
+        pending["model_id"] = model_id
+        store.save(manifest)
+    return model_id
 
 
 def _next_model_id(settings: Settings) -> int:

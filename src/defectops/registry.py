@@ -27,7 +27,7 @@ from typing import Any
 
 import joblib
 
-from defectops import atomic
+from defectops import atomic, failpoints
 from defectops.config import Settings
 from defectops.errors import IntegrityError, UserError
 from defectops.history import append_history, previous_champion, read_history
@@ -207,6 +207,7 @@ class ModelRegistry:
             self.local.set_production(source_dir / metadata["model_file"], stored, schema)
         if current != version:
             self.tracker.set_alias(CHAMPION, version)
+        failpoints.reached("crown:after-alias")
         # record unless the history already has it (a crash can fall between alias and record)
         recorded = [e for e in read_history(self.settings.artifacts) if e["alias"] == CHAMPION]
         last = str(recorded[-1]["to_version"]) if recorded else None

@@ -55,6 +55,9 @@ class Manifest:
     batches: list[BatchRecord] = field(default_factory=list)
     schema: dict[str, Any] | None = None
     last_training: dict[str, Any] | None = None
+    #: work committed but not finished (the retrain and report of an ingest or label), written
+    #: in the same save as the batch: a crash leaves it here and the next ingest finishes it
+    pending: dict[str, Any] | None = None
 
     def find(self, batch_id: str) -> BatchRecord | None:
         return next((b for b in self.batches if b.batch_id == batch_id), None)
@@ -85,6 +88,7 @@ class DataStore:
             batches=[BatchRecord(**b) for b in raw.get("batches", [])],
             schema=raw.get("schema"),
             last_training=raw.get("last_training"),
+            pending=raw.get("pending"),
         )
 
     def save(self, manifest: Manifest) -> None:
@@ -92,6 +96,7 @@ class DataStore:
             "batches": [asdict(b) for b in manifest.batches],
             "schema": manifest.schema,
             "last_training": manifest.last_training,
+            "pending": manifest.pending,
         }
         atomic.write_json(self.root / MANIFEST, payload)
 
