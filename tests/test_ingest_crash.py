@@ -127,3 +127,45 @@ def test_a_rerun_after_a_kill_ends_as_an_uninterrupted_ingest(
     assert got == project["expected"]
     models = sorted(p.name for p in (artifacts / "incremental_models").iterdir())
     assert models == sorted(project["expected"]["models"])  # no orphan directory
+
+
+def label(artifacts: Path, labels: Path, failpoint: str | None = None) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEFECTOPS_")}
+    env["DEFECTOPS_GATE__MARGIN"] = "1.0"
+    env["DEFECTOPS_INGEST__LABEL_KEY"] = "timestamp"
+    if failpoint:
+        env["DEFECTOPS_FAILPOINT"] = failpoint
+    done = subprocess.run(
+        [DEFECTOPS, "label", "--batch", "late", "--labels", str(labels), "--artifacts",
+         str(artifacts)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, -9), done.stderr[-3000:]
+    return done.returncode
+
+
+@pytest.mark.parametrize("point", ["retrain:after-fit", "crown:after-alias", "ingest:before-clear"])
+def test_a_rerun_of_label_after_a_kill_ends_as_an_uninterrupted_label(
+    project: dict[str, Any], point: str
+) -> None:
+    """Late labels: the batch is stored unlabelled, the labels come later and retrain."""
+    import pandas as pd
+
+    root = project["root"]
+    rows = pd.read_csv(root / "batch.csv")
+    rows.assign(DefectStatus=None).to_csv(root / "late.csv", index=False)
+    rows[["timestamp", "DefectStatus"]].to_csv(root / "labels.csv", index=False)
+    base = root / "label-base"
+    if not base.exists():
+        shutil.copytree(project["template"], base)
+        assert ingest(base, root / "late.csv") == 0
+        clean = root / "label-clean"
+        shutil.copytree(base, clean)
+        assert label(clean, root / "labels.csv") == 0
+    expected = state(root / "label-clean")
+    assert expected["manifest"]["last_training"] is not None
+    artifacts = root / f"label-{point.replace(':', '-')}"
+    shutil.copytree(base, artifacts)
+    assert label(artifacts, root / "labels.csv", failpoint=point) == -9
+    assert label(artifacts, root / "labels.csv") == 0
+    assert state(artifacts) == expected

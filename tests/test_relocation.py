@@ -46,6 +46,8 @@ def test_a_copied_artifacts_directory_works_without_its_original(tmp_path: Path)
     ok("rollback", *here, "--reason", "back again in the copy")
     ok("history", *here)
     ok("predict", "--data", tmp_path / "batch_b.csv", "--out", tmp_path / "scored.csv", *here)
+    ok("monitor", "--data", tmp_path / "batch_b.csv", *here)
+    ok("report", *here)
     ok("ingest", "--data", tmp_path / "batch_b.csv", *here)
     app = create_app(load_settings(flags={"artifacts": copy}, environ={}), poll_interval=None)
     body = json.loads(
