@@ -316,6 +316,31 @@ def test_predict_matches_local_in_values_and_order(
     assert f"scored {HOLDOUT_ROWS:,} rows" in result.stdout
 
 
+def test_predict_quarantine_matches_local_across_partitions(
+    runs: dict[str, Any], line: dict[str, Path], cluster: str, tmp_path: Path
+) -> None:
+    """Refused rows in the second and third partitions: ``source_row`` counts from the file's
+    first row on both engines, so the two quarantine files are the same."""
+    artifacts, _ = runs["dask"]
+    hold = pd.read_parquet(line["holdout"])
+    bad = [5, HOLDOUT_PART_ROWS + 7, 2 * HOLDOUT_PART_ROWS + 1]  # one in each partition
+    hold.loc[bad[1:], "SupplierQuality"] = 1e39  # beyond float32
+    hold.loc[bad[0], "EnergyConsumption"] = -np.inf
+    source = write_parts(hold, tmp_path / "hold", rows=HOLDOUT_PART_ROWS)
+    predict_file(artifacts, source, tmp_path / "local.csv")
+    local = pd.read_csv(tmp_path / "local_quarantine.csv")
+    assert local["source_row"].tolist() == bad
+    result = invoke(
+        "predict", "--data", source, "--out", tmp_path / "scored", "--artifacts", artifacts,
+        "--engine", "dask", "--scheduler", cluster,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"3 of {HOLDOUT_ROWS:,} rows not scored" in result.stdout
+    dask = pd.read_csv(tmp_path / "scored_quarantine.csv")
+    pd.testing.assert_frame_equal(dask, local)
+    assert pd.read_parquet(tmp_path / "scored")[PROBABILITY].isna().sum() == 3
+
+
 def test_warm_start_continues_the_previous_booster_on_both_workers(
     cluster: str, line: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cli_helpers import assert_user_error, invoke
@@ -98,3 +99,36 @@ def test_a_feature_column_without_a_usable_value_is_refused_by_predict_and_inges
     assert_user_error(stored, "feature column 'EnergyConsumption'", "no usable value")
     assert (tmp_project.artifacts / "store" / "manifest.json").read_bytes() == manifest
     assert not list((tmp_project.artifacts / "store").glob("batch=blank*"))
+
+
+def test_rows_the_contract_refuses_go_to_a_quarantine_file_beside_the_output(
+    tmp_project: Any,
+) -> None:
+    frame, _ = simulate(SimulationSpec(rows=1_600, seed=3))
+    frame.iloc[:1_200].to_csv("line.csv", index=False)
+    done = invoke("run", "--data", "line.csv", "--model", "logreg", "--chunk-size", "600")
+    assert done.exit_code == 0, done.output
+    later = frame.iloc[1_200:].reset_index(drop=True).astype({"SupplierQuality": object})
+    later.loc[[3, 17], "SupplierQuality"] = "high"  # no number
+    later.loc[40, "SupplierQuality"] = "1e39"  # beyond float32
+    later.to_csv("later.csv", index=False)
+    predicted = invoke("predict", "--data", "later.csv", "--out", "scored.csv")
+    assert predicted.exit_code == 0, predicted.output
+    assert "3 of 400 rows not scored" in predicted.stdout
+    assert "scored_quarantine.csv" in predicted.stdout
+    scored = pd.read_csv("scored.csv", keep_default_na=False)
+    assert len(scored) == 400 and (scored.loc[[3, 17, 40], "defect_probability"] == "").all()
+    quarantine = pd.read_csv("scored_quarantine.csv", dtype=str, keep_default_na=False)
+    assert quarantine["source_row"].tolist() == ["3", "17", "40"]
+    assert quarantine["quarantine_reason"].tolist() == [
+        "unparseable_number:SupplierQuality",
+        "unparseable_number:SupplierQuality",
+        "beyond_max_abs_value:SupplierQuality",
+    ]
+    assert list(quarantine.columns[2:]) == list(later.columns)  # the rows as read
+    assert quarantine["SupplierQuality"].tolist() == ["high", "high", "1e39"]
+    # a clean file to the same output removes the quarantine that no longer belongs to it
+    frame.iloc[1_200:].to_csv("clean.csv", index=False)
+    again = invoke("predict", "--data", "clean.csv", "--out", "scored.csv")
+    assert again.exit_code == 0 and "not scored" not in again.stdout
+    assert not Path("scored_quarantine.csv").exists()

@@ -401,7 +401,7 @@ def predict(
             flagged = int(result[PREDICTION].sum())
             scored = int(result[PROBABILITY].notna().sum())
             console.print(f"scored {scored:,} rows, {flagged:,} flagged as defects: {out}")
-            _print_unscored(len(result), scored)
+            _print_unscored(len(result), scored, out)
             return
         from defectops.distributed import predict_distributed
 
@@ -410,14 +410,16 @@ def predict(
             f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: "
             f"{out} ({summary.files} Parquet files)"
         )
-        _print_unscored(summary.rows, summary.scored)
+        _print_unscored(summary.rows, summary.scored, out)
 
 
-def _print_unscored(rows: int, scored: int) -> None:
+def _print_unscored(rows: int, scored: int, out: Path) -> None:
+    from defectops.predict import quarantine_path
+
     if scored < rows:
         console.print(
             f"[yellow]{rows - scored:,} of {rows:,} rows not scored[/]: the data contract "
-            "refused them; the column quarantine_reason says why"
+            f"refused them; they are in {quarantine_path(out)} with their reason"
         )
 
 

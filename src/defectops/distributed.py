@@ -1269,7 +1269,7 @@ def predict_distributed(
     import dask.dataframe as dd
 
     from defectops.data.validation import merge_counts, require_usable_features
-    from defectops.predict import PREDICTION, PROBABILITY, Champion, check_scored
+    from defectops.predict import PREDICTION, PROBABILITY, Champion, check_scored, write_quarantine
 
     began = time.perf_counter()
     out = check_prediction_dir(out)
@@ -1297,6 +1297,7 @@ def predict_distributed(
             [written.shape[0], written[PROBABILITY].count(), written[PREDICTION].sum()], sync=True
         )
         check_scored(Path(data), int(n_rows), int(scored), {})
+        write_quarantine(_refused(staging, client) if scored < n_rows else pd.DataFrame(), out)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -1306,6 +1307,24 @@ def predict_distributed(
     return PredictionSummary(
         int(n_rows), int(scored), int(flagged), files, time.perf_counter() - began
     )
+
+
+def _refused(staging: Path, client: Client) -> pd.DataFrame:
+    """The refused rows of the scored parts in ``staging``, ``source_row`` counted from the
+    file's first row, as :func:`defectops.predict.refused_rows` lays them out for one frame."""
+    import dask
+    import dask.dataframe as dd
+
+    from defectops.predict import refused_rows
+
+    parts = dd.read_parquet(str(staging)).to_delayed()
+    sizes = client.compute([dask.delayed(len)(part) for part in parts], sync=True)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    pieces = client.compute(
+        [dask.delayed(refused_rows)(part, int(o)) for part, o in zip(parts, offsets, strict=True)],
+        sync=True,
+    )
+    return pd.concat(pieces, ignore_index=True)
 
 
 def check_prediction_dir(out: Path) -> Path:

@@ -3,8 +3,8 @@
 Rows are read through the data contract with the champion's schema (the markers, formats and
 bounds it was trained with), so a file scores exactly as the same rows did during evaluation.
 A row the contract refuses (a reading that is no number, beyond the bounds) gets no score and
-says why in ``quarantine_reason``; a file in which no row can be scored is refused. Extra
-columns pass through untouched, as read.
+says why in ``quarantine_reason``, and is written as read to a quarantine file beside the
+output; a file in which no row can be scored is refused. Extra columns pass through untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from defectops.data.io import read_raw, write_table
 from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
 from defectops.data.validation import (
     REASON_COLUMN,
+    ROW_COLUMN,
     bad_row_mask,
     reason_counts,
     reason_labels,
@@ -108,9 +109,43 @@ def check_scored(data: Path, rows: int, scored: int, reasons: dict[str, int]) ->
     require_valid_rows(str(data), rows, scored, reasons)
 
 
+def quarantine_path(out: Path) -> Path:
+    """Where ``predict`` writes the rows it refused: ``scored.csv`` -> ``scored_quarantine.csv``
+    beside it (for a directory of Parquet files, beside the directory)."""
+    name = out.name
+    for suffix in (".csv.gz", ".tsv.gz", ".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return out.with_name(f"{name}_quarantine.csv")
+
+
+def refused_rows(result: pd.DataFrame, first_row: int = 0) -> pd.DataFrame:
+    """The rows of a scored frame that the contract refused, laid out like ``validate``'s
+    quarantine: ``source_row`` (counted from the file's first row), the reason, the row as read.
+    ``first_row`` is the position of ``result``'s first row in the file (a partition's offset)."""
+    refused = np.flatnonzero(result[REASON_COLUMN].to_numpy() != "")
+    rows = result.iloc[refused].drop(columns=[PROBABILITY, PREDICTION, REASON_COLUMN])
+    rows.insert(0, REASON_COLUMN, result[REASON_COLUMN].to_numpy()[refused])
+    rows.insert(0, ROW_COLUMN, refused.astype(np.int64) + first_row)
+    return rows.reset_index(drop=True)
+
+
+def write_quarantine(refused: pd.DataFrame, out: Path) -> Path | None:
+    """``refused`` (from :func:`refused_rows`) in ``quarantine_path(out)``; when no row was
+    refused, the quarantine of an earlier call to the same ``out`` is removed, so the file beside
+    an output always belongs to it."""
+    path = quarantine_path(out)
+    if not len(refused):
+        path.unlink(missing_ok=True)
+        return None
+    return write_table(refused, path)
+
+
 def predict_file(artifacts: Path, data: Path, out: Path) -> pd.DataFrame:
-    """Write ``data`` with the prediction columns appended to ``out``; nothing is written when
-    no row can be scored."""
+    """Write ``data`` with the prediction columns appended to ``out``, and the rows the contract
+    refused (not scored) to ``quarantine_path(out)``; nothing is written when no row can be
+    scored."""
     champion = Champion.load(artifacts)
     champion.model.predict_with_threads(os.cpu_count() or 1)
     raw = read_raw(data)
@@ -120,5 +155,6 @@ def predict_file(artifacts: Path, data: Path, out: Path) -> pd.DataFrame:
     scored = int(result[PROBABILITY].notna().sum())
     refused = result.loc[result[REASON_COLUMN] != "", [REASON_COLUMN]]
     check_scored(data, len(result), scored, reason_counts(refused))
+    write_quarantine(refused_rows(result), out)
     write_table(result, out)
     return result
