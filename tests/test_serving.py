@@ -228,18 +228,23 @@ def test_batch_and_body_limits(trained):
 def test_batch_column_path_and_record_path_agree(client, trained):
     """A plainly valid batch is read column by column; anything else goes through pydantic.
 
-    Both must give the same scores and the same errors, so each case is sent once in a form the
-    column reader takes and once in a form only pydantic accepts (a number as text).
+    Both must give the same scores and the same errors: the column reader's scores are compared
+    with pydantic's reading of the same body, and each malformed case is sent in both layouts.
     """
     bodies = records(trained["frame"].iloc[:6], trained["columns"])
     numeric = Champion.load(trained["artifacts"]).schema.numeric
     plain = client.post("/predict/batch", json={"records": bodies})
     assert plain.status_code == 200, plain.text
+    loaded = client.app.state.holder.current
+    parsed = loaded.batch.model_validate_json(json.dumps({"records": bodies}))
+    by_pydantic = loaded.score(loaded.frame([loaded.values(r) for r in parsed.records]))
+    served = [p["defect_probability"] for p in plain.json()["predictions"]]
+    np.testing.assert_allclose(served, by_pydantic, rtol=0, atol=1e-12)
     texted = [dict(b) for b in bodies]
-    texted[2][numeric[1]] = str(texted[2][numeric[1]])  # pydantic parses numeric text
+    texted[2][numeric[1]] = str(texted[2][numeric[1]])  # a number as text: not a number
     detour = client.post("/predict/batch", json={"records": texted})
-    assert detour.status_code == 200, detour.text
-    assert detour.json()["predictions"] == plain.json()["predictions"]
+    assert detour.status_code == 422, detour.text
+    assert [f["loc"] for f in detour.json()["error"]["fields"]] == [["records", 2, numeric[1]]]
     singles = [client.post("/predict", json=b).json()["defect_probability"] for b in bodies]
     assert [p["defect_probability"] for p in plain.json()["predictions"]] == singles
 
@@ -255,8 +260,8 @@ def test_batch_column_path_and_record_path_agree(client, trained):
     assert as_columns.json()["predictions"] == plain.json()["predictions"]
     texted_columns = {**columns, numeric[1]: [str(v) for v in columns[numeric[1]]]}
     detour = client.post("/predict/batch", json={"columns": texted_columns})
-    assert detour.status_code == 200, detour.text
-    assert detour.json()["predictions"] == plain.json()["predictions"]
+    assert detour.status_code == 422, detour.text
+    assert detour.json()["error"]["fields"][0]["loc"] == ["columns", numeric[1], 0]
     ragged = {**columns, "shift": columns["shift"][:4]}
     response = client.post("/predict/batch", json={"columns": ragged})
     assert response.status_code == 422

@@ -355,8 +355,8 @@ def test_request_log_writes_what_was_served_and_never_the_token(trained, tmp_pat
         table = {col: [b[col] for b in bodies[320:400]] for col in trained["columns"]}
         batch = c.post("/predict/batch", json={"columns": table}).json()
         served += [{**p, **batch, "route": "/predict/batch"} for p in batch["predictions"]]
-        # a number sent as text: the pydantic path, which splits the rows itself
-        odd = [dict(b, EnergyConsumption=str(b["EnergyConsumption"])) for b in bodies[400:480]]
+        # rows as the line's file has them: with the label and the timestamp (ignored)
+        odd = [dict(b, DefectStatus=1, timestamp="2024-03-01 06:00:00") for b in bodies[400:480]]
         batch = c.post("/predict/batch", json={"records": odd}).json()
         assert len(batch["predictions"]) == 80
         served += [{**p, **batch, "route": "/predict/batch"} for p in batch["predictions"]]

@@ -598,16 +598,38 @@ def serve(
         Path | None,
         typer.Option(help="Directory for a Parquet log of every scored row (default: no log)."),
     ] = None,
+    wait_for_model: Annotated[
+        bool,
+        typer.Option(
+            help="Start even when the artifacts directory does not exist yet, and serve its "
+            "first champion when one appears (/ready is 503 until then)."
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve the champion over HTTP: /predict, /predict/batch, /monitoring, /metrics, /docs."""
+    """Serve the champion over HTTP: /predict, /predict/batch, /monitoring, /metrics, /docs.
+
+    Limits (environment): DEFECTOPS_SERVE_HEADER_TIMEOUT (s, default 10),
+    DEFECTOPS_SERVE_KEEP_ALIVE (s, 5), DEFECTOPS_SERVE_BODY_TIMEOUT (s, 30),
+    DEFECTOPS_SERVE_MAX_BODY_BYTES, DEFECTOPS_SERVE_MAX_BATCH,
+    DEFECTOPS_SERVE_MAX_CATEGORY_LENGTH (characters, 256).
+    """
     import uvicorn
 
+    from defectops.serving.app import ServeSettings
+    from defectops.serving.server import uvicorn_options
+
     settings = settings_from(config, artifacts=artifacts, tracking_uri=tracking_uri)
+    limits = ServeSettings()
     if settings.tracking_uri:  # a tracking server: its champion is what to serve
         from defectops.serving.startup import fetch_champion
 
         typer.echo(fetch_champion(settings))
+    elif not settings.artifacts.is_dir() and not wait_for_model:
+        raise UserError(
+            f"--artifacts {settings.artifacts}: no such directory; check the path, or pass "
+            "--wait-for-model to start and serve the first champion written there"
+        )
     for name, value in (("ARTIFACTS", artifacts), ("TRACKING_URI", tracking_uri)):
         if value is not None:
             os.environ[f"DEFECTOPS_{name}"] = str(value)
@@ -624,6 +646,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        **uvicorn_options(header_timeout=limits.header_timeout, keep_alive=limits.keep_alive),
     )
 
 

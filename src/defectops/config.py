@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     scheduler: str | None = Field(
         None, description="Dask scheduler address (tcp://host:8786); none: a LocalCluster"
     )
+    local_cluster_host: str = Field(
+        "127.0.0.1",
+        description="dask engine without a scheduler: the interface the LocalCluster it starts "
+        "listens on (scheduler, workers, dashboard)",
+    )
     staging: Path | None = Field(
         None,
         description="dask engine: a directory the workers and this process all reach, where "

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: worker processes of the LocalCluster started when no scheduler address is given
 LOCAL_WORKERS = 2
+#: where a LocalCluster listens unless configured
+LOCAL_HOST = "127.0.0.1"
 #: seconds to wait for a scheduler; a live one answers in milliseconds
 CONNECT_TIMEOUT = "5s"
 #: dask settings for every verb: strings stay the dtype pandas itself gives them, so a partition
@@ -49,7 +51,7 @@ def engine_client(settings: Settings) -> Iterator[Client | None]:
     if settings.engine == "local":
         yield None
         return
-    with dask_client(settings.scheduler) as client:
+    with dask_client(settings.scheduler, host=settings.local_cluster_host) as client:
         yield client
 
 
@@ -63,8 +65,17 @@ def check_engine(settings: Settings) -> None:
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, *, workers: int = LOCAL_WORKERS) -> Iterator[Client]:
+def dask_client(
+    scheduler: str | None = None,
+    *,
+    workers: int = LOCAL_WORKERS,
+    host: str = LOCAL_HOST,
+) -> Iterator[Client]:
     """A client of the cluster at ``scheduler``, or of a LocalCluster started for the block.
+
+    The LocalCluster's scheduler, workers and the scheduler's HTTP server (dashboard, metrics)
+    listen on ``host`` only (127.0.0.1 unless configured: ``local_cluster_host``), never on every
+    interface: a laptop's cluster is not for the plant network.
 
     The LocalCluster uses worker *processes* with one thread each: pandas work then runs in
     parallel (no shared GIL), and every function and model sent to a worker is pickled, exactly as
@@ -91,10 +102,11 @@ def dask_client(scheduler: str | None = None, *, workers: int = LOCAL_WORKERS) -
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
+            host=host,
             dashboard_address=None,
             # the scheduler's HTTP server (health, metrics) on a free port, not 8787, which
             # another cluster on the machine may hold
-            scheduler_kwargs={"dashboard_address": ":0"},
+            scheduler_kwargs={"dashboard_address": f"{host}:0"},
             silence_logs=logging.ERROR,
         )
         try:

@@ -43,6 +43,7 @@ from defectops.config import Settings, load_settings
 from defectops.errors import IntegrityError, UserError
 from defectops.serving.columns import columns_of_batch
 from defectops.serving.dashboard import DASHBOARD_ROUTES, register_dashboard
+from defectops.serving.docs import DOCS_ROUTES, register_docs
 from defectops.serving.explain import ExplainUnavailable, contributions
 from defectops.serving.live import LiveStats
 from defectops.serving.metrics import ServiceMetrics
@@ -56,6 +57,7 @@ from defectops.serving.model_holder import (
 from defectops.serving.monitor import ServiceMonitor
 from defectops.serving.request_log import RequestLog
 from defectops.serving.schemas import (
+    DEFAULT_MAX_CATEGORY_LENGTH,
     BatchPrediction,
     ErrorResponse,
     Explanation,
@@ -64,12 +66,16 @@ from defectops.serving.schemas import (
     Prediction,
     ReasonRequest,
 )
+from defectops.serving.server import DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE
 
 log = logging.getLogger("defectops.serving")
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_MONITOR_INTERVAL = 5.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: seconds a client has to send a request body once its headers are in (a stalled upload holds
+#: a connection and a task)
+DEFAULT_BODY_TIMEOUT = 30.0
 ROUTES = frozenset(
     {
         "/predict",
@@ -82,14 +88,22 @@ ROUTES = frozenset(
         "/monitoring",
         "/admin/reload",
         "/admin/rollback",
-        "/docs",
         "/openapi.json",
         *DASHBOARD_ROUTES,
+        *DOCS_ROUTES,
     }
 )
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (413, 422, 500, 503)
-}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+#: what a scoring route can answer besides 200: a body too slow (408), too large (413), not JSON
+#: (415), invalid (422), no champion yet (503)
+ERROR_RESPONSES = _errors(408, 413, 415, 422, 500, 503)
+#: an admin route: no token configured (403), a wrong one (401), refused (409)
+ADMIN_RESPONSES = _errors(401, 403, 408, 409, 413, 415, 422, 500)
 
 
 class ApiError(Exception):
@@ -128,6 +142,11 @@ class ServeSettings(BaseSettings):
     max_batch: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
     unknown_fields: Literal["reject", "ignore"] = "reject"
+    max_category_length: int = Field(DEFAULT_MAX_CATEGORY_LENGTH, ge=1)
+    body_timeout: float = Field(DEFAULT_BODY_TIMEOUT, gt=0)
+    #: read by ``defectops serve`` for uvicorn (see :mod:`defectops.serving.server`)
+    header_timeout: float = Field(DEFAULT_HEADER_TIMEOUT, gt=0)
+    keep_alive: int = Field(DEFAULT_KEEP_ALIVE, ge=1)
     monitor_interval: float = Field(DEFAULT_MONITOR_INTERVAL, ge=0)
     request_log: Path | None = None
     request_log_rows: int = Field(10_000, ge=1)
@@ -145,6 +164,8 @@ def app_from_env() -> FastAPI:
         max_batch=serve.max_batch,
         max_body_bytes=serve.max_body_bytes,
         unknown_fields=serve.unknown_fields,
+        max_category_length=serve.max_category_length,
+        body_timeout=serve.body_timeout,
         monitor_interval=serve.monitor_interval or None,
         request_log=serve.request_log,
         request_log_rows=serve.request_log_rows,
@@ -179,6 +200,14 @@ def _error_fields(exc: ValidationError | RequestValidationError) -> list[dict[st
             }
         )
     return fields
+
+
+def _is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, any parameters (charset) allowed."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 def _batch_list(loc: list[Any]) -> bool:
@@ -256,6 +285,8 @@ def create_app(
     max_batch: int = 10_000,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     unknown_fields: Literal["reject", "ignore"] = "reject",
+    max_category_length: int = DEFAULT_MAX_CATEGORY_LENGTH,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     monitor_interval: float | None = DEFAULT_MONITOR_INTERVAL,
     request_log: Path | None = None,
     request_log_rows: int = 10_000,
@@ -310,7 +341,11 @@ def create_app(
             digest = metadata_digest(artifacts)
             try:
                 loaded = await asyncio.to_thread(
-                    load_model, artifacts, max_batch=max_batch, unknown_fields=unknown_fields
+                    load_model,
+                    artifacts,
+                    max_batch=max_batch,
+                    unknown_fields=unknown_fields,
+                    max_category_length=max_category_length,
                 )
             except Exception as exc:
                 holder.last_seen = digest
@@ -388,6 +423,8 @@ def create_app(
         version=__version__,
         description="Scores production records with the verified champion.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own files: see register_docs
+        redoc_url=None,
     )
     app.state.holder = holder
     app.state.metrics = metrics
@@ -439,17 +476,32 @@ def create_app(
         return loaded
 
     async def read_body(request: Request) -> bytes:
+        """The JSON body, within ``max_body_bytes`` and ``body_timeout``: the one way every
+        route reads a body, after its auth (an admin route's caller is checked first)."""
+        kind = request.headers.get("content-type")
+        if kind is not None and not _is_json(kind):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                f"send JSON (Content-Type: application/json), not {kind[:80]!r}",
+            )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
             raise ApiError(413, "body_too_large", f"request body exceeds {max_body_bytes} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body_bytes:
-                raise ApiError(
-                    413, "body_too_large", f"request body exceeds {max_body_bytes} bytes"
-                )
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > max_body_bytes:
+                        raise ApiError(
+                            413, "body_too_large", f"request body exceeds {max_body_bytes} bytes"
+                        )
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise ApiError(
+                408, "body_timeout", f"the request body did not arrive within {body_timeout:g} s"
+            ) from None
         return b"".join(chunks)
 
     def validate(model: Any, body: bytes) -> Any:
@@ -481,7 +533,7 @@ def create_app(
         """Score one record (fields named exactly like the training columns)."""
         loaded = current()
         record = validate(loaded.record, await read_body(request))
-        values = list(record.__dict__.values())
+        values = loaded.values(record)
         p = float(loaded.score(loaded.frame([values]))[0])
         label = int(p >= loaded.threshold)
         label_counters[label].inc()
@@ -508,22 +560,16 @@ def create_app(
         """
         loaded = current()
         body = await read_body(request)
-        columns = columns_of_batch(
-            body,
-            loaded.numeric,
-            loaded.categorical,
-            max_batch=max_batch,
-            unknown_fields=unknown_fields,
-        )
+        columns = columns_of_batch(body, loaded.rules)
         if columns is not None:
             scores = loaded.champion.model.decision_scores_columns(*columns)
         else:
             if _is_columns(body):  # not plainly valid: the pydantic model names the problem
                 table = validate(loaded.batch_columns, body).columns
-                frame = loaded.frame(list(zip(*table.__dict__.values(), strict=True)))
+                frame = loaded.frame(list(zip(*loaded.values(table), strict=True)))
             else:
                 batch = validate(loaded.batch, body)
-                frame = loaded.frame([list(r.__dict__.values()) for r in batch.records])
+                frame = loaded.frame([loaded.values(r) for r in batch.records])
             scores = loaded.score(frame)
             columns = _split(loaded, frame)
         labels = (scores >= loaded.threshold).astype(int)
@@ -550,7 +596,7 @@ def create_app(
         """The features that moved this record's score most (gbm: exact tree SHAP, margin units)."""
         loaded = current()
         record = validate(loaded.record, await read_body(request))
-        frame = loaded.frame([list(record.__dict__.values())])
+        frame = loaded.frame([loaded.values(record)])
         try:
             detail = contributions(loaded.champion.model, frame, top)
         except ExplainUnavailable as exc:
@@ -643,7 +689,9 @@ def create_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    admin = {"dependencies": [Depends(require_admin)], "responses": {401: {}, 403: {}, 409: {}}}
+    # the token is checked by a dependency, before any body is read: an admin route takes no
+    # body parameter (FastAPI would parse it first) but reads it with read_body
+    admin = {"dependencies": [Depends(require_admin)], "responses": ADMIN_RESPONSES}
 
     @app.post("/admin/reload", **admin)  # type: ignore[arg-type]
     async def admin_reload(
@@ -669,10 +717,20 @@ def create_app(
             "changed": previous is None or previous.metadata_sha256 != loaded.metadata_sha256,
         }
 
-    @app.post("/admin/rollback", **admin)  # type: ignore[arg-type]
-    async def admin_rollback(payload: ReasonRequest | None = None) -> dict[str, Any]:
+    reason_body = {
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {"schema": ReasonRequest.model_json_schema(by_alias=True)}
+            },
+        }
+    }
+
+    @app.post("/admin/rollback", openapi_extra=reason_body, **admin)  # type: ignore[arg-type]
+    async def admin_rollback(request: Request) -> dict[str, Any]:
         """Move the champion alias back (see ``defectops rollback``), then reload."""
-        reason = (payload or ReasonRequest()).reason
+        body = await read_body(request)
+        reason = (validate(ReasonRequest, body) if body.strip() else ReasonRequest()).reason
         previous = holder.current
         try:
             target = await asyncio.to_thread(registry_rollback, settings, reason)
@@ -688,6 +746,12 @@ def create_app(
         except ReloadFailed as exc:
             raise ApiError(409, "reload_failed", f"rolled back, but not loaded: {exc}") from None
         assert loaded is not None
+        log.info(
+            "rolled back: serving champion version %s (was %s); reason: %s",
+            loaded.version,
+            previous.version if previous else None,
+            reason,
+        )
         return {
             "model_version": loaded.version,
             "previous_version": previous.version if previous else None,
@@ -695,6 +759,7 @@ def create_app(
         }
 
     register_dashboard(app, artifacts=artifacts, holder=holder, live=live)
+    register_docs(app)
 
     # -- OpenAPI from the current champion ---------------------------------------------------------
 

@@ -22,7 +22,15 @@ from pydantic import BaseModel
 
 from defectops.predict import Champion
 from defectops.registry import METADATA, PRODUCTION_DIR, LocalRegistry
-from defectops.serving.schemas import batch_model, columns_model, record_model
+from defectops.serving.columns import BatchRules
+from defectops.serving.schemas import (
+    DEFAULT_MAX_CATEGORY_LENGTH,
+    batch_model,
+    columns_model,
+    feature_values,
+    ignored_columns,
+    record_model,
+)
 
 log = logging.getLogger("defectops.serving")
 
@@ -43,6 +51,7 @@ class LoadedModel:
     categorical: tuple[str, ...]
     columns: pd.Index
     threshold: float
+    rules: BatchRules
     #: the drift profile stored with the champion (None: trained before profiles existed)
     profile: dict[str, Any] | None = None
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -50,6 +59,10 @@ class LoadedModel:
     @property
     def metadata(self) -> dict[str, Any]:
         return self.champion.metadata
+
+    def values(self, parsed: BaseModel) -> list[Any]:
+        """The feature values of a parsed record, in feature order (ignored columns left out)."""
+        return feature_values(parsed, len(self.features))
 
     def frame(self, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         """Rows in feature order as a DataFrame, the cheapest way (one object block).
@@ -111,6 +124,7 @@ def load_model(
     *,
     max_batch: int,
     unknown_fields: Literal["reject", "ignore"],
+    max_category_length: int = DEFAULT_MAX_CATEGORY_LENGTH,
     attempts: int = 3,
 ) -> LoadedModel:
     """Load and verify the champion; retried when production/ changed while it was read."""
@@ -128,8 +142,11 @@ def load_model(
         if metadata_digest(artifacts) != before or before is None:
             continue
         reference = stored.get("reference") or {}
-        record = record_model(champion.schema, reference, unknown_fields)
-        features = tuple(champion.schema.features)
+        schema = champion.schema
+        record = record_model(
+            schema, reference, unknown_fields, max_category_length=max_category_length
+        )
+        features = tuple(schema.features)
         return LoadedModel(
             champion=champion,
             version=str(champion.metadata.get("version", champion.metadata.get("chunk_id"))),
@@ -137,12 +154,27 @@ def load_model(
             reference=reference,
             record=record,
             batch=batch_model(record, max_batch),
-            batch_columns=columns_model(champion.schema, reference, max_batch, unknown_fields),
+            batch_columns=columns_model(
+                schema,
+                reference,
+                max_batch,
+                unknown_fields,
+                max_category_length=max_category_length,
+            ),
             features=features,
-            numeric=tuple(champion.schema.numeric),
-            categorical=tuple(champion.schema.categorical),
+            numeric=tuple(schema.numeric),
+            categorical=tuple(schema.categorical),
             columns=pd.Index(features, dtype=object),
             threshold=champion.threshold,
+            rules=BatchRules(
+                numeric=tuple(schema.numeric),
+                categorical=tuple(schema.categorical),
+                ignored=frozenset(ignored_columns(schema)),
+                max_batch=max_batch,
+                max_abs_value=schema.max_abs_value,
+                max_category_length=max_category_length,
+                unknown_fields=unknown_fields,
+            ),
             profile=stored.get("profile"),
         )
     raise RuntimeError(f"production/ kept changing while loading the champion ({last})")

@@ -270,7 +270,15 @@ def _category_text(values: np.ndarray) -> pa.Array:
 
     A dictionary array: the Parquet writer takes the dictionary as it is instead of hashing
     every row's text again (a third less CPU per row); the file stores plain text columns.
+    The Parquet writer refuses a null *in* the dictionary, so a value whose text is missing
+    (``""``, spaces) is a null code instead, as ``None`` is.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = pa.array([category_text(u) for u in uniques], type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int32()), texts)
+    texts = [category_text(u) for u in uniques]
+    missing = [i for i, text in enumerate(texts) if text is None]
+    if missing:
+        codes = np.where(np.isin(codes, missing), -1, codes)
+    dictionary = pa.array([t if t is not None else "" for t in texts], type=pa.string())
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, mask=codes < 0, type=pa.int32()), dictionary
+    )

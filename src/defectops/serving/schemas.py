@@ -1,21 +1,28 @@
 """Request models generated from the champion's feature schema, and the fixed response models.
 
-Field names are the training columns exactly (as aliases, so ``Air temperature [K]`` works);
-numeric fields are ``float | None`` (null means missing), categorical fields take any string or
-number. Every field is required: a forgotten column is a 422 naming it, not a silent NaN.
+Field names are the training columns exactly (as aliases, so ``Air temperature [K]`` works).
+Every feature is required: a forgotten column is a 422 naming it, not a silent NaN.
+
+One rule for values, the data contract's: a numeric field is a JSON number or null (missing);
+``NaN``, ``Infinity``, text (``"inf"``), booleans, and numbers of larger magnitude than the
+champion's ``max_abs_value`` are a 422 naming the field, as ``predict`` quarantines them. A
+categorical field is text or a number, at most ``max_category_length`` characters, so no request
+can make the service keep a 10 MB category. The other columns the training data had (the label,
+the order and timestamp columns, dropped columns, identifiers) are accepted and ignored: a row of
+the line's own file is a valid request. Only a truly unknown field is a 422.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StrictFloat,
     StrictInt,
     StrictStr,
     create_model,
@@ -24,7 +31,39 @@ from pydantic import (
 
 from defectops.data.schema import DataSchema
 
-Category = StrictStr | StrictInt | StrictFloat | None
+#: the longest categorical value a request may carry, unless configured
+DEFAULT_MAX_CATEGORY_LENGTH = 256
+
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+def number_type(max_abs_value: float) -> Any:
+    """A numeric field: a finite JSON number within the contract's bound, or null."""
+
+    def bounded(value: float) -> float:
+        if abs(value) > max_abs_value:
+            raise ValueError(f"magnitude beyond max_abs_value ({max_abs_value:g})")
+        return value
+
+    return Annotated[Finite, AfterValidator(bounded)] | None
+
+
+def category_type(max_length: int) -> Any:
+    """A categorical field: text of at most ``max_length`` characters, a number, or null."""
+    return Annotated[StrictStr, Field(max_length=max_length)] | StrictInt | Finite | None
+
+
+def ignored_columns(schema: DataSchema) -> tuple[str, ...]:
+    """Columns of the training data that are not features: a request may carry them."""
+    known = (
+        schema.target,
+        *schema.timestamps,
+        *((schema.order_by,) if schema.order_by else ()),
+        *schema.dropped,
+        *schema.identifiers,
+    )
+    features = set(schema.features)
+    return tuple(dict.fromkeys(c for c in known if c not in features))
 
 
 def _identifier(name: str, index: int, taken: set[str]) -> str:
@@ -59,12 +98,20 @@ def example_record(schema: DataSchema, reference: dict[str, Any] | None) -> dict
     return record
 
 
-def _feature_fields(schema: DataSchema, *, as_lists: int | None = None) -> dict[str, Any]:
-    """One pydantic field per feature, aliased to the column name; lists of values if asked."""
+def _feature_fields(
+    schema: DataSchema, max_category_length: int, *, as_lists: int | None = None
+) -> dict[str, Any]:
+    """One pydantic field per feature, aliased to the column name; lists of values if asked.
+
+    Then one optional field per ignored column (accepted, never read): the features come first,
+    so :func:`feature_values` is the first ``len(features)`` values of a parsed model.
+    """
     taken: set[str] = set()
     fields: dict[str, Any] = {}
-    kinds = [(col, float | None, "numeric", "null = missing") for col in schema.numeric] + [
-        (col, Category, "categorical", "string or number") for col in schema.categorical
+    number, category = number_type(schema.max_abs_value), category_type(max_category_length)
+    kinds = [(col, number, "numeric", "null = missing") for col in schema.numeric] + [
+        (col, category, "categorical", f"text (at most {max_category_length} characters) or number")
+        for col in schema.categorical
     ]
     for i, (col, kind, role, note) in enumerate(kinds):
         if as_lists is None:
@@ -83,7 +130,23 @@ def _feature_fields(schema: DataSchema, *, as_lists: int | None = None) -> dict[
                     description=f"values of the {role} feature {col!r}; {note}",
                 ),
             )
+    for i, col in enumerate(ignored_columns(schema), start=len(kinds)):
+        kind = Any if as_lists is None else list[Any] | None
+        fields[_identifier(col, i, taken)] = (
+            kind,
+            Field(
+                None,
+                alias=col,
+                exclude=True,
+                description=f"{col!r} is in the training data but not a feature: ignored",
+            ),
+        )
     return fields
+
+
+def feature_values(parsed: BaseModel, n_features: int) -> list[Any]:
+    """The feature values of a parsed record (or the feature columns of a parsed table)."""
+    return list(parsed.__dict__.values())[:n_features]
 
 
 def record_model(
@@ -91,6 +154,8 @@ def record_model(
     reference: dict[str, Any] | None,
     unknown_fields: Literal["reject", "ignore"] = "reject",
     name: str = "Record",
+    *,
+    max_category_length: int = DEFAULT_MAX_CATEGORY_LENGTH,
 ) -> type[BaseModel]:
     """The pydantic model of one record, fields in feature order (numeric, then categorical)."""
     config = ConfigDict(
@@ -98,7 +163,7 @@ def record_model(
         populate_by_name=False,
         json_schema_extra={"examples": [example_record(schema, reference)]},
     )
-    return create_model(name, __config__=config, **_feature_fields(schema))
+    return create_model(name, __config__=config, **_feature_fields(schema, max_category_length))
 
 
 def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
@@ -110,7 +175,12 @@ def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
 
 
 def _same_length(table: BaseModel) -> BaseModel:
-    lengths = {name: len(values) for name, values in table.__dict__.items()}
+    fields = type(table).model_fields
+    lengths = {
+        fields[name].alias or name: len(values)
+        for name, values in table.__dict__.items()
+        if not fields[name].exclude  # an ignored column is never read
+    }
     if len(set(lengths.values())) > 1:
         (a, n), (b, m) = sorted(lengths.items(), key=lambda item: item[1])[:: len(lengths) - 1]
         raise ValueError(f"every column needs the same number of values ({a}: {n}, {b}: {m})")
@@ -122,6 +192,8 @@ def columns_model(
     reference: dict[str, Any] | None,
     max_batch: int,
     unknown_fields: Literal["reject", "ignore"] = "reject",
+    *,
+    max_category_length: int = DEFAULT_MAX_CATEGORY_LENGTH,
 ) -> type[BaseModel]:
     """A batch as columns (``{"columns": {name: [values...]}}``): one list per feature.
 
@@ -137,7 +209,7 @@ def columns_model(
             json_schema_extra={"examples": [example]},
         ),
         __validators__={"same_length": model_validator(mode="after")(_same_length)},  # type: ignore[dict-item]
-        **_feature_fields(schema, as_lists=max_batch),
+        **_feature_fields(schema, max_category_length, as_lists=max_batch),
     )
     return create_model(
         "BatchColumns", __config__=ConfigDict(extra="forbid"), columns=(table, Field(...))
