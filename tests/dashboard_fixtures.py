@@ -64,38 +64,44 @@ class Service:
     base: str
     artifacts: Path
     log: Path
+    pid: int
 
 
 @contextlib.contextmanager
-def uvicorn_service(artifacts: Path, log: Path, *, token: str | None) -> Iterator[Service]:
-    """``uvicorn --factory defectops.serving.app:app_from_env`` on a free port, until /health."""
+def uvicorn_service(
+    artifacts: Path,
+    log: Path,
+    *,
+    token: str | None,
+    request_log: Path | None = None,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> Iterator[Service]:
+    """``defectops serve`` (uvicorn, one process) on a free port, until /health answers.
+
+    ``env`` adds ``DEFECTOPS_SERVE_*`` limits and the like to the service's environment.
+    """
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DEFECTOPS_")}
-    env.update(
-        DEFECTOPS_ARTIFACTS=str(artifacts),
-        DEFECTOPS_SERVE_POLL_INTERVAL="0.2",
-        DEFECTOPS_SERVE_MONITOR_INTERVAL="0.5",
-    )
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    child = {k: v for k, v in os.environ.items() if not k.upper().startswith("DEFECTOPS_")}
+    child["MLFLOW_DISABLE_TELEMETRY"] = "true"
     if token is not None:
-        env["DEFECTOPS_ADMIN_TOKEN"] = token
+        child["DEFECTOPS_ADMIN_TOKEN"] = token
+    child.update(env or {})
     command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "defectops.serving.app:app_from_env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+        sys.executable, "-m", "defectops", "serve",
+        "--artifacts", str(artifacts),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--poll-interval", "0.2",
+        "--monitor-interval", "0.5",
+    ]  # fmt: skip
+    if request_log is not None:
+        command += ["--request-log", str(request_log)]
+    command += args
     base = f"http://127.0.0.1:{port}"
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            command, env=env, cwd=artifacts.parent, stdout=out, stderr=subprocess.STDOUT
+            command, env=child, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + 60
@@ -109,7 +115,7 @@ def uvicorn_service(artifacts: Path, log: Path, *, token: str | None) -> Iterato
                 pass
             assert time.monotonic() < deadline, "service did not start"
             time.sleep(0.1)
-        yield Service(base, artifacts, log)
+        yield Service(base, artifacts, log, process.pid)
     finally:
         process.terminate()
         try:

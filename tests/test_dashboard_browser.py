@@ -453,3 +453,33 @@ def test_rollback_wrong_token_fails_visibly_right_token_goes_back(browser, champ
         kept = page.evaluate("[localStorage.length, sessionStorage.length, document.cookie]")
         assert kept == [0, 0, ""]
         assert TOKEN not in page.content()
+
+
+# -- the API docs ---------------------------------------------------------------------------------
+
+
+def test_api_docs_render_from_the_service_alone(browser, champion):
+    """``/docs`` on a plant network: Swagger UI draws every operation, and the browser asks no
+    host but the service for anything (no CDN, no favicon elsewhere, no online validator)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    console = Console(page, champion.base, ())
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    try:
+        page.goto(champion.base + "/docs")
+        operations = page.locator(".opblock")
+        expect(operations.first).to_be_visible(timeout=20_000)
+        paths = operations.evaluate_all(
+            "nodes => nodes.map(n => n.querySelector('.opblock-summary-path')?.dataset.path)"
+        )
+        assert {"/predict", "/predict/batch", "/explain", "/admin/rollback"} <= set(paths), paths
+        page.wait_for_load_state("networkidle")
+        elsewhere = [url for url in requested if not url.startswith(champion.base + "/")]
+        assert elsewhere == [], elsewhere
+        assert champion.base + "/openapi.json" in requested
+        assert console.errors == [], console.errors
+    finally:
+        context.close()
+    html = httpx.get(f"{champion.base}/docs").text
+    assert "cdn." not in html and "tiangolo" not in html and '"validatorUrl": null' in html

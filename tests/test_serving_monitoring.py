@@ -413,6 +413,40 @@ def test_request_log_writes_what_was_served_and_never_the_token(trained, tmp_pat
     )
 
 
+def test_request_log_writes_every_accepted_row_whatever_its_values(trained, tmp_path):
+    """Blank, unicode, longest-allowed and missing values, and the largest numbers allowed:
+    every row the service accepted is in the log (a blank category once lost the whole write)."""
+    log_dir = tmp_path / "requests"
+    app = make_app(trained, request_log=log_dir, request_log_rows=10_000)
+    bodies = as_records(trained["later"].iloc[:12])
+    numeric, categorical = trained["numeric"], trained["categorical"]
+    odd = ["", "   ", "Zürich-β-线-🙂", "x" * 256, None, "?"]
+    for i, value in enumerate(odd):
+        bodies[i][categorical[i % len(categorical)]] = value
+    bodies[6][numeric[0]] = None
+    bodies[7][numeric[1]] = 3.4e38
+    bodies[8][numeric[2]] = -3.4e38
+    bodies[9][numeric[3]] = 0
+    sent = [*bodies[:6], *bodies]  # the first six alone, then all twelve as a batch
+    with TestClient(app) as c:
+        for body in bodies[:6]:
+            assert c.post("/predict", json=body).status_code == 200
+        answer = c.post("/predict/batch", json={"records": bodies})
+        assert answer.status_code == 200, answer.text
+        assert c.post("/predict", json={**bodies[0], numeric[0]: 1e39}).status_code == 422
+    logged = pd.concat([read_table(p) for p in sorted(log_dir.rglob("*.parquet"))])
+    assert len(logged) == len(sent) == 18
+    written = app.state.metrics.registry.get_sample_value(
+        "defectops_request_log_rows_total", {"result": "written"}
+    )
+    assert written == 18.0
+    for col in categorical:
+        texts = [None if pd.isna(v) else v for v in logged[col]]
+        assert texts == [None if b[col] is None else category_text(b[col]) for b in sent], col
+    expected = pd.DataFrame(sent)[numeric].astype(float)
+    np.testing.assert_array_equal(logged[numeric].to_numpy(float), expected.to_numpy(float))
+
+
 def test_request_log_bounds_what_waits_and_counts_what_it_drops(trained, tmp_path):
     app = make_app(trained)
     with TestClient(app) as c:

@@ -591,7 +591,7 @@ def create_app(
             }
         )
 
-    @app.post("/explain", response_model=Explanation, responses=ERROR_RESPONSES)
+    @app.post("/explain", response_model=Explanation, responses={**ERROR_RESPONSES, **_errors(400)})
     async def explain(request: Request, top: int = Query(10, ge=1, le=1000)) -> Response:
         """The features that moved this record's score most (gbm: exact tree SHAP, margin units)."""
         loaded = current()

@@ -45,7 +45,8 @@ def number_type(max_abs_value: float) -> Any:
             raise ValueError(f"magnitude beyond max_abs_value ({max_abs_value:g})")
         return value
 
-    return Annotated[Finite, AfterValidator(bounded)] | None
+    documented = Field(json_schema_extra={"minimum": -max_abs_value, "maximum": max_abs_value})
+    return Annotated[Finite, AfterValidator(bounded), documented] | None
 
 
 def category_type(max_length: int) -> Any:

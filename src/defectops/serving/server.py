@@ -8,8 +8,8 @@ whole, so a token that a careless client puts in a query string lands in the log
   ``header_timeout`` seconds of its first byte (or of the connection, for the first request);
   an idle keep-alive connection is closed after ``keep_alive`` seconds (uvicorn's own timer), and
   a body that stalls is the app's 408 (``DEFECTOPS_SERVE_BODY_TIMEOUT``);
-- :class:`RedactQuery` keeps the parameter names of a query string in the access log, never
-  their values;
+- :class:`RedactQuery` writes a query string to the access log as the names of the API's own
+  parameters (``top``, ``accept_schema_change``) and ``***`` for everything else, never a value;
 - the service's own log (``defectops.serving``: the champion loaded, swapped to, refused, rolled
   back to, with versions) is written at INFO beside uvicorn's.
 """
@@ -30,6 +30,8 @@ HEADER_TIMEOUT_ENV = "DEFECTOPS_SERVE_HEADER_TIMEOUT"
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_KEEP_ALIVE = 5
 REDACTED = "***"
+#: query parameters of the API's routes: their names (never their values) are logged
+API_PARAMETERS = frozenset({"top", "accept_schema_change"})
 
 
 class HeaderDeadline(HttpToolsProtocol):
@@ -86,14 +88,13 @@ class RedactQuery(logging.Filter):
 
 
 def redact_query(path: str) -> str:
-    """``/admin/reload?token=s3cret&x`` -> ``/admin/reload?token=***&x=***``."""
+    """``/explain?top=5&token=s3cret&s3cret`` -> ``/explain?top=***&***&***``."""
     route, mark, query = path.partition("?")
     if not mark:
         return path
-    names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
-    if not names:
-        return f"{route}?{REDACTED}"
-    return route + "?" + "&".join(f"{name[:64]}={REDACTED}" for name in names)
+    names = [name for name, _ in parse_qsl(query, keep_blank_values=True)] or [""]
+    shown = (f"{name}={REDACTED}" if name in API_PARAMETERS else REDACTED for name in names)
+    return route + "?" + "&".join(shown)
 
 
 def log_config() -> dict[str, Any]:
