@@ -446,3 +446,21 @@ def test_engine_setting_from_every_layer(tmp_path: Path) -> None:
     )
     with engine.engine_client(load_settings(environ={})) as client:
         assert client is None  # the local engine: nothing started
+
+
+def test_the_local_cluster_listens_on_loopback_only(cluster: str) -> None:
+    """Scheduler, workers, nannies and the scheduler's HTTP server (dashboard, metrics) of the
+    LocalCluster the project starts: 127.0.0.1, never every interface of the machine."""
+    import psutil
+    from distributed import Client
+
+    with Client(cluster) as client:
+        pids = {os.getpid(), *client.run(os.getpid).values()}
+    listening = [
+        (pid, conn.laddr)
+        for pid in pids
+        for conn in psutil.Process(pid).net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN
+    ]
+    assert len(listening) >= 4, listening  # a scheduler, its HTTP server, two workers
+    assert [entry for entry in listening if entry[1].ip != "127.0.0.1"] == []

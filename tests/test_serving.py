@@ -81,6 +81,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "data": data,
         "frame": read_table(data),
         "columns": columns,
+        "numeric": list(champion.schema.numeric),
+        "categorical": list(champion.schema.categorical),
         "versions": promoted,
     }
 
@@ -547,3 +549,83 @@ def test_generated_requests_never_5xx(client):
             assert set(response.json()["error"]) == {"code", "message", "fields"}
 
     check()
+
+
+# -- one value rule on every route -------------------------------------------------------------
+
+#: JSON text of a numeric field's value -> why it is no number the contract takes
+NOT_A_READING = {
+    "NaN": "finite_number",
+    "Infinity": "finite_number",
+    "-Infinity": "finite_number",
+    "1e400": "finite_number",
+    '"inf"': "float_type",
+    '"12.5"': "float_type",
+    "true": "float_type",
+    "1e39": "value_error",
+    "-3.5e38": "value_error",
+}
+
+
+@pytest.mark.parametrize("text", list(NOT_A_READING))
+def test_a_number_the_contract_refuses_is_422_on_every_route(client, trained, text):
+    """The same refusal, naming the field, on /predict, /explain and both batch layouts: what
+    ``predict`` quarantines, the service never scores (1e39 once made /explain a 500)."""
+    body = one(trained)
+    field = trained["numeric"][2]
+    record = json.dumps(body)[:-1] + f', "{field}": {text}}}'  # the last key wins
+    columns = {k: [v] for k, v in body.items()}
+    table = json.dumps({"columns": columns})[:-2] + f', "{field}": [{text}]}}}}'
+    bodies = {
+        "/predict": record,
+        "/explain": record,
+        "/predict/batch": f'{{"records": [{record}]}}',
+        "/predict/batch?as=columns": table,
+    }
+    for route, content in bodies.items():
+        path = route.split("?")[0]
+        response = client.post(path, content=content, headers={"content-type": "application/json"})
+        assert response.status_code == 422, (route, response.text)
+        fields = response.json()["error"]["fields"]
+        assert [(f["field"], f["type"]) for f in fields] == [(field, NOT_A_READING[text])], route
+
+
+def test_categories_are_bounded_in_length_and_finite(client, trained):
+    field = trained["categorical"][0]
+    longest = client.post("/predict", json={**one(trained), field: "é" * 256})
+    assert longest.status_code == 200, longest.text
+    for value in ("é" * 257, "x" * 100_000):
+        response = client.post("/predict", json={**one(trained), field: value})
+        assert response.status_code == 422
+        assert response.json()["error"]["fields"][0]["type"] == "string_too_long"
+    content = json.dumps(one(trained))[:-1] + f', "{field}": NaN}}'
+    response = client.post(
+        "/predict", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_only_json_bodies_are_read(client, trained):
+    text = json.dumps(one(trained))
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x"):
+        response = client.post("/predict", content=text, headers={"content-type": kind})
+        assert response.status_code == 415, kind
+        assert response.json()["error"]["code"] == "unsupported_media_type"
+    for kind in ("application/json", "application/json; charset=utf-8", "application/merge+json"):
+        response = client.post("/predict", content=text, headers={"content-type": kind})
+        assert response.status_code == 200, kind
+
+
+def test_admin_routes_check_the_token_before_reading_the_body(client, trained):
+    """An unauthenticated caller learns nothing from its body: 401, not 400 or 422."""
+    for body, kind in ((b"\x1a\xff{", "application/json"), (b"x", "text/plain"), (b"[]", None)):
+        headers = {"content-type": kind} if kind else {}
+        for path in ("/admin/rollback", "/admin/reload?accept_schema_change=maybe"):
+            response = client.post(path, content=body, headers=headers)
+            assert response.status_code == 401, (path, body, response.text)
+    app = create_app(settings_for(trained["artifacts"]), poll_interval=None)  # no token
+    with TestClient(app) as c:
+        assert c.post("/admin/rollback", content=b"\x1a\xff{").status_code == 403
+    # with the token, the body is read and judged
+    response = client.post("/admin/rollback", content=b"\x1a\xff{", headers=AUTH)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_json"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import os
 import time
@@ -193,7 +194,8 @@ def _error_fields(exc: ValidationError | RequestValidationError) -> list[dict[st
             message = str(error.get("msg", "invalid value"))
         fields.append(
             {
-                "field": str(loc[-1]) if loc else None,
+                # the column: the last name in the location (a batch's column ends in a row)
+                "field": next((str(p) for p in reversed(loc) if isinstance(p, str)), None),
                 "loc": [p if isinstance(p, int | str) else str(p) for p in loc],
                 "type": kind,
                 "message": message,
@@ -216,11 +218,16 @@ def _batch_list(loc: list[Any]) -> bool:
 
 
 def _is_columns(body: bytes) -> bool:
-    """Whether a batch body that failed the fast reader was meant as columns."""
+    """Whether a batch body that failed the fast reader was meant as columns (the standard
+    library reads what orjson refuses, ``NaN`` and ``1e400``, so such a body is judged by the
+    model its author meant and its error names the field)."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return False
     return isinstance(payload, dict) and "columns" in payload and "records" not in payload
 
 
