@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
-.PHONY: demo test test-prefect venv lint format clean help
+.PHONY: demo test test-prefect venv lint format clean help swagger-ui
 .PHONY: postgres-server ci-build ci-test ci-train ci-evaluate ci-release ci-deploy image image-trainer image-push
 
 help:  ## list the targets
@@ -56,6 +56,20 @@ lint: $(VENV)/.dev  ## ruff and mypy
 format: $(VENV)/.dev  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+# Swagger UI for /docs lives in the package (a plant network has no CDN); this fetches it again
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI_SHA256  := 1b8e891893404ea4c3558b6a87e2a3e494e7eedba41168c2ece5800a391a6ea6
+SWAGGER_UI_DIR     := src/defectops/serving/static/swagger-ui
+swagger-ui:  ## re-fetch the vendored Swagger UI files (npm's swagger-ui-dist, checksum checked)
+	tmp=$$(mktemp -d) && \
+	curl -fsSL -o $$tmp/ui.tgz https://registry.npmjs.org/swagger-ui-dist/-/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz && \
+	echo "$(SWAGGER_UI_SHA256)  $$tmp/ui.tgz" | sha256sum -c - && \
+	tar -xzf $$tmp/ui.tgz -C $$tmp && \
+	cp $$tmp/package/swagger-ui-bundle.js $$tmp/package/swagger-ui-bundle.js.LICENSE.txt \
+	   $$tmp/package/swagger-ui.css $$tmp/package/favicon-32x32.png \
+	   $$tmp/package/LICENSE $$tmp/package/NOTICE $(SWAGGER_UI_DIR)/ && \
+	rm -rf $$tmp
 
 clean:  ## remove the environment and everything the demo and the CI targets wrote
 	rm -rf $(VENV) $(PREFECT_VENV) artifacts data/demo .pytest_cache .mypy_cache .ruff_cache

@@ -629,3 +629,23 @@ def test_admin_routes_check_the_token_before_reading_the_body(client, trained):
     # with the token, the body is read and judged
     response = client.post("/admin/rollback", content=b"\x1a\xff{", headers=AUTH)
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_json"
+
+
+def test_the_column_reader_takes_only_what_pydantic_takes() -> None:
+    """Hand-checked cases at the edges of the fast reader: it must defer (None), not accept."""
+    from defectops.serving.columns import BatchRules, columns_of_batch
+
+    rules = BatchRules(("a",), ("c",), frozenset({"when"}), 10, 100.0, 5, "reject")
+
+    def read(records: list[dict[str, Any]]) -> Any:
+        return columns_of_batch(json.dumps({"records": records}).encode(), rules)
+
+    assert read([{"a": 1, "c": 1}, {"a": 2, "c": True}]) is None  # True hidden behind an equal 1
+    assert read([{"a": 1, "c": "abcdef"}]) is None  # longer than 5
+    assert read([{"a": 101, "c": "x"}]) is None  # beyond the bound of 100
+    assert read([{"a": 1, "c": "x", "colour": "red"}]) is None  # unknown
+    values, categories = read(
+        [{"a": -100, "c": "abcde", "when": "2024-01-01"}, {"a": None, "c": 2}]
+    )
+    assert values[0, 0] == -100 and np.isnan(values[1, 0])
+    assert categories[0].tolist() == ["abcde", 2]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,11 +46,18 @@ class BatchRules:
             return True
         return keys <= {*self.numeric, *self.categorical, *self.ignored}
 
-    def values_allowed(self, numbers: np.ndarray, labels: Iterable[Any]) -> bool:
+    def values_allowed(self, numbers: np.ndarray, labels: Sequence[Any]) -> bool:
+        """Numbers within the bound; categories of allowed types and lengths.
+
+        Every value's type is checked (a set of values would hide ``True`` behind an equal
+        ``1``); lengths only of the distinct values, a few dozen in thousands of rows.
+        """
         if (np.abs(numbers) > self.max_abs_value).any():  # NaN (a null) compares False
             return False
+        if not set(map(type, labels)) <= _CATEGORY_TYPES:
+            return False
         limit = self.max_category_length
-        return not any(type(v) is str and len(v) > limit for v in labels)
+        return not any(type(v) is str and len(v) > limit for v in set(labels))
 
 
 def columns_of_batch(body: bytes, rules: BatchRules) -> tuple[np.ndarray, list[np.ndarray]] | None:
@@ -83,13 +90,11 @@ def columns_of_batch(body: bytes, rules: BatchRules) -> tuple[np.ndarray, list[n
         return None
     if not set(map(type, itertools.chain.from_iterable(numbers))) <= _NUMBER_TYPES:
         return None
-    if not set(map(type, itertools.chain.from_iterable(labels))) <= _CATEGORY_TYPES:
-        return None
     table = np.empty((len(records), len(categorical)), dtype=object)
     table[:] = labels
     # None -> NaN, as a null numeric field is missing
     values = np.array(numbers, dtype=np.float64).reshape(len(records), len(numeric))
-    if not rules.values_allowed(values, itertools.chain.from_iterable(labels)):
+    if not rules.values_allowed(values, list(itertools.chain.from_iterable(labels))):
         return None
     return values, list(table.T)
 
@@ -108,10 +113,8 @@ def _from_columns(table: object, rules: BatchRules) -> tuple[np.ndarray, list[np
     numbers, labels = lists[: len(numeric)], lists[len(numeric) :]
     if not set(map(type, itertools.chain.from_iterable(numbers))) <= _NUMBER_TYPES:
         return None
-    if not set(map(type, itertools.chain.from_iterable(labels))) <= _CATEGORY_TYPES:
-        return None
     values = np.array(numbers, dtype=np.float64).reshape(len(numeric), len(lists[0])).T
-    if not rules.values_allowed(values, itertools.chain.from_iterable(labels)):
+    if not rules.values_allowed(values, list(itertools.chain.from_iterable(labels))):
         return None
     categories = []
     for column in labels:
