@@ -36,7 +36,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     processes = [
         subprocess.Popen(
             [DASK, "scheduler", "--scheduler-file", address_file, "--port", "0",
-             "--dashboard-address", ":0"],
+             "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"],
             **common,  # type: ignore[call-overload]
         )
     ]  # fmt: skip
@@ -48,7 +48,8 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
         processes.append(
             subprocess.Popen(
                 [DASK, "worker", "--scheduler-file", address_file, "--nworkers", "2",
-                 "--nthreads", "1", "--memory-limit", "3GiB", "--local-directory", home],
+                 "--nthreads", "1", "--memory-limit", "3GiB", "--local-directory", home,
+                 "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"],
                 **common,  # type: ignore[call-overload]
             )
         )  # fmt: skip
