@@ -107,6 +107,14 @@ class MonitorSettings(BaseModel):
     unseen_drift: float = Field(
         0.2, gt=0.0, le=1.0, description="unseen-value share beyond the training novelty: drift"
     )
+    false_alarm_rate: float = Field(
+        0.05,
+        gt=0.0,
+        lt=1.0,
+        description="the chance that a batch with nothing wrong has a column beyond its "
+        "allowance (the allowances are quantiles of the training windows' PSI at this level, "
+        "shared among the watched columns)",
+    )
     window: int = Field(5000, ge=100, description="rows the service keeps to watch its inputs")
     sample_rate: float = Field(
         1.0, gt=0.0, le=1.0, description="share of served rows that enter the service's window"

@@ -48,7 +48,7 @@ from defectops.engine import check_engine
 from defectops.errors import UserError
 from defectops.evaluation import classification_metrics
 from defectops.holdout import Holdout, choose_holdout
-from defectops.monitoring.profile import build_profile
+from defectops.monitoring.profile import PROFILED_SCORES, build_profile
 from defectops.monitoring.sketch import distributed_profile
 
 PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
@@ -448,10 +448,13 @@ def fit_and_score(
     metrics = classification_metrics(y_hold, scores, model.threshold_)
     candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
     profiled = rows[features]
+    # the scores are profiled on the training rows, in order, like the features: how much they
+    # move from batch to batch needs the whole training period, not the hold-out's stretch
+    trained_scores = model.decision_scores(profiled)[-PROFILED_SCORES:]
     if isinstance(profiled, pd.DataFrame):
-        profile = build_profile(profiled, schema, scores, settings.chunk_size)
-    else:  # rows on a cluster: merged per-partition summaries, nothing gathered
-        profile = distributed_profile(profiled, schema, scores, settings.chunk_size)
+        profile = build_profile(profiled, schema, trained_scores, settings.chunk_size)
+    else:  # rows on a cluster: merged per-partition summaries, only the scores gathered
+        profile = distributed_profile(profiled, schema, trained_scores, settings.chunk_size)
     return Fitted(model, candidate, profile, fit_seconds)
 
 

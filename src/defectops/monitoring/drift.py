@@ -45,8 +45,10 @@ from defectops.monitoring.profile import (
 STATUSES = ("ok", "warn", "drift")
 #: categorical columns whose training data was at least this new are rotating identifiers
 ROTATING = 0.5
-#: allowance multiplier: a new batch may move a little more than the most any training batch did
+#: allowance multiplier of a profile with one allowance (made before per-size allowances)
 HEADROOM = 1.25
+#: the least spread assumed of a column's log PSI between windows (a few windows can show less)
+MIN_LOG_SD = 0.3
 #: unseen values named in a report, per column (the most frequent, ties in text order)
 UNSEEN_SHOWN = 10
 
@@ -202,14 +204,43 @@ def summarise(
 # -- comparing counts with the profile ------------------------------------------------------------
 
 
-def _psi_fields(ref: dict[str, Any], counts: np.ndarray, settings: MonitorSettings) -> dict:
+def allowance_for(ref: dict[str, Any], rows: int, z: float) -> float:
+    """The PSI that a batch of ``rows`` rows of this column exceeds with nothing wrong only with
+    probability ``1 - Phi(z)``: a log-normal quantile of the PSI of training windows of that
+    size (their log mean and sd interpolated linearly in log size between the sizes measured,
+    the smallest size's scaled up as ``1 / rows`` below it, the largest size's above it), and
+    never below the largest PSI a training window of that size showed. A profile of one size
+    (``allowance`` only) gives that, with ``HEADROOM``.
+    """
+    table = ref.get("allowances")
+    if not table:
+        return HEADROOM * float(ref.get("allowance", 0.0))
+    sizes, means, sds, largest = (np.array(c, dtype=np.float64) for c in zip(*table, strict=True))
+    rows = max(int(rows), 1)
+    at = np.log(min(max(rows, sizes[0]), sizes[-1]))
+    logs = np.log(sizes)
+    mean, sd = np.interp(at, logs, means), max(np.interp(at, logs, sds), MIN_LOG_SD)
+    value = max(math.exp(mean + z * sd), float(np.interp(at, logs, largest)))
+    return value * max(1.0, sizes[0] / rows)
+
+
+def alarm_z(settings: MonitorSettings, columns: int) -> float:
+    """The normal quantile that keeps a batch's chance of a false DRIFT on any of ``columns``
+    columns near ``settings.false_alarm_rate`` (Bonferroni)."""
+    return float(stats.norm.isf(settings.false_alarm_rate / max(columns, 1)))
+
+
+def _psi_fields(
+    ref: dict[str, Any], counts: np.ndarray, settings: MonitorSettings, z: float | None
+) -> dict:
     value = float(psi(np.asarray(ref["counts"]), counts))
-    allowed = HEADROOM * float(ref["allowance"])
+    allowed = allowance_for(ref, int(np.sum(counts)), alarm_z(settings, 1) if z is None else z)
     return {
         "psi": value,
         "counts": counts.tolist(),
         "allowance": allowed,
         "excess": max(0.0, value - allowed),
+        "margin": allowed + settings.psi_drift - value,
         "status": level(value - allowed, settings.psi_warn, settings.psi_drift),
     }
 
@@ -222,15 +253,16 @@ def numeric_drift(
 
 
 def numeric_drift_of(
-    ref: dict[str, Any], counts: NumericCounts, settings: MonitorSettings
+    ref: dict[str, Any], counts: NumericCounts, settings: MonitorSettings, z: float | None = None
 ) -> dict[str, Any]:
-    """:func:`numeric_drift` of a column's counts."""
+    """:func:`numeric_drift` of a column's counts (``z``: see :func:`alarm_z`; one column's
+    when not given)."""
     ks, p_value = _ks(ref, counts)
     ref_rows = sum(ref["counts"])
     rows = counts.rows
     return {
         "kind": "numeric",
-        **_psi_fields(ref, counts.bins, settings),
+        **_psi_fields(ref, counts.bins, settings, z),
         "ks": ks,
         "ks_p_value": p_value,
         "missing_rate": float(1 - counts.present / rows) if rows else 0.0,
@@ -279,10 +311,10 @@ def categorical_drift(
 
 
 def categorical_drift_of(
-    ref: dict[str, Any], counts: CategoryCounts, settings: MonitorSettings
+    ref: dict[str, Any], counts: CategoryCounts, settings: MonitorSettings, z: float | None = None
 ) -> dict[str, Any]:
     """:func:`categorical_drift` of a column's counts."""
-    fields = _psi_fields(ref, counts.bins, settings)
+    fields = _psi_fields(ref, counts.bins, settings, z)
     unseen_rate, unseen_values = 0.0, []
     if counts.unseen is not None and counts.present:
         unseen_rate = sum(counts.unseen.values()) / counts.present
@@ -322,20 +354,40 @@ def compare_counts(
     profile: dict[str, Any], counts: BatchCounts, settings: MonitorSettings
 ) -> dict[str, Any]:
     """:func:`compare` of a batch's counts (one frame's, or merged from its partitions)."""
+    watched = [c for c in counts.numeric if informative(profile["numeric"][c])] + [
+        c for c in counts.categorical if informative(profile["categorical"][c])
+    ]
+    z = alarm_z(settings, len(watched) + 1)  # the scores are watched too
     features: list[dict[str, Any]] = []
     for col, numeric in counts.numeric.items():
-        drift = numeric_drift_of(profile["numeric"][col], numeric, settings)
+        drift = numeric_drift_of(profile["numeric"][col], numeric, settings, z)
         features.append({"feature": col, **drift})
     for col, category in counts.categorical.items():
-        drift = categorical_drift_of(profile["categorical"][col], category, settings)
+        drift = categorical_drift_of(profile["categorical"][col], category, settings, z)
         features.append({"feature": col, **drift})
+    for feature in features:
+        if feature["feature"] not in watched:  # no model can have learned from it
+            feature["status"] = "ok"
+            feature["constant_in_training"] = True
     features.sort(key=_severity, reverse=True)
-    score = numeric_drift_of(profile["scores"], counts.scores, settings)
+    score = numeric_drift_of(profile["scores"], counts.scores, settings, z)
     status = worst([f["status"] for f in features] + [score["status"]])
     return {"status": status, "rows": counts.rows, "features": features, "scores": score}
 
 
+def informative(ref: dict[str, Any]) -> bool:
+    """Whether the training data held more than one value of the column: a column that was
+    constant (or missing) in every training row taught the model nothing, so its change cannot
+    move a score; it is reported, never alarmed on. Rotating identifiers neither."""
+    if "values" in ref:  # categorical
+        return ref.get("distinct", 0) > 1 and ref["novelty_rate"] < ROTATING
+    points = ref.get("percentiles") or []
+    return len(points) > 1 and points[0] < points[-1]
+
+
 def _severity(feature: dict[str, Any]) -> tuple[int, float, float]:
+    if feature.get("constant_in_training"):
+        return 0, 0.0, 0.0
     if feature["kind"] == "categorical" and feature["rotating_identifier"]:
         return 0, 0.0, 0.0  # never ranked above a column that can drift
     measure = feature["excess"]

@@ -10,14 +10,21 @@ verified and logged with the model) and made only of counts at fixed edges:
   and of missing ones (for PSI), and the *novelty rate*: the mean share of a window's values
   never seen in the windows before it. Identifiers that keep changing (supplier
   batches, lots) have a high novelty rate, so their unseen values are expected, not drift;
-* the model's scores on its hold-out (out of sample, as production scores are), like a numeric
-  column.
+* the model's scores on its training rows (the last ``PROFILED_SCORES`` of them, in order), like
+  a numeric column: a production batch's scores are compared with them. The hold-out is a short
+  stretch at the end of the data; the score's natural movement from batch to batch (as inputs
+  wander between regimes: temperatures, materials) shows only over the whole training period.
 
 Production batches are not random samples: a batch of a few hundred parts covers one or two
 shifts, a handful of supplier batches, a few operators. So every column also records its
-*allowance*: the largest PSI between one window of ``window_rows`` consecutive training rows and
-the whole training data. That is how much the column moves from batch to batch when nothing is
-wrong, and :mod:`defectops.monitoring.drift` judges a batch by how far it goes beyond it.
+*allowances*: for each of several batch sizes (``ALLOWANCE_SIZES``, those of which the training
+data holds at least ``MIN_WINDOWS``), the largest PSI between a window of that many consecutive
+training rows and the whole training data, over windows starting every ``base`` rows. That is how
+much the column moves from batch to batch when nothing is wrong, and it depends on the batch
+size: 200 rows cover one shift, 5,000 rows all of them, so a shift column's PSI is large at 200
+rows and small at 5,000 with nothing wrong at either. :mod:`defectops.monitoring.drift` judges a
+batch by how far it goes beyond the allowance *of its own size* (interpolated between the sizes
+measured). ``allowance`` alone is the one at ``window_rows``, for a reader of one number.
 """
 
 from __future__ import annotations
@@ -38,6 +45,14 @@ MIN_WINDOWS = 4
 MIN_WINDOW_ROWS = 100
 #: share floor in PSI, so an empty bin on one side gives a large but finite term
 PSI_EPSILON = 1e-4
+#: batch sizes at which the allowance is measured (those the training rows hold MIN_WINDOWS of)
+ALLOWANCE_SIZES = (100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+#: at most this many base windows: larger data is cut into windows of more than 100 rows
+MAX_BASE_WINDOWS = 50_000
+#: PSI below this is taken as this in the allowances' logarithms (a constant column's is 0)
+PSI_FLOOR = 1e-6
+#: the scores of at most this many (the last) training rows are profiled
+PROFILED_SCORES = 200_000
 
 
 def psi(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -71,22 +86,79 @@ def category_bin_index(text: pd.Series, values: list[str]) -> np.ndarray:
     return mapped[codes]  # the NA sentinel -1 takes the last entry: missing
 
 
-def allowance(index: np.ndarray, n_bins: int, reference: np.ndarray, window_rows: int) -> float:
-    """The largest PSI of a window of consecutive rows against the reference counts."""
+def base_rows(rows: int) -> int:
+    """Rows of the base windows the allowances are summed from: 100, more for large data.
+
+    >>> base_rows(23_490), base_rows(20_000_000)
+    (100, 400)
+    """
+    return MIN_WINDOW_ROWS * max(1, -(-rows // (MIN_WINDOW_ROWS * MAX_BASE_WINDOWS)))
+
+
+def window_counts(index: np.ndarray, n_bins: int, window_rows: int) -> np.ndarray:
+    """Counts per bin of each whole window of ``window_rows`` consecutive rows (windows x bins)."""
     windows = len(index) // window_rows
-    if windows < 2:
-        return 0.0
     used = index[: windows * window_rows]
     window = np.arange(used.size) // window_rows
     counts = np.bincount(window * n_bins + used, minlength=windows * n_bins)
-    return float(psi(reference, counts.reshape(windows, n_bins)).max())
+    return counts.reshape(windows, n_bins)
+
+
+def allowances(reference: np.ndarray, windows: np.ndarray, base: int) -> list[list[Any]]:
+    """``[[rows, mean, sd, largest], ...]``: per batch size the training data holds
+    ``MIN_WINDOWS`` of, the PSI against ``reference`` of every run of that many consecutive rows
+    starting at a base window (``windows``: counts of base windows of ``base`` rows, in row
+    order), summarised as the mean and standard deviation of its logarithm, and its largest
+    value. :func:`defectops.monitoring.drift.allowance_for` reads a high quantile off them.
+    """
+    n = len(windows)
+    if n < 2:
+        return []
+    running = np.zeros((n + 1, windows.shape[1]), dtype=np.int64)
+    np.cumsum(windows, axis=0, out=running[1:])
+    out: list[list[Any]] = []
+    for size in ALLOWANCE_SIZES:
+        k = max(1, round(size / base))
+        if n < MIN_WINDOWS * k or (out and out[-1][0] == k * base):
+            continue
+        sums = running[k:] - running[:-k]  # every run of k consecutive base windows
+        values = psi(reference, sums)
+        logs = np.log(np.maximum(values, PSI_FLOOR))
+        spread = float(logs.std()) if np.ptp(logs) > 1e-9 else 0.0  # no float noise
+        summary = _short(np.array([logs.mean(), spread, values.max()]), digits=3)
+        out.append([k * base, *summary.tolist()])
+    return out
+
+
+def windowed_allowances(
+    reference: np.ndarray, windows: np.ndarray, base: int, window_rows: int
+) -> dict[str, Any]:
+    """``allowance`` (the largest PSI of a run of base windows about ``window_rows`` long) and
+    ``allowances`` (per batch size) of one column, from its base ``windows`` in row order: the
+    one computation of both engines, which differ only in how they count the windows."""
+    k = max(1, round(window_rows / base))
+    largest = 0.0
+    if len(windows) >= 2 * k:
+        running = np.cumsum(windows, axis=0)
+        sums = np.vstack([running[k - 1 : k], running[k:] - running[:-k]])
+        largest = float(_short(psi(reference, sums).max(keepdims=True), digits=4)[0])
+    return {"allowance": largest, "allowances": allowances(reference, windows, base)}
+
+
+def column_allowances(
+    index: np.ndarray, n_bins: int, reference: np.ndarray, window_rows: int
+) -> dict[str, Any]:
+    """:func:`windowed_allowances` of one column's bin numbers ``index``, in row order."""
+    base = base_rows(len(index))
+    return windowed_allowances(reference, window_counts(index, n_bins, base), base, window_rows)
 
 
 def numeric_profile(values: np.ndarray, window_rows: int, bins: int = BINS) -> dict[str, Any]:
     """Quantile edges, counts per bin (the last one: missing), percentiles and allowance."""
     present = values[np.isfinite(values)]  # inf counts as missing, as in the features
     if present.size == 0:
-        return {"edges": [], "counts": [0, int(values.size)], "percentiles": [], "allowance": 0.0}
+        return {"edges": [], "counts": [0, int(values.size)], "percentiles": [],
+                "allowance": 0.0, "allowances": []}  # fmt: skip
     edges = np.unique(_short(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])))
     index = numeric_bin_index(values, edges)
     counts = np.bincount(index, minlength=len(edges) + 2)
@@ -94,13 +166,13 @@ def numeric_profile(values: np.ndarray, window_rows: int, bins: int = BINS) -> d
         "edges": edges.tolist(),
         "counts": counts.tolist(),
         "percentiles": _short(np.percentile(present, PERCENTILES)).tolist(),
-        "allowance": allowance(index, len(counts), counts, window_rows),
+        **column_allowances(index, len(counts), counts, window_rows),
     }
 
 
-def _short(values: np.ndarray) -> np.ndarray:
+def _short(values: np.ndarray, digits: int = 6) -> np.ndarray:
     """Six significant digits: the profile stays a few kilobytes, far below any sensor's noise."""
-    return np.array([float(f"{v:.6g}") for v in values], dtype=np.float64)
+    return np.array([float(f"{v:.{digits}g}") for v in values], dtype=np.float64)
 
 
 def categorical_profile(values: pd.Series, window_rows: int, top: int = TOP_VALUES) -> dict:
@@ -114,7 +186,7 @@ def categorical_profile(values: pd.Series, window_rows: int, top: int = TOP_VALU
         "counts": counts.tolist(),
         "distinct": int(text.nunique(dropna=True)),
         "novelty_rate": novelty_rate(text, window_rows),
-        "allowance": allowance(index, len(counts), counts, window_rows),
+        **column_allowances(index, len(counts), counts, window_rows),
     }
 
 
@@ -151,7 +223,8 @@ def effective_window(rows: int, window_rows: int) -> int:
 def build_profile(
     frame: pd.DataFrame, schema: DataSchema, scores: np.ndarray, window_rows: int
 ) -> dict[str, Any]:
-    """The profile of one model: its training rows ``frame`` (in order) and hold-out ``scores``."""
+    """The profile of one model: its training rows ``frame`` (in order) and its ``scores`` on
+    the last of them (at most ``PROFILED_SCORES``)."""
     window_rows = effective_window(len(frame), window_rows)
     numeric = {
         col: numeric_profile(

@@ -54,11 +54,12 @@ from defectops.monitoring.profile import (
     PROFILE_VERSION,
     TOP_VALUES,
     _short,
+    base_rows,
     category_bin_index,
     effective_window,
     numeric_bin_index,
     numeric_profile,
-    psi,
+    windowed_allowances,
 )
 
 #: values each partition's sketch keeps per numeric column: the rank error is about 1 / this
@@ -323,37 +324,39 @@ def distributed_profile(
     edges = {col: _edges(sketch) for col, sketch in sketches.items()}
     counts = {col: _merged_counts([part.categories[col] for part in first]) for col in categorical}
     listed = {col: counts[col].index[:TOP_VALUES].tolist() for col in categorical}
+    base = base_rows(rows)
     second: list[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = frame.gather_each(
-        _second_pass, edges=edges, values=listed, window_rows=window_rows
+        _second_pass, edges=edges, values=listed, window_rows=base
     )
-    order = _row_order([part.windows for part in first])
+    base_order = _row_order([len(next(iter(part.values()))[1]) if part else 0 for part in second])
 
-    def binned(col: str, n_bins: int) -> tuple[np.ndarray, float]:
+    def binned(col: str, n_bins: int) -> tuple[np.ndarray, dict[str, Any]]:
         total = np.zeros(n_bins, dtype=np.int64)
         for part in second:
             total += part[col][0]
         windows = [
             second[item][col][1]
             if isinstance(item, int)
-            else _window_counts(
-                np.concatenate([second[p][col][2] for p in item]), n_bins, window_rows
-            )[1]
-            for item in order
+            else _window_counts(np.concatenate([second[p][col][2] for p in item]), n_bins, base)[1]
+            for item in base_order
         ]
-        return total, _allowance(total, windows)
+        stacked = np.concatenate(windows) if windows else np.empty((0, n_bins))
+        return total, windowed_allowances(total, stacked.astype(np.int64), base, window_rows)
+
+    order = _row_order([part.windows for part in first])
 
     numeric_out = {}
     for col, sketch in sketches.items():
         if sketch.rows == 0:
             numeric_out[col] = {"edges": [], "counts": [0, rows], "percentiles": [],
-                                "allowance": 0.0}  # fmt: skip
+                                "allowance": 0.0, "allowances": []}  # fmt: skip
             continue
         total, allowed = binned(col, len(edges[col]) + 2)
         numeric_out[col] = {
             "edges": edges[col].tolist(),
             "counts": total.tolist(),
             "percentiles": _short(sketch.quantiles(PERCENTILES / 100)).tolist(),
-            "allowance": allowed,
+            **allowed,
         }
     categorical_out = {}
     for col in categorical:
@@ -372,7 +375,7 @@ def distributed_profile(
             "counts": total.tolist(),
             "distinct": len(counts[col]),
             "novelty_rate": _novelty_rate(blocks),
-            "allowance": allowed,
+            **allowed,
         }
     return {
         "version": PROFILE_VERSION,
@@ -425,14 +428,6 @@ def _merged_counts(parts: Sequence[pd.Series]) -> pd.Series:
         return pd.Series(dtype=np.int64)
     summed = pd.concat(parts).groupby(level=0, sort=False).sum()
     return summed.sort_values(ascending=False, kind="stable")
-
-
-def _allowance(reference: np.ndarray, windows: Sequence[np.ndarray]) -> float:
-    """The largest PSI of a window against the whole data's counts (as ``allowance``)."""
-    stacked = np.concatenate(windows) if windows else np.empty((0, len(reference)))
-    if len(stacked) < 2:
-        return 0.0
-    return float(psi(reference, stacked).max())
 
 
 def _novelty_rate(blocks: Sequence[tuple[pd.DataFrame, np.ndarray]]) -> float:
