@@ -289,14 +289,16 @@ def test_newest_batch_report_is_summarised(trained):
     assert shown["champion_version"] == trained["version"]
     assert [f["feature"] for f in shown["features"]] == [f["feature"] for f in report["features"]]
     energy = next(f for f in shown["features"] if f["feature"] == "EnergyConsumption")
+    written = next(f for f in report["features"] if f["feature"] == "EnergyConsumption")
     assert energy == {
         "feature": "EnergyConsumption",
-        "psi": pytest.approx(
-            next(f["psi"] for f in report["features"] if f["feature"] == "EnergyConsumption")
-        ),
+        "psi": pytest.approx(written["psi"]),
+        "allowance": pytest.approx(written["allowance"]),
+        "margin": pytest.approx(written["allowance"] + 0.25 - written["psi"]),
         "status": "drift",
         "kind": "numeric",
     }
+    assert energy["margin"] < 0  # drift: beyond the allowance by more than psi_drift
 
 
 # -- /metrics --------------------------------------------------------------------------------------

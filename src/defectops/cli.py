@@ -549,6 +549,18 @@ def monitor(
         raise typer.Exit(DRIFT_EXIT_CODE)
 
 
+def _not_judged(feature: dict[str, Any]) -> bool:
+    return bool(feature.get("rotating_identifier") or feature.get("constant_in_training"))
+
+
+def _allowance_cell(feature: dict[str, Any]) -> str:
+    if feature.get("rotating_identifier"):
+        return "rotating id"
+    if feature.get("constant_in_training"):
+        return "constant in training"
+    return f"{feature['allowance']:.3f}"
+
+
 def print_drift(report: dict[str, Any]) -> None:
     colour = {"ok": "green", "warn": "yellow", "drift": "red"}
     console.print(
@@ -556,19 +568,24 @@ def print_drift(report: dict[str, Any]) -> None:
         f"against champion {report['champion_version']} ({report['rows']:,} rows, "
         f"{report['flagged_rate']:.1%} flagged)"
     )
-    table = Table("feature", "kind", "PSI", "KS", "unseen", "status")
+    # the margin is how much more PSI the column may show before it is DRIFT (negative: it is)
+    table = Table("feature", "kind", "PSI", "allowance", "margin", "KS", "unseen", "status")
     for f in report["features"][:10]:
         table.add_row(
             _escape(f["feature"]),
             f["kind"],
             "-" if f["psi"] is None else f"{f['psi']:.3f}",
+            _allowance_cell(f),
+            "-" if f.get("margin") is None or _not_judged(f) else f"{f['margin']:+.3f}",
             "-" if f.get("ks") is None else f"{f['ks']:.3f}",
             "-" if f["kind"] == "numeric" else f"{f['unseen_rate']:.1%}",
             f"[{colour[f['status']]}]{f['status']}[/]",
         )
     console.print(table)
     score = report["scores"]
-    console.print(f"scores: PSI {score['psi']:.3f} ({score['status']})")
+    console.print(
+        f"scores: PSI {score['psi']:.3f}, allowance {score['allowance']:.3f} ({score['status']})"
+    )
     perf = report.get("performance")
     if perf and perf.get("interval"):
         iv, name = perf["interval"], perf["primary_metric"]

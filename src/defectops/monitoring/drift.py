@@ -209,8 +209,10 @@ def allowance_for(ref: dict[str, Any], rows: int, z: float) -> float:
     probability ``1 - Phi(z)``: a log-normal quantile of the PSI of training windows of that
     size (their log mean and sd interpolated linearly in log size between the sizes measured,
     the smallest size's scaled up as ``1 / rows`` below it, the largest size's above it), and
-    never below the largest PSI a training window of that size showed. A profile of one size
-    (``allowance`` only) gives that, with ``HEADROOM``.
+    never below the largest PSI a training window of that size showed, and never above the
+    largest PSI a batch can have (all of it in one bin): a column that clustered can put a
+    batch anywhere is never alarmed on by PSI. A profile of one size (``allowance`` only)
+    gives that, with ``HEADROOM``.
     """
     table = ref.get("allowances")
     if not table:
@@ -221,7 +223,18 @@ def allowance_for(ref: dict[str, Any], rows: int, z: float) -> float:
     logs = np.log(sizes)
     mean, sd = np.interp(at, logs, means), max(np.interp(at, logs, sds), MIN_LOG_SD)
     value = max(math.exp(mean + z * sd), float(np.interp(at, logs, largest)))
-    return value * max(1.0, sizes[0] / rows)
+    return min(value * max(1.0, sizes[0] / rows), ceiling(ref))
+
+
+def ceiling(ref: dict[str, Any]) -> float:
+    """The largest PSI a batch of values the training data had can show: all of it in the
+    one bin that makes it largest (a bin the training data never filled, new values or
+    missing ones, can still go beyond)."""
+    counts = np.asarray(ref["counts"], dtype=np.float64)
+    filled = np.flatnonzero(counts > 0)
+    if not filled.size:
+        return math.inf
+    return float(psi(counts, np.eye(len(counts))[filled]).max())
 
 
 def alarm_z(settings: MonitorSettings, columns: int) -> float:

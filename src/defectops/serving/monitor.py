@@ -113,6 +113,8 @@ def summarise_report(report: dict[str, Any]) -> dict[str, Any]:
                 {
                     "feature": f.get("feature"),
                     "psi": f.get("psi"),
+                    "allowance": f.get("allowance"),
+                    "margin": f.get("margin"),
                     "status": f.get("status"),
                     "kind": f.get("kind"),
                 }
@@ -267,12 +269,21 @@ class ServiceMonitor:
             self.settings,
         )
         features = [
-            {"feature": f["feature"], "kind": f["kind"], "psi": f["psi"], "status": f["status"]}
+            {
+                "feature": f["feature"],
+                "kind": f["kind"],
+                "psi": f["psi"],
+                "allowance": f["allowance"],
+                "margin": f["margin"],
+                "status": f["status"],
+            }
             for f in result["features"]
         ]
         if scores.size:
             score = {
                 "psi": result["scores"]["psi"],
+                "allowance": result["scores"]["allowance"],
+                "margin": result["scores"]["margin"],
                 "status": result["scores"]["status"],
                 "rows": int(scores.size),
             }

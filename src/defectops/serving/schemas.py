@@ -292,11 +292,21 @@ class DriftFeature(BaseModel):
     feature: str
     kind: Literal["numeric", "categorical"] | None = None
     psi: float | None = Field(description="population stability index against the training data")
+    allowance: float | None = Field(
+        None,
+        description="the PSI a batch of this many rows shows with nothing wrong (from the "
+        "training data's windows of that size)",
+    )
+    margin: float | None = Field(
+        None, description="PSI still to go before drift (allowance + psi_drift - psi)"
+    )
     status: str = Field(description="ok, warn or drift (beyond the feature's normal movement)")
 
 
 class ScoreDrift(BaseModel):
     psi: float | None
+    allowance: float | None = None
+    margin: float | None = None
     status: str
     rows: int = Field(description="rows of the window scored by the current champion")
 
