@@ -162,6 +162,22 @@ def main() -> None:
             cell["quiet"] += quiet
             cell["moved"] += moved
 
+    for case in cases:  # is "after training" stationary? columns whose mean moved by > 1 sd
+        if case.name.startswith("simulator"):
+            continue
+        train = case.frame.iloc[: case.train_rows]
+        moved = [
+            c
+            for c in case.schema.numeric
+            if train[c].std() > 0
+            and abs(case.stationary[c].mean() - train[c].mean()) > train[c].std()
+        ]
+        named = f" ({', '.join(moved[:5])}{', ...' if len(moved) > 5 else ''})" if moved else ""
+        print(
+            f"{case.name}: {len(moved)} of {len(case.schema.numeric)} numeric columns have a mean "
+            f"after the training rows more than 1 training sd from their training mean{named}"
+        )
+    print()
     print("| data | drift | batch rows | stationary batches | DRIFT | WARN | drifted batches "
           "| DRIFT |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---:|")

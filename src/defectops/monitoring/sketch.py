@@ -14,26 +14,27 @@ first pass
     the summed counts (exact).
 second pass
     with the merged edges and top values: every column's counts per bin, missing included, for
-    the whole partition (exact) and for each window of ``window_rows`` consecutive rows (for the
-    allowance).
+    the whole partition (exact) and for each base window of ``base_rows(rows)`` consecutive rows
+    (100 up to 5 million rows), from which ``windowed_allowances`` sums the allowances of every
+    batch size, as ``build_profile`` does.
 
+Base windows are cut like the novelty's windows of ``window_rows``, described next.
 Windows of ``window_rows`` consecutive rows are cut inside each partition, from its first row;
 the rows after a partition's last whole window are joined with the following partitions that
 are too short for a window of their own (many small files, one per shift, are windowed as one
 stretch) and windowed there. A window that would span the edge into a partition with whole
 windows of its own is not cut: those rows (fewer than a window per partition edge) take no part
 in the allowance and no window's novelty, though their values count as seen (``build_profile``
-likewise leaves out the rows after its last whole window). So the allowance is the largest PSI
-of such a window against the whole data's counts, and a value is novel in the window of its
-first appearance in row order. With partitions whose lengths are multiples of the window, or
-shorter than one, these are exactly ``build_profile``'s windows and both numbers equal its own;
-otherwise the windows sit a fraction of a window away from its, and the numbers differ as
-``build_profile``'s do when its first window moves by a few rows (a maximum over windows of
-a few hundred rows is that sensitive; see the tests).
+likewise leaves out the rows after its last whole window). So a value is novel in the window
+of its first appearance in row order, and the allowances come from runs of the base windows.
+With partitions whose lengths are multiples of the windows, or shorter than one, these are
+exactly ``build_profile``'s windows and every number equals its own; otherwise the windows sit
+a fraction of a window away from its, and the numbers differ as ``build_profile``'s do when its
+first window moves by a few rows (see the tests).
 
-The windows' bin counts travel as small integers: ``rows / window_rows`` windows times the
-column's bins (12 for a numeric column), so 20 million rows in windows of 1,000 send 240,000
-two-byte counts per column. Rows after a partition's last whole window come to the client as
+The base windows' bin counts travel as small integers: at most 50,000 windows times the
+column's bins (12 for a numeric column), so 20 million rows in windows of 400 send 600,000
+one-byte counts per column. Rows after a partition's last whole window come to the client as
 their bin numbers and category text (fewer than a window per partition), so partitions far
 shorter than a window (thousands of files of a few hundred rows) send those columns whole.
 """
