@@ -450,7 +450,9 @@ def fit_and_score(
     profiled = rows[features]
     # the scores are profiled on the training rows, in order, like the features: how much they
     # move from batch to batch needs the whole training period, not the hold-out's stretch
-    trained_scores = model.decision_scores(profiled)[-PROFILED_SCORES:]
+    # (pandas rows are cut first: only the profiled rows are scored)
+    tail = profiled.iloc[-PROFILED_SCORES:] if isinstance(profiled, pd.DataFrame) else profiled
+    trained_scores = model.decision_scores(tail)[-PROFILED_SCORES:]
     if isinstance(profiled, pd.DataFrame):
         profile = build_profile(profiled, schema, trained_scores, settings.chunk_size)
     else:  # rows on a cluster: merged per-partition summaries, only the scores gathered

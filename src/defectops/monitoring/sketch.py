@@ -329,7 +329,7 @@ def distributed_profile(
     second: list[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = frame.gather_each(
         _second_pass, edges=edges, values=listed, window_rows=base
     )
-    base_order = _row_order([len(next(iter(part.values()))[1]) if part else 0 for part in second])
+    base_order = _row_order([_whole_windows(part) for part in second])
 
     def binned(col: str, n_bins: int) -> tuple[np.ndarray, dict[str, Any]]:
         total = np.zeros(n_bins, dtype=np.int64)
@@ -413,6 +413,11 @@ def _row_order(windows: Sequence[int]) -> list[int | tuple[int, ...]]:
     if run:
         order.append(tuple(run))
     return order
+
+
+def _whole_windows(part: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+    """Whole windows of one partition's second pass (the same for every column)."""
+    return len(next(iter(part.values()))[1]) if part else 0
 
 
 def _edges(sketch: QuantileSketch) -> np.ndarray:
