@@ -36,6 +36,7 @@ from defectops.registry import LocalRegistry, load_verified
 AI4I = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ai4i2020.csv"
 SECOM = AI4I.with_name("secom_uci.csv")
 RULES = {
+    "newer unless credibly worse": GateSettings(rule="newer-unless-worse"),
     "non-inferiority, margin 0.01": GateSettings(rule="non-inferiority", margin=0.01),
     "non-inferiority, margin 0.02": GateSettings(rule="non-inferiority", margin=0.02),
     "non-inferiority, margin 0.03": GateSettings(rule="non-inferiority", margin=0.03),

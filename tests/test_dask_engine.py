@@ -29,7 +29,7 @@ from distributed import Client
 
 from cli_helpers import assert_user_error, invoke
 from defectops import distributed as dist
-from defectops import engine
+from defectops import engine, models
 from defectops.config import load_settings
 from defectops.data.io import frame_sha256, read_raw, read_table
 from defectops.data.simulate import SimulationSpec, simulate
@@ -344,9 +344,9 @@ def test_predict_quarantine_matches_local_across_partitions(
 def test_warm_start_continues_the_previous_booster_on_both_workers(
     cluster: str, line: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Boosting on every worker that holds rows (small chunks otherwise use one, see
-    ``DISTRIBUTED_FIT_ROWS``), each chunk continuing the booster before it."""
-    monkeypatch.setattr(dist, "DISTRIBUTED_FIT_ROWS", 0)
+    """Boosting on every worker that holds rows (chunks under ``CROSS_FIT_MAX_ROWS`` otherwise
+    use one), each chunk continuing the booster before it."""
+    monkeypatch.setattr(models, "CROSS_FIT_MAX_ROWS", 0)
     s = settings(
         data=line["train"],
         holdout_data=line["holdout"],

@@ -22,6 +22,7 @@ from defectops.config import Settings
 from defectops.data.schema import DataSchema
 from defectops.errors import UserError
 from defectops.models import (
+    GBM_ROUNDS_NO_SLICE,
     MODEL_NAMES,
     DefectClassifier,
     _platt,
@@ -238,8 +239,8 @@ def with_positives(n: int, positives: int, seed: int = 4) -> tuple[pd.DataFrame,
 def test_minority_of_three_shrinks_smote_neighbours() -> None:
     model = classifier("seed-ensemble").fit(*with_positives(300, 3))
     assert any("k_neighbors=2" in line for line in model.fallbacks_)
-    assert any("validation slice" in line for line in model.fallbacks_)
-    assert any("out-of-fold" in line for line in model.fallbacks_)
+    # three defects: three folds, each holding one out
+    assert (model.fit_record_.procedure, model.fit_record_.folds) == ("cross-fit", 3)
 
 
 def test_minority_of_one_uses_random_over_sampling() -> None:
@@ -251,11 +252,14 @@ def test_minority_of_one_uses_random_over_sampling() -> None:
 
 
 @pytest.mark.parametrize("model_name", ["gbm", "logreg"])
-def test_too_few_rows_for_a_validation_slice(model_name: str) -> None:
-    X, y = with_positives(60, 12)
+def test_too_few_rows_to_stop_early(model_name: str) -> None:
+    X, y = with_positives(45, 9)  # 15 rows held out per fold, fewer than MIN_VALIDATION_ROWS
     model = classifier(model_name).fit(X, y)
-    assert any("too few rows" in line for line in model.fallbacks_)
-    assert any("3-fold out-of-fold" in line for line in model.fallbacks_)
+    assert (model.fit_record_.procedure, model.fit_record_.folds) == ("cross-fit", 3)
+    stopped = any("too few rows to stop early" in line for line in model.fallbacks_)
+    assert stopped == (model_name == "gbm")  # logistic regression never stops early
+    if model_name == "gbm":
+        assert model.fit_record_.rounds == GBM_ROUNDS_NO_SLICE
     assert np.isfinite(model.predict_proba(X)).all()
 
 

@@ -29,7 +29,7 @@ ENV_SERVE_PREFIX = "DEFECTOPS_SERVE_"
 ModelName = Literal["gbm", "seed-ensemble", "logreg"]
 Strategy = Literal["expanding", "sliding", "warm-start"]
 HoldoutStrategy = Literal["tail", "stratified"]
-GateRule = Literal["non-inferiority", "superiority", "classic"]
+GateRule = Literal["newer-unless-worse", "non-inferiority", "superiority", "classic"]
 Metric = Literal["pr_auc", "roc_auc", "f1", "mcc", "accuracy", "balanced_accuracy", "brier"]
 Engine = Literal["local", "dask"]
 
@@ -75,7 +75,7 @@ class GateSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rule: GateRule = "non-inferiority"
+    rule: GateRule = "newer-unless-worse"
     primary_metric: Metric = "pr_auc"
     min_accuracy: float = Field(0.70, ge=0.0, le=1.0)
     beat_baseline_mcc: bool = True

@@ -105,10 +105,6 @@ if TYPE_CHECKING:
 SCHEMA_SAMPLE_ROWS = 10_000
 #: bytes of CSV text per partition
 CSV_BLOCKSIZE = "64MB"
-#: a chunk with fewer training rows is fitted on one worker: XGBoost's workers would spend more
-#: time talking than computing, and the model is then exactly the local engine's (see
-#: ``fit_distributed``)
-DISTRIBUTED_FIT_ROWS = 100_000
 #: rows per partition of distinct values when counting them (see ``_count_globally``)
 NUNIQUE_ROWS = 1_000_000
 
@@ -1072,36 +1068,34 @@ def fit_distributed(
 ) -> DefectClassifier:
     """:meth:`DefectClassifier.fit <defectops.models.DefectClassifier.fit>` on the cluster.
 
-    The same steps in the same order: stratified validation slice, features fitted on the rest
-    (or the predecessor's features with new categories learned, for warm start), XGBoost with
-    early stopping on the slice (continuing ``init_model``'s booster), Platt scaling and the
-    threshold on the slice. Returns ``model``, fitted.
-
-    XGBoost's workers each summarise their rows' value distributions and merge the summaries
-    into the split candidates (its quantile sketch), which then differ a little from the ones one
-    machine computes; on a chunk of a few thousand rows that changes the trees visibly, on
-    hundreds of thousands it does not matter. So a chunk of fewer than ``DISTRIBUTED_FIT_ROWS``
-    rows is gathered on the worker that holds most of it and boosted there (still by
-    xgboost.dask, on one worker): the model is then the local engine's, bit for bit. Larger
-    chunks are boosted by every worker holding rows; their models depend slightly on how the
-    rows are spread over the workers.
+    The local procedure, chosen by the same rule. Fewer than ``CROSS_FIT_MAX_ROWS`` rows (or a
+    chunk that cannot hold a slice apart): the rows are gathered on the worker that holds most
+    of them and the local fit runs there (cross-fitting, refit on all rows), so the model is the
+    local engine's, bit for bit. XGBoost's distributed quantile sketch would change the trees of
+    a chunk of a few thousand rows visibly; on hundreds of thousands it does not matter.
+    Larger chunks: stratified validation slice, features fitted on the rest (or the
+    predecessor's with new categories learned, for warm start), XGBoost with early stopping on
+    the slice on every worker holding rows (continuing ``init_model``'s booster), Platt
+    scaling and the threshold on the slice. Their models depend slightly on how the rows are
+    spread over the workers. Returns ``model``, fitted.
     """
     import xgboost
     from xgboost import dask as dxgb
 
-    from defectops.models import _binary_target, _validation_split
+    from defectops.models import CROSS_FIT_MAX_ROWS, FitRecord, _binary_target, _validation_split
 
     if model.model != "gbm":
         raise UserError(f"the dask engine trains gbm only, not {model.model!r}")
     target = _binary_target(y, len(X))
+    if model.validation_fraction == 0 or len(target) < CROSS_FIT_MAX_ROWS:
+        return _fit_on_one_worker(model, X, target, init_model)
     fallbacks: list[str] = []
     init = model._usable_init(init_model, fallbacks)
     fit_rows, val_rows = _validation_split(
         target, model.validation_fraction, model.random_state, fallbacks=[]
     )
     if np.bincount(target, minlength=2).min() == 0 or val_rows is None:
-        # a single-class chunk or one too small for a validation slice: the local fit's fallbacks
-        return type(model).fit(model, X.gather(), target, init_model=init_model)
+        return _fit_on_one_worker(model, X, target, init_model)
 
     in_validation = np.zeros(len(target), dtype=bool)
     in_validation[val_rows] = True
@@ -1119,7 +1113,7 @@ def fit_distributed(
     model.n_train_rows_ = len(target)
     model.features_ = features
 
-    workers = _one_worker(X_fit) if len(X_fit) + len(X_val) < DISTRIBUTED_FIT_ROWS else None
+    workers = None
     Z_fit, fit_blocks = _feature_array(X_fit, features, workers)
     Z_val, _ = _feature_array(X_val, features, workers)
     options = model._gbm_options(y_fit, early_stopping=True, warm=init is not None)
@@ -1141,7 +1135,36 @@ def fit_distributed(
     booster.set_param({"nthread": 1})
     margins = dxgb.inplace_predict(X.client, booster, Z_val, predict_type="margin")
     raw = np.asarray(X.client.compute(margins, sync=True), dtype=np.float64)
+    rounds = model._rounds(booster, init)
+    model.fit_record_ = FitRecord("validation slice", len(fit_rows), 0, [], rounds)
     return model._calibrate(booster, y_val, raw, fallbacks)
+
+
+def _fit_on_one_worker(
+    model: DefectClassifier,
+    X: DistributedFrame,
+    target: np.ndarray,
+    init_model: DefectClassifier | None,
+) -> DefectClassifier:
+    """The local fit of all of ``X``'s rows, run on the worker that holds most of them."""
+    future = X.client.submit(
+        _fit_rows, model, list(X.parts), target, init_model, workers=_one_worker(X) or None,
+        pure=False,
+    )  # fmt: skip
+    fitted = future.result()
+    model.__dict__.update(fitted.__dict__)  # fit() fills the estimator it was called on
+    model.fit_workers_ = 1
+    return model
+
+
+def _fit_rows(
+    model: DefectClassifier,
+    parts: list[Any],
+    target: np.ndarray,
+    init_model: DefectClassifier | None,
+) -> DefectClassifier:
+    rows = pd.concat([_rows_of(part) for part in parts], ignore_index=True)
+    return type(model).fit(model, rows, target, init_model=init_model)
 
 
 def decision_scores(model: DefectClassifier, X: DistributedFrame) -> np.ndarray:

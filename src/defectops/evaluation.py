@@ -91,13 +91,27 @@ def _ranked(y: np.ndarray, scores: np.ndarray, weights: np.ndarray):
 def weighted_pr_auc(
     y: np.ndarray, scores: np.ndarray, weights: np.ndarray, _t: float
 ) -> np.ndarray:
-    """Average precision (scikit-learn's definition) for each row of resampling ``weights``."""
-    tp, fp = _ranked(y, scores, weights)
-    positives = tp[:, -1:]
+    """Average precision (scikit-learn's definition) for each row of resampling ``weights``.
+
+    Written on the defects only: AP is the mean over defects (each counted by its weight) of
+    the precision at the end of its tied group, so beyond one cumulative sum of all weights
+    in score order, the work is on the defects' columns (a fifth of the rows or fewer).
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, positive = scores[order], y[order].astype(bool)
+    group_end = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+    end_of = np.repeat(group_end, np.diff(np.r_[-1, group_end]))  # each row's group end
+    w = weights[:, order]
+    seen = np.cumsum(w, axis=1)[:, end_of[positive]]  # all weight down to the group's end
+    w_pos = w[:, positive]
+    tp = np.cumsum(w_pos, axis=1)
+    # true positives down to the group's end: the cumulative sum at its group's last defect
+    last = np.searchsorted(np.flatnonzero(positive), end_of[positive], side="right") - 1
+    tp = tp[:, last]
+    total = tp[:, -1] if tp.shape[1] else np.zeros(len(w))
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 1.0)
-        recall_step = np.diff(tp, axis=1, prepend=0.0) / positives
-        return np.sum(recall_step * precision, axis=1)
+        precision = np.where(seen > 0, tp / seen, 0.0)
+        return np.sum(w_pos * precision, axis=1) / total
 
 
 def weighted_roc_auc(
@@ -265,7 +279,7 @@ def _bootstrap(
         size = min(batch, n_bootstrap - start)
         picks = rng.integers(0, n, size=(size, n))
         flat = picks + n * np.arange(size)[:, None]
-        weights = np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).astype(float)
+        weights = np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).astype(np.float32)
         values.append(statistic(weights))
     found = np.concatenate(values)
     found = found[np.isfinite(found)]

@@ -132,6 +132,10 @@ def _compare(
     newer = challenger.chunk_id > champion.chunk_id
     if not newer:
         return False, f"not newer than champion (chunk {champion.chunk_id}) and not better"
+    if gate.rule == "newer-unless-worse":
+        if comparison.high < 0:
+            return False, f"credibly worse than champion (chunk {champion.chunk_id})"
+        return True, f"newer than chunk {champion.chunk_id} and not credibly worse"
     if comparison.low > -gate.margin:
         return (
             True,

@@ -472,6 +472,7 @@ def model_facts(
         "params": _jsonable_params(model.get_params()),
         "threshold": float(model.threshold_),
         "best_iteration": getattr(model, "best_iteration_", None),
+        "training": model.fit_record_.to_dict(),
         "fallbacks": list(getattr(model, "fallbacks_", [])),
         "metrics": fitted.candidate.metrics,
         "status": decision.status,

@@ -336,6 +336,17 @@ def _chunk_params(metadata: dict[str, Any]) -> dict[str, Any]:
         data_sha256=metadata["data_sha256"],
         fallbacks=json.dumps(metadata.get("fallbacks", [])),
     )
+    training = metadata.get("training")
+    if training:  # the lineage of the released model: how it was fitted, on how many rows
+        params.update(
+            {
+                "fit.procedure": training["procedure"],
+                "fit.rows": training["rows"],
+                "fit.folds": training["folds"],
+                "fit.fold_rounds": json.dumps(training["fold_rounds"]),
+                "fit.rounds": training["rounds"],
+            }
+        )
     return params
 
 
