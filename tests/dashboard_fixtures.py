@@ -2,7 +2,7 @@
 
 The tree comes from a real run: 3,000 simulated training rows, the 1,000 that follow as hold-out,
 six chunks of 500 rows, ``logreg`` and a gate margin of 0.05 (``registry_fixtures``), so chunks
-1, 2, 3, 5 and 6 are promoted and chunk 4 fails acceptance: a learning curve with a rejected
+1, 2, 4, 5 and 6 are promoted and chunk 3 fails acceptance: a learning curve with a rejected
 point, a five-step champion history and a champion to roll back to.
 """
 
@@ -23,7 +23,9 @@ from defectops.config import Settings, load_settings
 from defectops.pipeline import run_pipeline
 from registry_fixtures import CHUNK_SIZE, LineData, free_port, write_line_data
 
-PROMOTED = [1, 2, 3, 5, 6]
+PROMOTED = [1, 2, 4, 5, 6]
+#: the chunk that fails acceptance
+REJECTED = 3
 CHUNKS = 6
 
 

@@ -70,7 +70,7 @@ def write_line_data(directory: Path) -> LineData:
         directory / "holdout.csv",
     )
     config = directory / "many_promotions.yaml"
-    config.write_text("gate:\n  margin: 0.05\n", encoding="utf-8")
+    config.write_text("gate:\n  rule: non-inferiority\n  margin: 0.05\n", encoding="utf-8")
     return LineData(train, holdout, config)
 
 

@@ -63,7 +63,7 @@ def test_nested_gate_key_precedence_keeps_sibling_keys(config_file: Path) -> Non
     from_flag = load_settings(config_file, {"gate": {"margin": 0.04, "rule": None}}, environ=env)
     assert from_flag.gate.margin == pytest.approx(0.04)
     assert from_flag.gate.min_accuracy == pytest.approx(0.5)
-    assert from_flag.gate.rule == "non-inferiority"  # the untyped --gate flag hid nothing
+    assert from_flag.gate.rule == "newer-unless-worse"  # the untyped --gate flag hid nothing
 
 
 def test_other_keys_fall_through_the_layers(config_file: Path) -> None:

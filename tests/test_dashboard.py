@@ -122,12 +122,12 @@ def test_registry_learning_curve_and_model_table(client, tree):
     assert roles == {
         1: "former champion",
         2: "former champion",
-        3: "former champion",
-        4: None,
+        3: None,
+        4: "former champion",
         5: "former champion",
         6: "champion",
     }
-    assert rows[3]["reason"].startswith("fails acceptance")
+    assert rows[2]["reason"].startswith("fails acceptance")
     assert rows[0]["prequential_pr_auc"] is not None and rows[-1]["prequential_pr_auc"] is None
 
     assert view["run"]["chunks"] == CHUNKS
@@ -140,8 +140,8 @@ def test_registry_learning_curve_and_model_table(client, tree):
 def test_registry_history_newest_first_and_rollback_target(client):
     view = client.get("/api/registry").json()
     history = view["history"]
-    assert [h["to_version"] for h in history] == ["6", "5", "3", "2", "1"]
-    assert [h["from_version"] for h in history] == ["5", "3", "2", "1", None]
+    assert [h["to_version"] for h in history] == ["6", "5", "4", "2", "1"]
+    assert [h["from_version"] for h in history] == ["5", "4", "2", "1", None]
     assert {h["action"] for h in history} == {"gate"}
     assert view["rollback_target"] == "5"
     assert view["problems"] == []
@@ -179,16 +179,16 @@ def test_registry_after_real_rollbacks(tmp_path):
         assert view["champion"]["promoted"]["from_version"] == "6"
         roles = {r["version"]: r["role"] for r in view["models"]}
         assert roles["6"] == "rolled back" and roles["5"] == "champion"
-        assert roles["4"] is None and roles["3"] == "former champion"
+        assert roles["3"] is None and roles["4"] == "former champion"
         assert [p["chunk_id"] for p in view["learning_curve"]["points"] if p["champion"]] == [5]
         assert view["history"][0]["action"] == "rollback"
-        assert view["rollback_target"] == "3"  # never back to 6, which was rolled back from
+        assert view["rollback_target"] == "4"  # never back to 6, which was rolled back from
 
         assert c.post("/admin/rollback", headers=AUTH).status_code == 200
         view = c.get("/api/registry").json()
-        assert view["champion"]["version"] == "3"
+        assert view["champion"]["version"] == "4"
         assert view["rollback_target"] == "2"
-        assert [h["to_version"] for h in view["history"][:2]] == ["3", "5"]
+        assert [h["to_version"] for h in view["history"][:2]] == ["4", "5"]
 
 
 def test_empty_artifacts_give_an_empty_view(tmp_path):

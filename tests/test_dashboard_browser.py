@@ -230,8 +230,8 @@ def test_champion_learning_curve_models_and_history(browser, champion):
             "1",
         ]
         expect(page.locator("tr.is-champion")).to_have_attribute("data-version", "6")
-        expect(page.locator("tr[data-version='4']")).to_contain_text("kept out")
-        expect(page.locator("tr[data-version='4']")).to_contain_text("fails acceptance")
+        expect(page.locator("tr[data-version='3']")).to_contain_text("kept out")
+        expect(page.locator("tr[data-version='3']")).to_contain_text("fails acceptance")
 
         history = page.get_by_test_id("history-entry")
         expect(history).to_have_count(len(PROMOTED))
@@ -447,7 +447,7 @@ def test_rollback_wrong_token_fails_visibly_right_token_goes_back(browser, champ
         expect(page.get_by_test_id("history-entry").first).to_contain_text("version 6 → version 5")
         expect(page.get_by_test_id("history-entry").first).to_contain_text("bad supplier batch")
         expect(page.locator("tr.is-champion")).to_have_attribute("data-version", "5")
-        expect(page.get_by_test_id("rollback-open")).to_have_text("Roll back to version 3…")
+        expect(page.get_by_test_id("rollback-open")).to_have_text("Roll back to version 4…")
         # the token went with the one request and nowhere else
         expect(page.get_by_test_id("rollback-token")).to_have_value("")
         kept = page.evaluate("[localStorage.length, sessionStorage.length, document.cookie]")

@@ -93,7 +93,11 @@ def test_ten_batches_one_by_one(tmp_path):
         assert versions(settings) == seen_versions
         if training["status"] == "production":
             assert champion_version(settings) == training["version"]
-        assert champion_version(settings) is not None
+        if step == 0 and training["status"] != "production":
+            # a first model trained on 800 rows may fail acceptance; the next batch crowns one
+            assert training["reason"].startswith("fails acceptance"), training
+        else:
+            assert champion_version(settings) is not None
         if step >= 2:  # a champion with a profile existed when this batch came
             assert result.drift is not None
             assert (settings.reports_dir / "drift" / f"{path.stem}.json").exists()

@@ -111,8 +111,8 @@ def projects(
 
     The tracking server of section 3 boots meanwhile (``server_process``), to save time.
 
-    ``ro``: the default gate (champion chunk 2, challenger chunk 6); only read by the tests.
-    ``rw``: five promotions (chunks 1, 2, 3, 5, 6; chunk 4 rejected); rollback/promote/tamper.
+    ``ro``: the default gate (champion chunk 6, challenger chunk 3); only read by the tests.
+    ``rw``: five promotions (chunks 1, 2, 4, 5, 6; chunk 3 rejected); rollback/promote/tamper.
     """
     made: dict[str, Project] = {}
     running = {}

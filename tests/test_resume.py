@@ -1,7 +1,7 @@
 """Kill ``defectops run`` with SIGKILL at chosen points, start it again, compare with a clean run.
 
 Every run here is the real console script in a child process on the same small line (six chunks
-of 500 rows, logreg, a gate margin that promotes chunks 1, 2, 3, 5 and 6 and rejects chunk 4), with
+of 500 rows, logreg, a gate margin that promotes chunks 1, 2, 4, 5 and 6 and rejects chunk 3), with
 the embedded MLflow store. The kill points are found by watching what the run writes, polled every
 millisecond from this process:
 
@@ -60,7 +60,7 @@ from registry_fixtures import (
 pytestmark = pytest.mark.slow
 
 #: chunk 4 is the one the gate rejects on this line (see registry_fixtures.LineData)
-REJECTED_CHUNK = 4
+REJECTED_CHUNK = 3
 
 BUG_MODEL_BYTES = (
     "BUG: src/defectops/registry.py LocalRegistry.save (~line 79, joblib.dump) writes bytes "
@@ -276,9 +276,10 @@ def resumed(line: LineData, tmp_path_factory: pytest.TempPathFactory) -> Outcome
 
     (c) between chunks: the instant ``run_state.json`` records chunk 1 as done.
     (b) after chunk 3's version was created, before ``run_state.json`` records chunk 3: the kill
-        comes the moment a third row appears in ``model_versions``. Chunk 3 is promoted, so the
-        crown (production copy, alias, history) is still pending.
-    (b') the same for chunk 4, which the gate rejects: the challenger alias is pending.
+        comes the moment a third row appears in ``model_versions``. Chunk 3 is the one the gate
+        rejects, so its challenger alias is still pending.
+    (b') the same for chunk 4, which is promoted: the crown (production copy, alias, history)
+        is pending.
     (a) inside the fit of chunk 5 (see :func:`kill_in_a_fit`).
     """
     root = tmp_path_factory.mktemp("resumed")

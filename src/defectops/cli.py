@@ -237,7 +237,10 @@ HoldoutDataOpt = Annotated[
     Path | None, typer.Option(help="Separate evaluation file instead of a split.")
 ]
 GateOpt = Annotated[
-    str | None, typer.Option("--gate", help="non-inferiority (default), superiority or classic.")
+    str | None,
+    typer.Option(
+        "--gate", help="newer-unless-worse (default), non-inferiority, superiority or classic."
+    ),
 ]
 
 

@@ -22,13 +22,15 @@ features
     :meth:`~defectops.features.FeatureBuilder.buckets_seen`), so the category codes are the ones
     a local fit gives.
 training
-    ``gbm`` only, with :class:`xgboost.dask.DaskXGBClassifier` on the partitions' feature
-    matrices: the same parameters, the same stratified validation slice (drawn from the labels,
-    one byte per row, gathered on the client), early stopping, and ``xgb_model=`` the previous
-    booster for the warm-start strategy. The result is the usual
-    :class:`~defectops.models.DefectClassifier`: Platt scaling and the threshold are fitted on
-    the validation slice's margins, gathered as one float per row. A chunk with one class or too
-    small for a validation slice is gathered and fitted locally (such chunks are small or rare).
+    ``gbm`` only, by the local procedure's own rule. A chunk of fewer than
+    ``CROSS_FIT_MAX_ROWS`` rows is gathered on the worker holding most of it and cross-fitted
+    there exactly as the local engine does. A larger one is boosted by
+    :class:`xgboost.dask.DaskXGBClassifier` on the partitions' feature matrices: the same
+    parameters, the same stratified validation slice (drawn from the labels, one byte per row,
+    gathered on the client), early stopping, and ``xgb_model=`` the previous booster for the
+    warm-start strategy. The result is the usual :class:`~defectops.models.DefectClassifier`:
+    Platt scaling and the threshold are fitted on the validation slice's margins, gathered as
+    one float per row.
 scoring and the gate
     Hold-out and prequential scores are computed per partition and gathered (one float per row);
     evaluation, gate and registry run unchanged on those arrays.

@@ -435,11 +435,18 @@ def _threshold_section(report: Mapping[str, Any], champion: Mapping[str, Any]) -
         how = "the configured objective (not recorded in the report)"
     params = champion.get("params") or {}
     fraction = params.get("validation_fraction")
-    where = (
-        f"a stratified validation slice ({_pct(fraction, 0)}) of the model's own training rows"
-        if not _missing(fraction)
-        else "a validation slice of the model's own training rows"
-    )
+    training = champion.get("training") or {}
+    if training.get("procedure") == "cross-fit":
+        where = (
+            f"out-of-fold scores of the model's own training rows ({training.get('folds')}-fold "
+            "cross-fitting; the released model was then refitted on all of them)"
+        )
+    elif not _missing(fraction):
+        where = (
+            f"a stratified validation slice ({_pct(fraction, 0)}) of the model's own training rows"
+        )
+    else:
+        where = "a validation slice of the model's own training rows"
     value = champion.get("threshold", (champion.get("metrics") or {}).get("threshold"))
     lines = [
         "## Decision threshold",

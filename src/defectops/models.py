@@ -2,11 +2,12 @@
 
 ``gbm`` (default)
     XGBoost trees on :class:`~defectops.features.FeatureBuilder` ``output="codes"``: NaN and the
-    hashed IDs are handled natively, IDs with one-vs-rest splits (see ``GBM_PARAMS``). Class
-    weighting (``scale_pos_weight``) instead of resampling, early stopping on the validation slice,
-    then Platt scaling of the margin on that slice: weighting inflates the probabilities, the
-    recalibration makes ``defect_probability`` a real probability again without changing the
-    ranking (the slope is kept positive).
+    hashed IDs are handled natively, IDs with one-vs-rest splits (see ``GBM_PARAMS``), shallow
+    trees while rows are few (``gbm_size_params``). Class weighting (``scale_pos_weight``)
+    instead of resampling, early stopping on held-out rows, then Platt scaling of the margin on
+    held-out scores: weighting inflates the probabilities, the recalibration makes
+    ``defect_probability`` a real probability again without changing the ranking (the slope is
+    kept positive).
 ``logreg``
     Logistic regression on the sparse layout, unweighted so its probabilities stay calibrated.
 ``seed-ensemble``
@@ -14,9 +15,18 @@
     regression, a random forest and gradient boosting. Its probabilities are not calibrated
     (SMOTE changes the class prior); only its ranking and thresholded decisions are comparable.
 
-Fit procedure, for every model: split off a stratified validation slice (``validation_fraction``),
-fit the features on the rest, fit the estimator, then choose ``threshold_`` on the validation
-slice's scores with :func:`choose_threshold`. The hold-out is never seen here.
+Fit procedure, for every model (recorded in ``fit_record_``, a :class:`FitRecord`):
+
+* fewer than ``CROSS_FIT_MAX_ROWS`` rows, *cross-fitting*: the features are fitted on all rows
+  (they never see the label); ``CROSS_FIT_FOLDS`` stratified folds each fit the estimator on the
+  other folds, stopping early on their own rows (gbm), and score their rows; Platt scaling and
+  ``threshold_`` (:func:`choose_threshold`) are fitted on those out-of-fold scores, and the
+  released estimator is refitted on *all* rows with the folds' mean round count. No training row
+  is left unused, and no row's score used for calibration comes from a model that learned it;
+* from ``CROSS_FIT_MAX_ROWS`` rows on, a stratified validation slice (``validation_fraction``)
+  stops, calibrates and sets the threshold, and the model keeps what it learned from the rest.
+
+The hold-out is never seen here.
 
 Warm start (``fit(..., init_model=previous)``, models in :data:`WARM_START_MODELS`): the previous
 model's fitted features are reused frozen, because its trees and coefficients are in their units;
@@ -31,11 +41,10 @@ Fallbacks (never a crash; each appends one line to ``fallbacks_``):
 
 * one class in the training data: a constant model predicting the observed class rate
   (``DummyClassifier(strategy="prior")``) with threshold 0.5;
-* no usable validation slice (fewer than ``MIN_VALIDATION_ROWS`` rows in it, or a class missing
-  from it or from the fit part): fit on all rows without early stopping (``GBM_ROUNDS_NO_SLICE`` /
-  ``GBM_WARM_ROUNDS_NO_SLICE`` trees); threshold (and gbm's Platt scaling) on out-of-fold scores
-  (up to 3 stratified folds) when the minority class has at least 2 rows, else on in-sample
-  scores, which are optimistic;
+* folds too small to stop on (fewer than ``MIN_VALIDATION_ROWS`` rows held out per fold): the
+  folds and the refit boost a fixed ``GBM_ROUNDS_NO_SLICE`` / ``GBM_WARM_ROUNDS_NO_SLICE``
+  rounds; fewer than 2 defects (no folds): fit on all rows, threshold on in-sample scores, which
+  are optimistic;
 * SMOTE needs more minority rows than neighbours: ``k_neighbors = minority - 1`` when the
   minority has 2-5 rows, plain random over-sampling when it has 1;
 * a Platt slope that would not be positive (the booster ranks the validation slice no better than
