@@ -216,6 +216,10 @@ def main() -> None:
             f"| {name} | {n:,} / {nt:,} ({defects}) | {model} | {r['pr_auc']:.3f} "
             f"| {r['roc_auc']:.3f} | {r['f1']:.3f} | {r['mcc']:.3f} | {r['seconds']:.1f} |"
         )
+    print("\n| model | mean PR-AUC over the sets |\n|---|---:|")
+    for model in dict.fromkeys(row[4] for row in rows):
+        values = [r["pr_auc"] for *_, m, r in rows if m == model]
+        print(f"| {model} | {np.mean(values):.3f} |")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def test_ten_batches_one_by_one(tmp_path):
             assert champion_version(settings) == training["version"]
         if step == 0 and training["status"] != "production":
             # a first model trained on 800 rows may fail acceptance; the next batch crowns one
-            assert training["reason"].startswith("fails acceptance"), training
+            assert training["decision"].startswith("fails acceptance"), training
         else:
             assert champion_version(settings) is not None
         if step >= 2:  # a champion with a profile existed when this batch came
