@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[bench]'           # LightGBM and FLAML, for this bench only
     .venv/bin/python bench/quality.py             # every set; FLAML 60 s per set
     .venv/bin/python bench/quality.py --only ai4i --flaml-seconds 10
+    .venv/bin/python bench/quality.py --tune 10 --no-baselines   # defaults against --tune 10
 
 For each set the first 80% of the rows, in production order, are *visible*; the last 20% are the
 test rows, which nothing below sees before it is scored:
@@ -103,7 +104,7 @@ def typed(suite: Suite, root: Path) -> tuple[pd.DataFrame, pd.Series, pd.DataFra
     return X.iloc[:cut], y.iloc[:cut], X.iloc[cut:], y.iloc[cut:]
 
 
-def defectops_default(suite: Suite, root: Path) -> dict[str, Any]:
+def defectops_default(suite: Suite, root: Path, tune: float = 0.0) -> dict[str, Any]:
     settings = load_settings(flags=suite.flags, environ={})
     data = validate(suite.raw, settings, describe=False)
     cut = int(len(data.frame) * 0.8)
@@ -114,12 +115,17 @@ def defectops_default(suite: Suite, root: Path) -> dict[str, Any]:
     began = time.perf_counter()
     run_pipeline(
         load_settings(
-            flags={**suite.flags, "data": root / "visible.csv", "artifacts": root / "artifacts"},
+            flags={
+                **suite.flags,
+                "data": root / "visible.csv",
+                "artifacts": root / f"artifacts-{tune:g}",
+                "tune": tune,
+            },
             environ={},
         )
     )
     seconds = time.perf_counter() - began
-    champion = Champion.load(root / "artifacts")  # read by its own contract, as predict does
+    champion = Champion.load(root / f"artifacts-{tune:g}")  # read by its contract, as predict does
     checked = validate(test, settings, schema=champion.schema, describe=False)
     scores = champion.score(checked.frame)
     return {"seconds": seconds, **metrics(checked.y, scores, champion.threshold)}
@@ -188,6 +194,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=["demo", "ai4i", "secom"], default=None)
     parser.add_argument("--flaml-seconds", type=float, default=60.0)
+    parser.add_argument("--tune", type=float, default=0.0, help="also run with --tune SECONDS")
+    parser.add_argument("--no-baselines", action="store_true", help="skip LightGBM and FLAML")
     args = parser.parse_args()
     makers = {"demo": demo, "ai4i": ai4i, "secom": secom}
     rows = []
@@ -200,12 +208,17 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="defectops-quality-") as tmp:
             root = Path(tmp)
             X, y, Xt, yt = typed(suite, root)
-            results = {
-                "defectops run (defaults)": defectops_default(suite, root),
-                "LightGBM, 12-setting grid, 5-fold CV": lightgbm_tuned(X, y, Xt, yt),
-                f"FLAML, {args.flaml_seconds:g} s": flaml_automl(X, y, Xt, yt, args.flaml_seconds),
-                "majority baseline": majority(y, yt),
-            }
+            results = {"defectops run (defaults)": defectops_default(suite, root)}
+            if args.tune:
+                results[f"defectops run --tune {args.tune:g}"] = defectops_default(
+                    suite, root, args.tune
+                )
+            if not args.no_baselines:
+                results["LightGBM, 12-setting grid, 5-fold CV"] = lightgbm_tuned(X, y, Xt, yt)
+                results[f"FLAML, {args.flaml_seconds:g} s"] = flaml_automl(
+                    X, y, Xt, yt, args.flaml_seconds
+                )
+            results["majority baseline"] = majority(y, yt)
         for model, result in results.items():
             rows.append((suite.name, len(X), len(Xt), int(yt.sum()), model, result))
     print("| set | visible / test rows (test defects) | model | PR-AUC | ROC-AUC | F1 | MCC "

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from defectops.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.models import CROSS_FIT_FOLDS, DefectClassifier, cross_fit_folds
+from defectops.models import CROSS_FIT_FOLDS, DefectClassifier, cross_fit_folds, tune_settings
 from defectops.pipeline import run_pipeline
 
 
@@ -54,8 +54,10 @@ class Watched(DefectClassifier):
         return estimator
 
     def _raw_scores(self, estimator: Any, Z: Any) -> np.ndarray:
+        scores = super()._raw_scores(estimator, Z)
         self.scored_.append((id(estimator), self._row_numbers(Z)))
-        return super()._raw_scores(estimator, Z)
+        self.scores_.append(scores)
+        return scores
 
 
 def _first_column(Z: Any) -> np.ndarray:
@@ -63,9 +65,9 @@ def _first_column(Z: Any) -> np.ndarray:
     return np.asarray(column.toarray() if hasattr(column, "toarray") else column).ravel()
 
 
-def watched(model: str, X: pd.DataFrame) -> Watched:
-    m = Watched(model=model, numeric=("row", "torque"), categorical=("machine",))
-    m.X_, m.learned_, m.scored_, m.estimators_ = X, {}, [], []
+def watched(model: str, X: pd.DataFrame, **params: Any) -> Watched:
+    m = Watched(model=model, numeric=("row", "torque"), categorical=("machine",), **params)
+    m.X_, m.learned_, m.scored_, m.scores_, m.estimators_ = X, {}, [], [], []
     return m
 
 
@@ -103,6 +105,31 @@ def test_no_row_of_a_fold_scores_itself_and_the_release_learns_from_all(model: s
     if model == "gbm":
         assert m.fit_record_.rounds == round(np.mean(m.fit_record_.fold_rounds))
         assert m.estimator_.booster.num_boosted_rounds() == m.fit_record_.rounds
+
+
+def test_tune_keeps_the_setting_with_the_best_out_of_fold_pr_auc() -> None:
+    """With time for all of them, every setting is cross-fitted on the same folds; the one whose
+    out-of-fold scores have the highest average precision (scikit-learn's, computed here from
+    the scores the fold models gave) is refitted on all rows."""
+    X, y = rows(900, seed=4)
+    m = watched("gbm", X, tune_seconds=600).fit(X, y)
+    candidates = [{}, *tune_settings(900)]
+    assert m.fit_record_.settings_tried == len(candidates)
+    # the fold models' scores, as they were returned: CROSS_FIT_FOLDS calls per setting
+    calls = list(zip(m.scored_, m.scores_, strict=True))
+    assert len(calls) == CROSS_FIT_FOLDS * len(candidates)
+    precision = []
+    for start in range(0, len(calls), CROSS_FIT_FOLDS):
+        oof = np.full(900, np.nan)
+        for (_, ids), scores in calls[start : start + CROSS_FIT_FOLDS]:
+            oof[ids] = scores
+        assert not np.isnan(oof).any()
+        precision.append(average_precision_score(y, oof))
+    best = int(np.argmax(precision))  # the first of equals: ties keep the earlier setting
+    assert m.fit_record_.setting == candidates[best]
+    assert m.learned_[id(m.estimators_[-1])] == set(range(900))  # refitted on every row
+    without = watched("gbm", X).fit(X, y)
+    assert (without.fit_record_.setting, without.fit_record_.settings_tried) == ({}, 1)
 
 
 def test_calibration_on_noise_stays_at_the_base_rate() -> None:
@@ -159,3 +186,5 @@ def test_lineage_in_the_metadata_and_in_mlflow(tmp_path: Path) -> None:
         assert params["fit.folds"] == str(CROSS_FIT_FOLDS)
         assert json.loads(params["fit.fold_rounds"]) == training["fold_rounds"]
         assert params["fit.rounds"] == str(training["rounds"])
+        assert (training["setting"], training["settings_tried"]) == ({}, 1)  # --tune is off
+        assert (params["fit.setting"], params["fit.settings_tried"]) == ("{}", "1")

@@ -264,6 +264,15 @@ def run(
     holdout_fraction: HoldoutFracOpt = None,
     holdout_data: HoldoutDataOpt = None,
     gate: GateOpt = None,
+    tune: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="gbm: per fit, score other tree settings by cross-fitting for up to SECONDS "
+            "(default 0: off).",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
     artifacts: ArtifactsOpt = None,
     tracking_uri: TrackingOpt = None,
@@ -292,6 +301,7 @@ def run(
         holdout_fraction=holdout_fraction,
         holdout_data=holdout_data,
         gate={"rule": gate},
+        tune=tune,
         seed=seed,
         artifacts=artifacts,
         tracking_uri=tracking_uri,

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     strategy: Strategy = "expanding"
     window: int = Field(5, ge=1, description="chunks kept by the sliding strategy")
     hash_buckets: int = Field(4096, ge=16, le=1 << 22)
+    tune: float = Field(
+        0.0,
+        ge=0.0,
+        description="gbm: seconds per fit to score other tree settings by cross-fitting (0: off)",
+    )
     gate: GateSettings = Field(default_factory=GateSettings)
     threshold: ThresholdSettings = Field(default_factory=ThresholdSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)

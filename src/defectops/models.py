@@ -65,9 +65,10 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
@@ -173,7 +174,8 @@ class FitRecord:
     out; the released model is refitted on all ``rows``), ``"validation slice"`` (the model
     learned from ``rows``, the slice stopped and calibrated it) or ``"in-sample"`` (too few
     defects to hold any apart). ``fold_rounds``: the rounds each fold's early stopping kept;
-    ``rounds``: the rounds the released booster added (0 for models without rounds).
+    ``rounds``: the rounds the released booster added (0 for models without rounds);
+    ``setting`` and ``settings_tried``: what ``--tune`` chose and how many settings it scored.
     """
 
     procedure: str
@@ -181,6 +183,10 @@ class FitRecord:
     folds: int
     fold_rounds: list[int]
     rounds: int
+    #: tree parameters chosen over the defaults by ``--tune`` (empty: the defaults)
+    setting: dict[str, Any] = field(default_factory=dict)
+    #: how many settings the cross-fit scored (1 without ``--tune``)
+    settings_tried: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -205,6 +211,7 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         cost_ratio: float = 5.0,
         validation_fraction: float = 0.15,
         random_state: int = 42,
+        tune_seconds: float = 0.0,
     ) -> None:
         self.model = model
         self.numeric = numeric
@@ -214,6 +221,7 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         self.cost_ratio = cost_ratio
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.tune_seconds = tune_seconds
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -293,9 +301,36 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
                 f"too few rows to stop early ({len(target)} rows, {smallest} held out per fold, "
                 f"need {MIN_VALIDATION_ROWS}): fixed round count, no early stopping"
             )
-        oof = np.empty(len(target), dtype=np.float64)
-        fold_rounds: list[int] = []
 
+        def cross_fit(setting: dict[str, Any]) -> tuple[np.ndarray, list[int]]:
+            return self._out_of_fold(Z, target, folds, stop, init, setting)
+
+        setting, oof, fold_rounds, tried = self._tuned(cross_fit, target, tune=stop)
+        rounds = max(1, round(float(np.mean(fold_rounds)))) if stop else None
+        estimator = self._fit_estimator(
+            Z, target, None, init, fallbacks, rounds=rounds, setting=setting
+        )
+        self.fit_record_ = FitRecord(
+            "cross-fit",
+            len(target),
+            len(folds),
+            fold_rounds,
+            self._rounds(estimator, init),
+            setting=setting,
+            settings_tried=tried,
+        )
+        return self._calibrate(estimator, target, oof, fallbacks)
+
+    def _out_of_fold(
+        self,
+        Z: Any,
+        target: np.ndarray,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+        stop: bool,
+        init: DefectClassifier | None,
+        setting: dict[str, Any],
+    ) -> tuple[np.ndarray, list[int]]:
+        """Every row's score by the fold model that left it out, and each fold's rounds."""
         # every fold at once, the cores shared out: a fold left to run alone would idle the rest
         threads = max(1, (os.cpu_count() or 1) // len(folds))
 
@@ -303,20 +338,49 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
             learn, held = fold
             validation = (Z[held], target[held]) if stop else None
             estimator = self._fit_estimator(
-                Z[learn], target[learn], validation, init, [], threads=threads
+                Z[learn], target[learn], validation, init, [], threads=threads, setting=setting
             )
             return held, estimator
 
+        oof = np.empty(len(target), dtype=np.float64)
+        fold_rounds: list[int] = []
         with ThreadPoolExecutor(len(folds)) as pool:  # the fits release the GIL
             for held, estimator in pool.map(fit_fold, folds):
                 oof[held] = self._raw_scores(estimator, Z[held])
                 fold_rounds.append(self._rounds(estimator, init))
-        rounds = max(1, round(float(np.mean(fold_rounds)))) if stop else None
-        estimator = self._fit_estimator(Z, target, None, init, fallbacks, rounds=rounds)
-        self.fit_record_ = FitRecord(
-            "cross-fit", len(target), len(folds), fold_rounds, self._rounds(estimator, init)
-        )
-        return self._calibrate(estimator, target, oof, fallbacks)
+        return oof, fold_rounds
+
+    def _tuned(
+        self,
+        cross_fit: Callable[[dict[str, Any]], tuple[np.ndarray, list[int]]],
+        target: np.ndarray,
+        tune: bool,
+    ) -> tuple[dict[str, Any], np.ndarray, list[int], int]:
+        """The defaults' out-of-fold scores, or, with ``tune_seconds``, those of the setting
+        whose scores have the best average precision among the ones scored in time.
+
+        Returns the setting (empty: the defaults), its scores, its fold rounds and how many
+        settings were scored. Every setting is scored on the same folds, so they compete on the
+        same rows; the defaults are always scored first and win ties.
+        """
+        began = time.monotonic()
+        setting: dict[str, Any] = {}
+        oof, fold_rounds = cross_fit(setting)
+        tried = 1
+        if not (tune and self.tune_seconds > 0 and self.model == "gbm"):
+            return setting, oof, fold_rounds, tried
+        from sklearn.metrics import average_precision_score
+
+        best = average_precision_score(target, oof)
+        for candidate in tune_settings(len(target)):
+            if time.monotonic() - began >= self.tune_seconds:
+                break
+            scores, rounds_kept = cross_fit(candidate)
+            tried += 1
+            score = average_precision_score(target, scores)
+            if score > best:
+                best, setting, oof, fold_rounds = score, candidate, scores, rounds_kept
+        return setting, oof, fold_rounds, tried
 
     def _fit_with_slice(
         self,
@@ -438,10 +502,12 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         *,
         rounds: int | None = None,
         threads: int | None = None,
+        setting: dict[str, Any] | None = None,
     ) -> Any:
-        """One fit of the estimator; ``rounds`` and ``threads`` concern the booster only."""
+        """One fit of the estimator; ``rounds``, ``threads`` and ``setting`` (tree parameters
+        over the defaults, see ``--tune``) concern the booster only."""
         if self.model == "gbm":
-            return self._fit_gbm(Z, y, validation, init, rounds, threads)
+            return self._fit_gbm(Z, y, validation, init, rounds, threads, setting)
         if self.model == "logreg":
             return self._fit_logreg(Z, y, init)
         return self._fit_seed_ensemble(Z, y, fallbacks)
@@ -454,11 +520,13 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         init: DefectClassifier | None,
         rounds: int | None = None,
         threads: int | None = None,
+        setting: dict[str, Any] | None = None,
     ) -> Any:
         """Return the booster, trimmed to the best iteration when early stopping ran."""
         import xgboost
 
         options = self._gbm_options(y, validation is not None, init is not None, rounds)
+        options.update(setting or {})
         if threads is not None:
             options["n_jobs"] = threads
         classifier = xgboost.XGBClassifier(**options)
@@ -623,6 +691,7 @@ def build_model(settings: Settings, schema: DataSchema) -> DefectClassifier:
         threshold_objective=settings.threshold.objective,
         cost_ratio=settings.threshold.cost_ratio,
         random_state=settings.seed,
+        tune_seconds=settings.tune,
     )
 
 
@@ -675,6 +744,20 @@ def gbm_size_params(rows: int) -> dict[str, Any]:
     depth 5 ranks the test rows at chance (ROC-AUC 0.51), depth 3 at 0.69.
     """
     return {"max_depth": 3 if rows < SHALLOW_TREE_ROWS else GBM_PARAMS["max_depth"]}
+
+
+def tune_settings(rows: int) -> list[dict[str, Any]]:
+    """The tree settings ``--tune`` scores after the defaults, most promising first: other
+    depths, then regularisation (larger leaves, features and rows sampled per tree/split)."""
+    default = gbm_size_params(rows)["max_depth"]
+    depths = [{"max_depth": d} for d in (3, 2, 4, 6) if d != default]
+    return [
+        *depths,
+        {"min_child_weight": 5.0},
+        {"colsample_bynode": 0.5},
+        {"subsample": 0.8, "colsample_bytree": 0.8},
+        {"reg_lambda": 10.0},
+    ]
 
 
 def cross_fit_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -345,6 +345,8 @@ def _chunk_params(metadata: dict[str, Any]) -> dict[str, Any]:
                 "fit.folds": training["folds"],
                 "fit.fold_rounds": json.dumps(training["fold_rounds"]),
                 "fit.rounds": training["rounds"],
+                "fit.setting": json.dumps(training.get("setting", {}), sort_keys=True),
+                "fit.settings_tried": training.get("settings_tried", 1),
             }
         )
     return params
