@@ -263,9 +263,11 @@ def test_run_gives_the_same_gate_decisions_and_holdout_pr_auc(runs: dict[str, An
     assert [m["status"] for m in dask.models] == [m["status"] for m in local.models]
     assert dask.champion["chunk_id"] == local.champion["chunk_id"]
     for a, b in zip(local.models, dask.models, strict=True):
-        # chunks this small are boosted on one worker, which gives the local model exactly
+        # chunks this small are cross-fitted on one worker, which gives the local model exactly
         assert b["metrics"]["pr_auc"] == pytest.approx(a["metrics"]["pr_auc"], abs=0.01)
         assert b["threshold"] == pytest.approx(a["threshold"], abs=1e-9)
+        assert b["training"] == a["training"]
+        assert b["training"]["procedure"] == "cross-fit"
         # the same rows, the same fingerprints: lineage does not depend on the engine
         assert b["data_sha256"] == a["data_sha256"]
         assert b["holdout_sha256"] == a["holdout_sha256"]
