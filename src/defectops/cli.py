@@ -32,6 +32,27 @@ app = typer.Typer(
 # a pipe or a CI log has no width; 100 columns keep the tables on one line each
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from defectops import __version__
+
+        typer.echo(f"defectops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep a manufacturing defect classifier trained, honestly evaluated, promoted and served."""
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -328,14 +349,33 @@ def run_and_show(settings: Settings) -> None:
     ) as progress:
         task = progress.add_task(f"training {settings.model} ({settings.strategy})", total=None)
 
+        kept: list[int] = []
+
         def advance(model: dict[str, Any], total: int) -> None:
             progress.update(task, total=total, advance=1)
+            if model.get("resumed"):
+                kept.append(model["chunk_id"])
+            elif not console.is_terminal:  # a log has no progress bar: a line per chunk instead
+                metrics = model["metrics"]
+                console.print(
+                    f"chunk {model['chunk_id']}/{total}: {model['rows_trained']:,} rows, "
+                    f"PR-AUC {metrics['pr_auc']:.3f}, {model['status']}",
+                    markup=False,
+                )
 
         def show_data(data: Any) -> None:
             print_data_warnings(data.validation.report)
             console.print(f"hold-out: {data.holdout_source}", markup=False)
 
         result = run_pipeline(settings, on_chunk=advance, on_data=show_data)
+    if kept:
+        trained = len(result.models) - len(kept)
+        console.print(
+            f"chunks {kept[0]}-{kept[-1]} were trained by an earlier run of the same data and "
+            f"settings in {settings.artifacts} and were kept; "
+            + (f"{trained} trained now" if trained else "nothing was retrained"),
+            markup=False,
+        )
     print_models(result.models)
     champion = result.champion
     if champion is None:
@@ -359,12 +399,18 @@ def print_models(models: list[dict[str, Any]]) -> None:
     """One row per chunk model; the full one-line reasons are in the training report."""
     table = Table(title="models (hold-out metrics)", title_justify="left")
     for column in ("chunk", "rows", "PR-AUC", "F1", "MCC", "vs champion", "status"):
-        table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
+        # `production` stays whole in 80 columns (the interval is written without a space)
+        table.add_column(
+            column,
+            justify="left" if column == "status" else "right",
+            no_wrap=True,
+            min_width=len("production") if column == "status" else None,
+        )
     for m in models:
         metrics = m["metrics"]
         comparison = m["decision"].get("comparison")
         versus = (
-            f"{comparison['delta']:+.3f} [{comparison['low']:+.3f}, {comparison['high']:+.3f}]"
+            f"{comparison['delta']:+.3f} [{comparison['low']:+.3f},{comparison['high']:+.3f}]"
             if comparison
             else ("first" if m["status"] == "production" else "-")
         )

@@ -75,3 +75,22 @@ def previous_champion(entries: list[dict[str, Any]], current: str | None) -> str
         if version != current and version not in rolled_back:
             return version
     return None
+
+
+def roles(entries: list[dict[str, Any]], champion: str | None) -> dict[str, str]:
+    """Each version's role since the gate judged it: ``champion``, ``rolled back`` (the champion
+    was rolled back from it) or ``former champion``; versions without a role are left out.
+
+    The gate's status is a verdict at training time; the role is what became of the version, so
+    a promoted model may be replaced and a rejected one may be champion by hand.
+    """
+    found: dict[str, str] = {}
+    for entry in entries:
+        if entry.get("alias") == "champion" and entry.get("to_version") is not None:
+            found[str(entry["to_version"])] = "former champion"
+    for entry in entries:
+        if entry.get("action") == "rollback" and entry.get("from_version") is not None:
+            found[str(entry["from_version"])] = "rolled back"
+    if champion is not None:
+        found[str(champion)] = "champion"
+    return found

@@ -303,7 +303,7 @@ def _run_locked(
                 scores = model.decision_scores(X_hold)
                 champion = gate.Candidate(chunk_id, scores, meta["threshold"], meta["metrics"])
         if on_chunk is not None:
-            on_chunk(meta, len(bounds))
+            on_chunk({**meta, "resumed": True}, len(bounds))  # kept from an earlier run
 
     for k in range(len(state.completed), len(bounds)):
         start, end = training_rows(settings.strategy, bounds, k, settings.window)

@@ -31,7 +31,7 @@ from fastapi.responses import Response
 
 from defectops.evaluation import LABELS, LOWER_IS_BETTER
 from defectops.gate import PRODUCTION
-from defectops.history import previous_champion, read_history
+from defectops.history import previous_champion, read_history, roles
 from defectops.registry import METADATA, MODELS_DIR
 from defectops.reporting import TRAINING_REPORT
 from defectops.serving.live import LiveStats
@@ -190,27 +190,11 @@ def model_rows(
     The role tells what the gate status cannot: a promoted model may have been replaced or
     rolled back from since, and a model that failed the gate may be champion by hand.
     """
-    crowned = {
-        str(e["to_version"])
-        for e in history
-        if e.get("alias") == "champion" and e.get("to_version") is not None
-    }
-    rolled_back = {
-        str(e["from_version"])
-        for e in history
-        if e.get("action") == "rollback" and e.get("from_version") is not None
-    }
+    role_of = roles(history, champion)
     rows = []
     for meta in models:
         version = str(meta.get("version", meta.get("chunk_id")))
-        if version == champion:
-            role = "champion"
-        elif version in rolled_back:
-            role = "rolled back"
-        elif version in crowned:
-            role = "former champion"
-        else:
-            role = None
+        role = role_of.get(version)
         metrics = meta.get("metrics") or {}
         rows.append(
             {

@@ -1,0 +1,91 @@
+"""What a new user sees: the version, progress in a log, a rerun that retrains nothing, tables
+that fit 80 columns, and each version's role apart from the gate's verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from rich.console import Console
+
+from cli_helpers import invoke
+from defectops import cli
+from defectops.data.simulate import SimulationSpec, simulate, write_frames
+from defectops.history import roles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_version_is_the_package_version() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"defectops {declared}"
+
+
+def test_a_log_gets_a_line_per_chunk_and_a_rerun_says_it_retrained_nothing(
+    tmp_path: Path,
+) -> None:
+    frame, truth = simulate(SimulationSpec(rows=2_600, seed=5))
+    train, _ = write_frames(frame.iloc[:2_000], truth.iloc[:2_000], tmp_path / "line.csv")
+    args = ["run", "--data", train, "--chunk-size", "500", "--model", "logreg"]
+    args += ["--artifacts", tmp_path / "artifacts"]
+    first = invoke(*args)  # the test runner's output is not a terminal, like a CI log
+    assert first.exit_code == 0, first.output
+    lines = re.findall(
+        r"^chunk (\d)/(\d): ([\d,]+) rows, PR-AUC 0\.\d{3}, (\w+)$", first.stdout, re.M
+    )
+    hold = json.loads(
+        (tmp_path / "artifacts" / "reports" / "incremental_training_report.json").read_text()
+    )["models"]
+    assert [(int(c), int(n), s) for c, n, _, s in lines] == [
+        (m["chunk_id"], len(hold), m["status"]) for m in hold
+    ]
+    assert "retrained" not in first.stdout
+
+    second = invoke(*args)
+    assert second.exit_code == 0, second.output
+    assert not re.search(r"^chunk \d/\d:", second.stdout, re.M)
+    said = " ".join(second.stdout.split())  # lines wrap at the log's 100 columns
+    assert f"chunks 1-{len(hold)} were trained by an earlier run" in said
+    assert "nothing was retrained" in said
+
+
+def test_the_run_table_keeps_production_whole_in_80_columns() -> None:
+    model = {
+        "chunk_id": 12,
+        "rows_trained": 12_000,
+        "status": "production",
+        "metrics": {"pr_auc": 0.6, "f1": 0.5, "mcc": 0.4},
+        "decision": {"comparison": {"delta": -0.005, "low": -0.043, "high": 0.041}},
+    }
+    console = Console(width=80, record=True, force_terminal=True)
+    original = cli.console
+    cli.console = console
+    try:
+        cli.print_models([model, {**model, "status": "local_only"}])
+    finally:
+        cli.console = original
+    text = console.export_text()
+    assert "…" not in text
+    assert "production" in text and "local_only" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_roles_follow_the_history_not_the_gate() -> None:
+    history = [
+        {"alias": "champion", "action": "gate", "from_version": None, "to_version": "1"},
+        {"alias": "champion", "action": "gate", "from_version": "1", "to_version": "2"},
+        {"alias": "champion", "action": "gate", "from_version": "2", "to_version": "4"},
+        {"alias": "champion", "action": "rollback", "from_version": "4", "to_version": "2"},
+        {"alias": "champion", "action": "promote", "from_version": "2", "to_version": "3"},
+    ]
+    # 3 was rejected by the gate and promoted by hand; 4 was rolled back from; 5 never crowned
+    assert roles(history, "3") == {
+        "1": "former champion",
+        "2": "former champion",
+        "3": "champion",
+        "4": "rolled back",
+    }
