@@ -8,9 +8,6 @@
 * a real ``mlflow models serve`` answering ``POST /invocations``;
 * ``rollback`` / ``promote`` / ``history`` / ``models`` against the store and the local tree;
 * tampered model files, in ``production/`` and in the MLflow artifact store.
-
-Tests marked ``xfail(strict=True, reason="BUG: ...")`` describe the correct behaviour and fail
-today because of the named defect in ``src/``; they turn into failures (XPASS) once it is fixed.
 """
 
 from __future__ import annotations
@@ -58,20 +55,6 @@ pytestmark = pytest.mark.slow
 
 TRACKED = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "roc_auc")
 TRACKED += ("pr_auc", "brier")
-
-BUG_MODEL_ID = (
-    "BUG: src/defectops/tracking.py Tracker.log_chunk (create_model_version, ~line 154) passes "
-    "source='models:/m-<id>' without model_id=...; an MLflow tracking server rejects that "
-    "(INVALID_PARAMETER_VALUE: 'The model_id request parameter must identify the resource that "
-    "contains the source'), so `defectops run --tracking-uri http://...` dies with exit 1 at "
-    "the first chunk. Fix: pass model_id=info.model_id from the log_model result."
-)
-BUG_ALIASES = (
-    "BUG: src/defectops/tracking.py Tracker.versions (~line 234) takes aliases from "
-    "search_model_versions(), which never fills ModelVersion.aliases (SQL store and REST), so "
-    "`defectops models` shows an empty aliases column. Fix: invert "
-    "client.get_registered_model(name).aliases (alias -> version)."
-)
 
 
 # -- fixtures -------------------------------------------------------------------------------------

@@ -13,9 +13,6 @@ After each kill the state on disk is recorded (run_state.json, the SQLite rows, 
 ``incremental_models/model_XX`` directories, the lock file, the history), so the tests can check
 that the kill really landed in the intended window (not just "somewhere"); then the run is
 started again with the same command.
-
-Tests marked ``xfail(strict=True, reason="BUG: ...")`` describe the correct behaviour and fail
-today because of the named defect in ``src/``.
 """
 
 from __future__ import annotations
@@ -59,43 +56,8 @@ from registry_fixtures import (
 
 pytestmark = pytest.mark.slow
 
-#: chunk 4 is the one the gate rejects on this line (see registry_fixtures.LineData)
+#: the chunk the gate rejects on this line (see registry_fixtures.LineData)
 REJECTED_CHUNK = 3
-
-BUG_MODEL_BYTES = (
-    "BUG: src/defectops/registry.py LocalRegistry.save (~line 79, joblib.dump) writes bytes "
-    "that depend on the training process's history, not only on the fitted model: pickle "
-    "memoizes by object identity, so whether two equal strings are one object (e.g. the key "
-    "'C' of LogisticRegression.__dict__ and the order 'C' of a pickled numpy array: a BINGET "
-    "versus a new SHORT_BINUNICODE) changes the file. Chunks refitted in a resumed process get "
-    "other model_sha256 values (files, version tags) than the same chunks in an uninterrupted "
-    "run, although params, metrics and predictions are identical. Fix: write the model with a "
-    "memo-free pickler (pickle.Pickler(f, protocol=5) with .fast = True gives identical bytes "
-    "for both), or fingerprint a canonical serialisation and keep the file sha for integrity."
-)
-BUG_HISTORY = (
-    "BUG: src/defectops/registry.py ModelRegistry.crown (~lines 176-179) moves the champion alias "
-    "(tracker.set_alias) before appending the history entry (_record); a crash between the two "
-    "leaves the alias moved and no entry, and the resumed run's crown() sees "
-    "current == version and returns False without recording, so registry_history.jsonl and the "
-    "history.NNNNNN tags lose that champion change for good (a later rollback skips it). Fix: "
-    "record first (write-ahead) or, when the alias already points at the version, append the "
-    "entry if the last champion entry's to_version differs."
-)
-BUG_CHUNK_METRICS = (
-    "BUG: src/defectops/tracking.py Tracker.log_chunk (~lines 137-152) logs the chunk's params "
-    "and metrics (child run and parent step=chunk) only when it creates the nested run; a crash "
-    "after client.create_run and before those log_batch calls leaves a run that the resumed "
-    "run finds by its tags and reuses as is, so that chunk never gets its params, hold-out "
-    "metrics or learning-curve point. Fix: log params/metrics idempotently also for an existing "
-    "child run (skip only keys/steps already present)."
-)
-BUG_CHUNK_RUN_STATUS = (
-    "BUG: src/defectops/tracking.py Tracker.log_chunk (~lines 134-136) returns an existing "
-    "version early, before client.set_terminated(child_id); a crash between "
-    "create_model_version and set_terminated leaves the chunk's nested run RUNNING forever. "
-    "Fix: set_terminated(existing.run_id, 'FINISHED') on the early-return path too."
-)
 
 
 # -- running and killing --------------------------------------------------------------------------
@@ -302,7 +264,8 @@ SHA = "model_sha256"
 def snapshot(artifacts: Path) -> dict[str, Any]:
     """Everything a resumed run must agree on with an uninterrupted one, as plain data.
 
-    The model files' sha256 values are kept apart (``shas``): see BUG_MODEL_BYTES.
+    The model files' sha256 values are kept apart (``shas``): the file, its metadata, its
+    version's tag and its logged artifact must agree, and match the uninterrupted run's bytes.
     """
     uri = sqlite_uri(artifacts)
     state = mlflow_state(uri)

@@ -467,7 +467,16 @@ def test_poller_swaps_and_refuses_a_corrupted_model(own_artifacts, trained):
         assert response.json()["error"]["code"] == "reload_failed"
         forged = {**meta, "version": "666"}
         (production / METADATA).write_text(json.dumps(forged))
-        time.sleep(0.5)  # many polls
+
+        def reload_failures() -> str:
+            text = c.get("/metrics").text
+            lines = [x for x in text.splitlines() if 'reloads_total{result="failure"}' in x]
+            return lines[0].rsplit(" ", 1)[-1] if lines else "0"
+
+        deadline = time.monotonic() + 10  # the poller sees the new metadata and refuses it
+        while reload_failures() != "2.0" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reload_failures() == "2.0"
         assert c.get("/model").json()["version"] == first
         assert c.get("/ready").status_code == 200
         assert c.post("/predict", json=body).json()["model_version"] == first

@@ -168,8 +168,9 @@ def test_hot_swap_under_load(served):
             (production / METADATA).write_text(json.dumps(bad))
             response = admin.post("/admin/reload", headers=AUTH)
             assert response.status_code == 409
-            time.sleep(0.6)  # the poller sees it too, and refuses it too
-            assert admin.get("/model").json()["version"] == last
+            served = admin.get("/model").json()
+            assert served["version"] == last  # refused: the last good champion serves on
+            assert "model_corrupted.joblib" in served["last_reload_error"]
     finally:
         stop.set()
         for w in workers:
