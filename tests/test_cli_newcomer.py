@@ -89,3 +89,36 @@ def test_roles_follow_the_history_not_the_gate() -> None:
         "3": "champion",
         "4": "rolled back",
     }
+
+
+def test_the_learning_curve_rings_the_champion_and_says_what_a_cross_means() -> None:
+    import matplotlib.pyplot as plt
+
+    from defectops.reporting import learning_curve_figure
+
+    def model(chunk: int, pr_auc: float, status: str, accuracy: float) -> dict:
+        names = ("roc_auc", "f1", "mcc", "balanced_accuracy", "precision", "recall")
+        metrics = dict.fromkeys(names, 0.5)
+        metrics |= {"pr_auc": pr_auc, "accuracy": accuracy, "below_baseline": accuracy <= 0.8}
+        metrics |= {"baseline_pr_auc": 0.2, "baseline_accuracy": 0.8, "brier": 0.1}
+        return {"chunk_id": chunk, "metrics": metrics, "status": status, "fit_seconds": 0.1}
+
+    models = [
+        model(1, 0.40, "production", 0.85),
+        model(2, 0.55, "production", 0.86),
+        model(3, 0.50, "local_only", 0.78),  # below the majority baseline
+    ]
+    fig = learning_curve_figure(models, champion=2)
+    try:
+        curves, accuracy = fig.axes[0], fig.axes[1]
+        ring = [c for c in curves.collections if c.get_label() == "champion now (chunk 2)"]
+        assert len(ring) == 1
+        assert ring[0].get_offsets().tolist() == [[2.0, 0.55]]
+        crosses = [
+            c
+            for c in accuracy.collections
+            if c.get_label() == "no better than the majority baseline (a warning, not the gate)"
+        ]
+        assert crosses[0].get_offsets().tolist() == [[3.0, 0.78]]
+    finally:
+        plt.close(fig)

@@ -124,13 +124,30 @@ def write_run_reports(
     paths = {
         "training_report": atomic.write_json(reports / TRAINING_REPORT, report),
         "evaluation_report": atomic.write_json(reports / EVALUATION_REPORT, evaluation),
-        "learning_curve": plot_learning_curve(models, reports / LEARNING_CURVE),
+        "learning_curve": plot_learning_curve(
+            models, reports / LEARNING_CURVE, champion["chunk_id"] if champion else None
+        ),
     }
     return report, paths
 
 
-def plot_learning_curve(models: list[dict[str, Any]], out: Path) -> Path:
-    """Four panels: hold-out metrics and promotions, accuracy, prequential score, fit time."""
+def plot_learning_curve(
+    models: list[dict[str, Any]], out: Path, champion: int | None = None
+) -> Path:
+    """Four panels: hold-out metrics, promotions and the champion; accuracy; prequential score;
+    fit time. ``champion``: the chunk whose model is champion at the end of the run."""
+    import matplotlib.pyplot as plt
+
+    fig = learning_curve_figure(models, champion)
+    model, strategy = models[0]["model"], models[0]["strategy"]
+    fig.suptitle(f"defectops incremental learning: model {model}, strategy {strategy}")
+    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return out
+
+
+def learning_curve_figure(models: list[dict[str, Any]], champion: int | None = None) -> Any:
+    """The figure :func:`plot_learning_curve` writes (a matplotlib Figure, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,10 +177,22 @@ def plot_learning_curve(models: list[dict[str, Any]], out: Path) -> Path:
             zorder=5,
             label="promoted",
         )
+    if champion is not None and champion in chunks:
+        at = int(np.flatnonzero(chunks == champion)[0])
+        ax.scatter(
+            [champion],
+            [metric["pr_auc"][at]],
+            s=420,
+            facecolors="none",
+            edgecolors="crimson",
+            linewidths=2,
+            zorder=6,
+            label=f"champion now (chunk {champion})",
+        )
     ax.set_title("Hold-out metrics per chunk (same rows for every model)")
     ax.set_xlabel("chunk (model trained with data up to it)")
     ax.set_ylim(min(0.0, np.nanmin(metric["mcc"]) - 0.05), 1.02)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
 
     ax = axes[0, 1]
     ax.plot(chunks, metric["accuracy"], "-o", ms=4, label="accuracy")
@@ -180,11 +209,11 @@ def plot_learning_curve(models: list[dict[str, Any]], out: Path) -> Path:
             marker="x",
             color="red",
             zorder=5,
-            label="below baseline",
+            label="no better than the majority baseline (a warning, not the gate)",
         )
     ax.set_title("Accuracy against always predicting the majority class")
     ax.set_xlabel("chunk")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
 
     ax = axes[1, 0]
     pre = [(m["chunk_id"], m["prequential"]) for m in models if m.get("prequential")]
@@ -201,16 +230,11 @@ def plot_learning_curve(models: list[dict[str, Any]], out: Path) -> Path:
     ax.set_title("Prequential score: model k tested on chunk k+1 before training on it")
     ax.set_xlabel("chunk")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
 
     ax = axes[1, 1]
     ax.bar(chunks, [m["fit_seconds"] for m in models], color="tab:green")
     ax.set_title("Fit time per chunk")
     ax.set_xlabel("chunk")
     ax.set_ylabel("seconds")
-
-    model, strategy = models[0]["model"], models[0]["strategy"]
-    fig.suptitle(f"defectops incremental learning: model {model}, strategy {strategy}")
-    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return out
+    return fig
