@@ -122,3 +122,11 @@ def test_the_learning_curve_rings_the_champion_and_says_what_a_cross_means() -> 
         assert crosses[0].get_offsets().tolist() == [[3.0, 0.78]]
     finally:
         plt.close(fig)
+
+
+def test_rollback_asks_why_as_promote_does(tmp_path: Path) -> None:
+    for args in (("rollback",), ("promote", "1")):
+        result = invoke(*args, "--artifacts", tmp_path / "artifacts")
+        assert result.exit_code == 2, (args, result.output)
+        assert "--reason" in result.output
+    assert not (tmp_path / "artifacts").exists()  # refused before anything was opened

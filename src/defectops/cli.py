@@ -819,7 +819,7 @@ def promote(
 
 @command()
 def rollback(
-    reason: Annotated[str, typer.Option(help="Why: recorded in the history.")] = "rollback",
+    reason: ReasonOpt,
     artifacts: ArtifactsOpt = None,
     tracking_uri: TrackingOpt = None,
     config: ConfigOpt = None,
