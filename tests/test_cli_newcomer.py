@@ -1,5 +1,5 @@
 """What a new user sees: the version, progress in a log, a rerun that retrains nothing, tables
-that fit 80 columns, and each version's role apart from the gate's verdict."""
+that fit 80 columns, roles from the history, a learning curve that says what it marks."""
 
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ def test_a_log_gets_a_line_per_chunk_and_a_rerun_says_it_retrained_nothing(
     said = " ".join(second.stdout.split())  # lines wrap at the log's 100 columns
     assert f"chunks 1-{len(hold)} were trained by an earlier run" in said
     assert "nothing was retrained" in said
+
+    # the registered versions, in an 80-column terminal: every cell whole
+    console = Console(width=80, record=True, force_terminal=True)
+    original, cli.console = cli.console, console
+    try:
+        assert invoke("models", "--artifacts", tmp_path / "artifacts").exit_code == 0
+    finally:
+        cli.console = original
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "champion" in text and "production" in text
 
 
 def test_the_run_table_keeps_production_whole_in_80_columns() -> None:

@@ -779,7 +779,7 @@ def registry_from(artifacts: Path | None, tracking_uri: str | None, config: Path
 def models(
     artifacts: ArtifactsOpt = None, tracking_uri: TrackingOpt = None, config: ConfigOpt = None
 ) -> None:
-    """List every registered model version: chunk, status, PR-AUC, F1, created, aliases."""
+    """List every registered model version: chunk, gate status, PR-AUC, F1, created, aliases."""
     from datetime import UTC, datetime
 
     registry = registry_from(artifacts, tracking_uri, config)
@@ -788,10 +788,11 @@ def models(
         console.print("no registered models yet; run `defectops run` first")
         return
     table = Table(title=f"registered model {registry.tracker.model_name}", title_justify="left")
-    for column in ("version", "chunk", "status", "PR-AUC", "F1", "created", "aliases"):
+    # 80 columns hold every cell whole: a short header for the version, minutes for the time
+    for column in ("ver", "chunk", "status", "PR-AUC", "F1", "created (UTC)", "aliases"):
         table.add_column(column, no_wrap=True)
     for v in versions:
-        created = datetime.fromtimestamp(v.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        created = datetime.fromtimestamp(v.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(
             v.version,
             str(v.chunk_id or "-"),
