@@ -163,6 +163,22 @@ def test_registry_lists_unreadable_metadata_and_keeps_the_rest(tree, tmp_path):
     assert view["champion"]["version"] == "6"
 
 
+def test_run_summary_reads_the_reports_where_the_settings_put_them(tree, tmp_path):
+    """With ``reports:`` set elsewhere, the run summary comes from there (it was empty)."""
+    copy = tmp_path / "artifacts"
+    shutil.copytree(tree.artifacts, copy, ignore=shutil.ignore_patterns("reports"))
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(tree.artifacts / "reports", elsewhere)
+    settings = tree_settings(copy, tree.data, reports=elsewhere)
+    with TestClient(create_app(settings, poll_interval=None)) as c:
+        run = c.get("/api/registry").json()["run"]
+    assert (run["chunk_size"], run["training_rows"], run["gate_rule"]) == (
+        500,
+        3000,
+        "non-inferiority",
+    )
+
+
 def test_registry_after_real_rollbacks(tmp_path):
     """Roll back twice through the service: roles, champion card and target follow the history."""
     tree = build_tree(tmp_path)

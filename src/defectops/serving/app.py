@@ -765,7 +765,9 @@ def create_app(
             "rolled_back_to": str(target.get("version")),
         }
 
-    register_dashboard(app, artifacts=artifacts, holder=holder, live=live)
+    register_dashboard(
+        app, artifacts=artifacts, holder=holder, live=live, reports=settings.reports_dir
+    )
     register_docs(app)
 
     # -- OpenAPI from the current champion ---------------------------------------------------------

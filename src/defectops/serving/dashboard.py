@@ -238,11 +238,18 @@ def learning_curve(
     }
 
 
-def run_summary(artifacts: Path, models: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The last run's settings and data, from its report; what the models say while it runs."""
+def run_summary(
+    artifacts: Path, models: list[dict[str, Any]], reports: Path | None = None
+) -> dict[str, Any] | None:
+    """The last run's settings and data, from its report; what the models say while it runs.
+
+    ``reports``: where the run wrote its reports (the ``reports`` setting; default
+    ``artifacts/reports``).
+    """
     if not models:
         return None
-    report = _read_json(Path(artifacts) / "reports" / TRAINING_REPORT) or {}
+    reports = Path(reports) if reports is not None else Path(artifacts) / "reports"
+    report = _read_json(reports / TRAINING_REPORT) or {}
     state = _read_json(Path(artifacts) / "run_state.json") or {}
     # the report is written when a run ends: one of an earlier run says nothing of these models
     reported = [str(m.get("version")) for m in report.get("models") or []]
@@ -268,6 +275,7 @@ def registry_view(
     artifacts: Path,
     served: dict[str, Any] | None,
     *,
+    reports: Path | None = None,
     loaded_at: str | None = None,
     load_error: str | None = None,
 ) -> dict[str, Any]:
@@ -280,7 +288,7 @@ def registry_view(
     models, problems = read_models(artifacts)
     history = read_history(artifacts)
     version = str(served.get("version", served.get("chunk_id"))) if served else None
-    run = run_summary(artifacts, models)
+    run = run_summary(artifacts, models, reports)
     champion_history = [e for e in history if e.get("alias") == "champion"]
     target = previous_champion(history, version) if version is not None else None
     return finite(
@@ -321,7 +329,12 @@ def static_text(name: str) -> str:
 
 
 def register_dashboard(
-    app: FastAPI, *, artifacts: Path, holder: ModelHolder, live: LiveStats
+    app: FastAPI,
+    *,
+    artifacts: Path,
+    holder: ModelHolder,
+    live: LiveStats,
+    reports: Path | None = None,
 ) -> None:
     """Add the page, its two files and ``/api/registry`` + ``/api/live`` to ``app``.
 
@@ -356,6 +369,7 @@ def register_dashboard(
             registry_view,
             artifacts,
             loaded.metadata if loaded else None,
+            reports=reports,
             loaded_at=loaded.loaded_at if loaded else None,
             load_error=holder.last_error,
         )
