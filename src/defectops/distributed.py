@@ -51,13 +51,10 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
-import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -95,13 +92,14 @@ from defectops.data.validation import (
 )
 from defectops.engine import DASK_CONFIG
 from defectops.errors import UserError
+from defectops.staging import Staging
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
     from defectops.features import FeatureBuilder, NumericMoments
     from defectops.models import DefectClassifier
-    from defectops.pipeline import PreparedData, RunResult
+    from defectops.prepared import PreparedData, RunResult
 
 #: rows read on the client to decide column roles (the local engine looks at 2,000 values a column)
 SCHEMA_SAMPLE_ROWS = 10_000
@@ -112,76 +110,6 @@ NUNIQUE_ROWS = 1_000_000
 
 
 # -- rows on the cluster --------------------------------------------------------------------------
-
-
-class Staging:
-    """A directory of staged partitions: the validated rows of one data set, as Parquet files.
-
-    Rows wait here between steps instead of in the workers' memory, so a worker holds only the
-    partitions its current tasks read and the chunk it trains on: its memory follows the chunk
-    size and the partition size, not the data. The directory lives under ``root`` (which every
-    worker and this process must reach: the same storage ``--data`` is on, on a cluster of many
-    machines) and is removed when no frame uses it any more, or when this process exits. A
-    directory left by a killed process is removed by the next one that stages on the same host.
-    """
-
-    def __init__(self, root: Path) -> None:
-        root = Path(root).resolve()
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            _remove_abandoned(root)
-            self.path = Path(
-                tempfile.mkdtemp(prefix=f"{socket.gethostname()}-{os.getpid()}-", dir=root)
-            )
-        except OSError as exc:
-            raise UserError(
-                f"staging directory {root}: cannot write there ({exc.strerror or exc}); "
-                "set staging: in the config (or DEFECTOPS_STAGING) to a writable directory"
-            ) from None
-        self._remove = weakref.finalize(self, shutil.rmtree, str(self.path), True)
-        self._sets = itertools.count()
-
-    def __enter__(self) -> Staging:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @classmethod
-    def of(cls, settings: Settings) -> Staging:
-        return cls(settings.staging or settings.artifacts / ".staging")
-
-    def new_set(self, kind: str) -> str:
-        """A name for one more set of staged partitions (validated rows, a sorted copy, ...)."""
-        return f"{kind}-{next(self._sets)}"
-
-    def file(self, name: str, index: int) -> str:
-        """Where partition ``index`` of the set ``name`` is staged."""
-        return str(self.path / name / f"part-{index:05d}.parquet")
-
-    def close(self) -> None:
-        """Remove the files now (frames still using them can no longer be read)."""
-        self._remove()
-
-
-def _remove_abandoned(root: Path) -> None:
-    """Staging directories of this host whose process is gone (killed before it cleaned up)."""
-    host = socket.gethostname()
-    for path in root.iterdir():
-        owner, _, rest = path.name.rpartition("-")
-        owner_host, _, pid = owner.rpartition("-")
-        if owner_host == host and pid.isdigit() and rest and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -384,6 +312,16 @@ class DistributedFrame:
             frames.append(self.client.submit(_apply, part, _slice, start=0, end=take).result())
             have += length
         return pd.concat(frames, ignore_index=True) if frames else self.meta.copy()
+
+    def fit_classifier(
+        self, model: DefectClassifier, y: Any, init_model: DefectClassifier | None = None
+    ) -> DefectClassifier:
+        """:meth:`DefectClassifier.fit` on these rows (see :func:`fit_distributed`)."""
+        return fit_distributed(model, self, y, init_model=init_model)
+
+    def classifier_scores(self, model: DefectClassifier) -> np.ndarray:
+        """``model``'s defect probability of every row, computed where the rows are."""
+        return decision_scores(model, self)
 
     def gather(self) -> pd.DataFrame:
         """All rows in one pandas frame on the client: only for rows known to be few."""
@@ -979,7 +917,8 @@ def prepare_distributed(
 ) -> PreparedData:
     """:func:`~defectops.pipeline.prepare` on the cluster: the same checks and hold-out rows,
     staged in ``staging`` (by default a :class:`Staging` of their own)."""
-    from defectops.pipeline import PreparedData, check_prepared, holdout_of
+    from defectops.pipeline import check_prepared, holdout_of
+    from defectops.prepared import PreparedData
 
     if settings.data is None:
         raise UserError("no data file given; pass --data FILE (or set data: in the config)")

@@ -237,7 +237,7 @@ def _staging(settings: Settings, client: Client | None) -> AbstractContextManage
     """Where a batch's rows wait on the cluster (none on the local engine)."""
     if client is None:
         return nullcontext()
-    from defectops.distributed import Staging
+    from defectops.staging import Staging
 
     return Staging.of(settings)
 

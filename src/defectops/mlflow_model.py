@@ -31,7 +31,7 @@ class DefectModel(PythonModel):
         import json
 
         from defectops.data.schema import DataSchema
-        from defectops.registry import load_verified
+        from defectops.model_files import load_verified
 
         path = Path(context.artifacts["classifier"])
         expected = {"model_sha256": context.model_config["model_sha256"]}

@@ -69,7 +69,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,6 @@ from defectops.tree_scorer import TreeScorer, compile_trees
 if TYPE_CHECKING:
     from defectops.config import Settings
     from defectops.data.schema import DataSchema
-    from defectops.distributed import DistributedFrame
 
 MODEL_NAMES: tuple[str, ...] = ("gbm", "seed-ensemble", "logreg")
 WARM_START_MODELS: tuple[str, ...] = ("gbm", "logreg")
@@ -166,6 +165,21 @@ class CalibratedBooster:
         return np.column_stack([1.0 - p, p])
 
 
+@runtime_checkable
+class RowsElsewhere(Protocol):
+    """Rows held by another engine, which fits and scores a classifier where they are.
+
+    :class:`~defectops.distributed.DistributedFrame` is one; this module knows it only by this
+    protocol, so the model does not depend on the engine.
+    """
+
+    def fit_classifier(
+        self, model: DefectClassifier, y: Any, init_model: DefectClassifier | None
+    ) -> DefectClassifier: ...
+
+    def classifier_scores(self, model: DefectClassifier) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class FitRecord:
     """How a model was fitted: its lineage, kept in the model's metadata and in MLflow.
@@ -230,15 +244,14 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
     ) -> DefectClassifier:
         """Fit on ``X``/``y`` (0/1), continuing ``init_model`` when given (warm start).
 
-        ``X`` may be a :class:`~defectops.distributed.DistributedFrame` (rows on a Dask cluster;
+        ``X`` may be rows another engine holds (:class:`RowsElsewhere`: the Dask engine's
+        :class:`~defectops.distributed.DistributedFrame`, rows on a cluster;
         ``gbm`` only): the same procedure then runs with xgboost's Dask estimator, see
         :func:`defectops.distributed.fit_distributed`.
         """
         self._check_params()
-        if _is_distributed(X):
-            from defectops.distributed import fit_distributed
-
-            return fit_distributed(self, X, y, init_model=init_model)
+        if _is_elsewhere(X):
+            return X.fit_classifier(self, y, init_model)
         if not isinstance(X, pd.DataFrame):
             raise UserError(f"training data must be a pandas DataFrame (got {type(X).__name__})")
         target = _binary_target(y, len(X))
@@ -637,10 +650,8 @@ class DefectClassifier(ClassifierMixin, BaseEstimator):
         """The defect probability of each row (what ``threshold_`` is compared with)."""
         if not hasattr(self, "estimator_"):
             raise NotFittedError("this DefectClassifier is not fitted yet; call fit first")
-        if _is_distributed(X):
-            from defectops.distributed import decision_scores
-
-            return decision_scores(self, X)
+        if _is_elsewhere(X):
+            return X.classifier_scores(self)
         return _defect_column(self.estimator_, self.features_.transform(X))
 
     def predict_with_threads(self, n: int) -> DefectClassifier:
@@ -775,13 +786,11 @@ def cross_fit_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarr
     return list(splitter.split(np.zeros(len(y)), y))
 
 
-def _is_distributed(X: Any) -> TypeGuard[DistributedFrame]:
-    """Rows on a Dask cluster (:class:`~defectops.distributed.DistributedFrame`)."""
+def _is_elsewhere(X: Any) -> TypeGuard[RowsElsewhere]:
+    """Rows another engine holds (the Dask engine's frame), not a local frame or array."""
     if isinstance(X, pd.DataFrame | np.ndarray):
         return False
-    from defectops.distributed import DistributedFrame
-
-    return isinstance(X, DistributedFrame)
+    return isinstance(X, RowsElsewhere)
 
 
 def _binary_target(y: Any, n_rows: int) -> np.ndarray:

@@ -38,7 +38,6 @@ from defectops.config import Settings
 from defectops.data.io import frame_sha256, read_raw
 from defectops.data.schema import DataSchema, line_differences
 from defectops.data.validation import (
-    ValidationResult,
     reference_profile,
     require_valid_rows,
     validate,
@@ -50,6 +49,7 @@ from defectops.evaluation import classification_metrics
 from defectops.holdout import Holdout, choose_holdout
 from defectops.monitoring.profile import PROFILED_SCORES, build_profile
 from defectops.monitoring.sketch import distributed_profile
+from defectops.prepared import PreparedData, RunResult
 
 PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
 LOCATION_SETTINGS = frozenset(
@@ -67,30 +67,6 @@ LOCATION_SETTINGS = frozenset(
 #: where a run computes, not what it computes: left out of the config hash (and so of the run
 #: key), which stay what they were before the engine existed
 EXECUTION_SETTINGS = frozenset({"engine", "scheduler", "staging"})
-
-
-@dataclass
-class PreparedData:
-    """Validated training rows in order, the fixed hold-out, and where each came from."""
-
-    validation: ValidationResult
-    train: pd.DataFrame
-    holdout: pd.DataFrame
-    holdout_source: str
-    holdout_validation: ValidationResult | None = None
-    choice: Holdout | None = None
-
-    @property
-    def schema(self) -> DataSchema:
-        return self.validation.schema
-
-
-@dataclass
-class RunResult:
-    models: list[dict[str, Any]]
-    champion: dict[str, Any] | None
-    report: dict[str, Any]
-    paths: dict[str, Path]
 
 
 # -- data preparation -----------------------------------------------------------------------------

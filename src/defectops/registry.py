@@ -16,21 +16,18 @@ refuses a file that does not match.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 from defectops import atomic, failpoints
 from defectops.config import Settings
 from defectops.errors import IntegrityError, UserError
 from defectops.history import append_history, previous_champion, read_history
+from defectops.model_files import dump_model, file_sha256, load_verified
 from defectops.tracking import CHALLENGER, CHAMPION
 
 MODELS_DIR = "incremental_models"
@@ -39,14 +36,6 @@ PREVIOUS_RUNS_DIR = "previous_runs"
 PRODUCTION_DIR = "production"
 METADATA = "metadata.json"
 SCHEMA = "feature_schema.json"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -139,37 +128,6 @@ class LocalRegistry:
                 f"or pass --artifacts pointing at a trained project"
             )
         return load_verified(self.production_dir / metadata["model_file"], metadata), metadata
-
-
-def dump_model(model: Any, path: Path) -> None:
-    """Pickle ``model`` so that equal models give equal bytes, whichever process fitted them.
-
-    Pickle's memo records objects by identity, so whether two equal strings happen to be one
-    object changes the file; the memo-free ("fast") mode writes values only. Models with
-    reference cycles cannot be written that way and fall back to joblib. ``joblib.load`` reads
-    both.
-    """
-    try:
-        with open(path, "wb") as handle:
-            pickler = pickle.Pickler(handle, protocol=5)
-            pickler.fast = True
-            pickler.dump(model)
-    except (ValueError, RecursionError):
-        joblib.dump(model, path)
-
-
-def load_verified(path: Path, metadata: dict[str, Any]) -> Any:
-    """Load a model file only if its sha256 matches the one recorded when it was written."""
-    if not path.is_file():
-        raise UserError(f"model file {path} is missing")
-    actual = file_sha256(path)
-    if actual != metadata.get("model_sha256"):
-        raise IntegrityError(
-            f"model file {path} does not match its recorded sha256 "
-            f"({actual[:12]}... != {str(metadata.get('model_sha256'))[:12]}...); "
-            "refusing to load it"
-        )
-    return joblib.load(path)
 
 
 class ModelRegistry:

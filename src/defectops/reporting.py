@@ -19,7 +19,7 @@ from defectops.evaluation import LABELS, LOWER_IS_BETTER, METRICS
 from defectops.gate import PRODUCTION
 
 if TYPE_CHECKING:
-    from defectops.pipeline import PreparedData
+    from defectops.prepared import PreparedData
 
 TRAINING_REPORT = "incremental_training_report.json"
 EVALUATION_REPORT = "model_evaluation.json"

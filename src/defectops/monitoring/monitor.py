@@ -243,8 +243,8 @@ def monitor_batch(
         _check_rows(data, rows_read, rows_kept)
         summary = summarise_batch(result.frame, champion)
     else:
-        from defectops.distributed import Staging
         from defectops.distributed_batch import check_batch
+        from defectops.staging import Staging
 
         with Staging.of(settings) as staging:
             checked = check_batch(
