@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from defectops import atomic
+from defectops import atomic, failpoints
 from defectops.config import Settings
 from defectops.evaluation import METRICS
 
@@ -139,9 +139,8 @@ class Tracker:
                 self.client.set_terminated(existing.run_id, status="FINISHED")
             return existing.version
         child_id = self.find_run(run_key=run_key, chunk=str(chunk))
-        if child_id is not None and not self.client.get_run(child_id).data.metrics:
-            # made by a run killed before it logged anything: log it now
-            self._log_chunk_data(child_id, parent_id, metadata)
+        if child_id is not None:  # made by a run killed part-way: log what it did not
+            self._complete_chunk_data(child_id, parent_id, metadata)
         if child_id is None:
             child = self.client.create_run(
                 self.experiment_id(),
@@ -178,7 +177,24 @@ class Tracker:
         metrics = _chunk_metrics(metadata)
         self._log_params(child_id, _chunk_params(metadata))
         self._log_metrics(child_id, metrics)
+        failpoints.reached("tracking:after-child-metrics")
         self._log_metrics(parent_id, metrics, step=int(metadata["chunk_id"]))
+
+    def _complete_chunk_data(self, child_id: str, parent_id: str, metadata: dict[str, Any]) -> None:
+        """What :meth:`_log_chunk_data` had not logged when its run was killed, and only that.
+
+        Each of its three calls is one atomic batch; the child's metrics say whether the first
+        two landed, the parent's ``promoted`` point at this step whether the last one did (a
+        point logged twice would draw the learning curve twice).
+        """
+        metrics = _chunk_metrics(metadata)
+        chunk = int(metadata["chunk_id"])
+        if not self.client.get_run(child_id).data.metrics:
+            self._log_params(child_id, _chunk_params(metadata))
+            self._log_metrics(child_id, metrics)
+        steps = {m.step for m in self.client.get_metric_history(parent_id, "promoted")}
+        if chunk not in steps:
+            self._log_metrics(parent_id, metrics, step=chunk)
 
     def _log_model(
         self,
