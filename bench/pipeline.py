@@ -20,7 +20,7 @@ import numpy as np
 
 from defectops.config import load_settings
 from defectops.data.simulate import write_demo_data
-from defectops.pipeline import run_pipeline
+from defectops.run import run_pipeline
 
 DEFAULT_RUNS = [
     "gbm:expanding",

@@ -43,8 +43,8 @@ from defectops.data.io import read_raw
 from defectops.data.simulate import DEMO_HOLDOUT_ROWS, DEMO_ROWS, SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.models import choose_threshold
-from defectops.pipeline import run_pipeline
 from defectops.predict import Champion
+from defectops.run import run_pipeline
 
 THRESHOLD = load_settings(environ={}).threshold  # the project's own threshold rule
 

@@ -35,8 +35,8 @@ from typing import Any
 from defectops.config import load_settings
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.pipeline import run_pipeline
 from defectops.predict import Champion
+from defectops.run import run_pipeline
 from defectops.serving import create_app
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from defectops.config import Settings, load_settings
-from defectops.pipeline import run_pipeline
+from defectops.run import run_pipeline
 from registry_fixtures import CHUNK_SIZE, LineData, free_port, write_line_data
 
 PROMOTED = [1, 2, 4, 5, 6]

@@ -37,9 +37,9 @@ from defectops.data.validation import validate
 from defectops.features import FeatureBuilder
 from defectops.gate import PRODUCTION
 from defectops.monitoring.sketch import _first_pass as first_pass
-from defectops.pipeline import run_pipeline
 from defectops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry import LocalRegistry, load_verified
+from defectops.run import run_pipeline
 from partitioned import write_parts
 
 TRAIN_ROWS = 3_000

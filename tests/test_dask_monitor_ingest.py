@@ -23,9 +23,8 @@ from defectops import engine
 from defectops.config import Settings, load_settings
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.ingest import ingest_batch
-from defectops.monitoring.monitor import monitor_batch
-from defectops.pipeline import run_pipeline
 from defectops.registry import LocalRegistry
+from defectops.run import monitor_batch, run_pipeline
 from defectops.store import DataStore
 from partitioned import write_parts
 

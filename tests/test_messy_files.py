@@ -422,7 +422,7 @@ def test_defects_only_early_in_an_ordered_file_still_run_by_default(tmp_project:
 def loop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A champion trained on 0/1 labels, and the rows that come after it."""
     from defectops.data.simulate import SimulationSpec, simulate
-    from defectops.pipeline import run_pipeline
+    from defectops.run import run_pipeline
 
     root = tmp_path_factory.mktemp("loop")
     frame, _ = simulate(SimulationSpec(rows=2_400, seed=4))
@@ -523,7 +523,7 @@ def test_a_marker_in_a_requests_categorical_field_is_missing_as_in_training(
     from fastapi.testclient import TestClient
 
     from defectops.data.simulate import SimulationSpec, simulate
-    from defectops.pipeline import run_pipeline
+    from defectops.run import run_pipeline
     from defectops.serving import create_app
 
     frame, _ = simulate(SimulationSpec(rows=1_500, seed=9))

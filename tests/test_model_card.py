@@ -20,8 +20,8 @@ from defectops.model_card import (
     update_readme,
     write_model_card,
 )
-from defectops.pipeline import run_pipeline
 from defectops.registry import file_sha256
+from defectops.run import run_pipeline
 
 MODEL_SHA = "8467e2bc4756c42b6aa15f5022e0c081d4e21c80abf9d93fab12c55e61d81aab"
 DATA_SHA = "fccf36ee592c002a65452684d868725932b8843f8936c612706380ab8784a571"

@@ -25,7 +25,7 @@ from defectops.errors import UserError
 from defectops.monitoring.drift import compare
 from defectops.monitoring.monitor import ChampionView, drift_report, monitor_batch
 from defectops.monitoring.profile import build_profile, numeric_profile, psi
-from defectops.pipeline import run_pipeline
+from defectops.run import run_pipeline
 from registry_fixtures import defectops_cmd
 
 TRAIN_ROWS = 12_000

@@ -15,9 +15,10 @@ from defectops.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.errors import UserError
 from defectops.gate import LOCAL_ONLY, PRODUCTION
-from defectops.pipeline import chunk_bounds, run_pipeline
+from defectops.pipeline import chunk_bounds
 from defectops.predict import predict_file
 from defectops.registry import LocalRegistry
+from defectops.run import run_pipeline
 
 TRAIN_ROWS = 6_000
 HOLDOUT_ROWS = 3_000

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from defectops.config import Settings, load_settings
 from defectops.data.io import read_table, write_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.pipeline import run_pipeline
 from defectops.predict import Champion
 from defectops.registry import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
+from defectops.run import run_pipeline
 from defectops.serving import create_app
 
 TOKEN = "s3cret-token"

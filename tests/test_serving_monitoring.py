@@ -32,9 +32,9 @@ from defectops.data.schema import category_text
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.data.validation import validate
 from defectops.monitoring.monitor import monitor_batch
-from defectops.pipeline import run_pipeline
 from defectops.predict import Champion
 from defectops.registry import METADATA, SCHEMA, LocalRegistry
+from defectops.run import run_pipeline
 from defectops.serving import create_app
 from defectops.serving.monitor import MIN_ROWS, SCORE_EDGES
 from defectops.serving.request_log import RESULT_COLUMNS, RequestLog

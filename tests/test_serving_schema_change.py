@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from defectops.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.pipeline import run_pipeline
 from defectops.predict import Champion
 from defectops.registry import PRODUCTION_DIR
+from defectops.run import run_pipeline
 from defectops.serving import create_app
 
 TOKEN = "schema-change-token"

@@ -336,7 +336,7 @@ def run_and_show(settings: Settings) -> None:
     """Run the pipeline with a progress bar per chunk, then print the table of models."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from defectops.pipeline import run_pipeline
+    from defectops.run import run_pipeline
 
     with Progress(
         "[progress.description]{task.description}",
@@ -596,7 +596,8 @@ def monitor(
 ) -> None:
     """Compare a batch with the champion's training profile: PSI, KS, unseen values, scores."""
     from defectops.engine import engine_client
-    from defectops.monitoring.monitor import DRIFT_EXIT_CODE, monitor_batch, reached
+    from defectops.monitoring.monitor import DRIFT_EXIT_CODE, reached
+    from defectops.run import monitor_batch
 
     _check_fail_on(fail_on)
     settings = settings_from(config, artifacts=artifacts, engine=engine, scheduler=scheduler)

@@ -970,8 +970,9 @@ def run_distributed(
     *,
     on_chunk: Callable[[dict[str, Any], int], None] | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
+    store_rows: Any = None,
 ) -> RunResult:
-    """:func:`~defectops.pipeline.run_pipeline` with the rows on a Dask cluster.
+    """:func:`~defectops.run.run_pipeline` with the rows on a Dask cluster.
 
     The training loop, gate, registry and reports are the local ones; only where rows are read,
     fitted and scored differs (see the module docstring).
@@ -994,7 +995,7 @@ def run_distributed(
             on_data(data)
         build_model(settings, data.schema)
         with RunLock(settings.artifacts, purpose="run"):
-            return _run_locked(settings, data, on_chunk)
+            return _run_locked(settings, data, on_chunk, store_rows)
 
 
 # -- training and scoring -------------------------------------------------------------------------

@@ -35,9 +35,10 @@ import pandas as pd
 
 from defectops.config import Settings
 from defectops.data.schema import DataSchema
-from defectops.data.validation import merge_counts, usable_counts
-from defectops.distributed import DistributedFrame, Staging, _rows_of, validate_distributed
-from defectops.monitoring.monitor import BatchSummary, ChampionView, summarise_batch
+from defectops.data.validation import merge_counts, require_valid_rows, usable_counts
+from defectops.distributed import DistributedFrame, _rows_of, validate_distributed
+from defectops.monitoring.monitor import BatchSummary, ChampionView, report_batch, summarise_batch
+from defectops.staging import Staging
 from defectops.store import DataStore
 
 
@@ -128,3 +129,31 @@ def _labelled(part: pd.DataFrame, name: str) -> int:
 
 def _write_part(part: Any, index: int, first_row: int, store: DataStore, batch_id: str) -> str:
     return str(store.write_part(batch_id, index, _rows_of(part), first_row))
+
+
+def store_cluster_rows(
+    frame: DistributedFrame, schema: DataSchema, key: str, store: Any, name: str
+) -> None:
+    """A back-fill's validated rows on the cluster as one stored batch: each worker writes the
+    partitions it holds (``pipeline.record_backfill``'s writer for the Dask engine)."""
+    ClusterBatch(frame, schema, frame.meta.iloc[:0], len(frame), key).write_store(store, name)
+
+
+def monitor_batch_on_cluster(
+    settings: Settings, data: Path, client: Any, *, name: str | None = None
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """:func:`~defectops.monitoring.monitor.monitor_batch` with the batch on the cluster:
+    validated, scored and summarised partition by partition; the report is the same."""
+    champion = ChampionView.load(settings.artifacts)
+    with Staging.of(settings) as staging:
+        checked = check_batch(
+            data,
+            settings,
+            client,
+            schema=champion.schema,
+            reference=champion.reference,
+            staging=staging,
+        )
+        require_valid_rows(str(data), checked.rows_read, checked.rows)
+        counts = (checked.rows_read, checked.rows, checked.sha256)
+        return report_batch(settings, data, champion, checked.summary(champion), counts, name=name)

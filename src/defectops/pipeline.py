@@ -195,25 +195,16 @@ def training_rows(
 # -- the loop -------------------------------------------------------------------------------------
 
 
-def run_pipeline(
+def run_local(
     settings: Settings,
     *,
     on_chunk: Callable[[dict[str, Any], int], None] | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
 ) -> RunResult:
-    """Train, score, gate and record one model per chunk; write the reports.
-
-    Holds the artifact directory's lock for the whole run. A run killed at any point resumes
-    after its last completed chunk when started again with the same config and data (same run
-    key), and ends in the same registry state as an uninterrupted run.
-    """
+    """:func:`defectops.run.run_pipeline` with the rows in this process (the local engine)."""
     from defectops.lock import RunLock
     from defectops.models import build_model
 
-    if settings.engine == "dask":
-        from defectops.distributed import run_distributed
-
-        return run_distributed(settings, on_chunk=on_chunk, on_data=on_data)
     check_engine(settings)
     data = prepare(settings)
     check_same_line(settings, data.schema)
@@ -224,11 +215,18 @@ def run_pipeline(
         return _run_locked(settings, data, on_chunk)
 
 
+#: writes rows another engine holds as one stored batch: (rows, schema, run key, store, name)
+StoreRows = Callable[[Any, DataSchema, str, Any, str], None]
+
+
 def _run_locked(
     settings: Settings,
     data: PreparedData,
     on_chunk: Callable[[dict[str, Any], int], None] | None,
+    store_rows: StoreRows | None = None,
 ) -> RunResult:
+    """The training loop of both engines. ``store_rows``: how the engine that holds the rows
+    writes them to the data store (None: pandas rows, which the store writes itself)."""
     from defectops.registry import ModelRegistry, load_verified
     from defectops.reporting import write_run_reports
 
@@ -319,7 +317,7 @@ def _run_locked(
             on_chunk(stored, len(bounds))
 
     champion_meta = local.champion_metadata() if champion is not None else None
-    record_backfill(settings, data, key, champion_meta)
+    record_backfill(settings, data, key, champion_meta, store_rows)
     report, paths = write_run_reports(settings, models, champion_meta, data)
     registry.tracker.finish_run(
         state.parent_run_id, report["summary"], [*written.values(), *paths.values()]
@@ -330,7 +328,11 @@ def _run_locked(
 
 
 def record_backfill(
-    settings: Settings, data: PreparedData, key: str, champion: dict[str, Any] | None
+    settings: Settings,
+    data: PreparedData,
+    key: str,
+    champion: dict[str, Any] | None,
+    store_rows: StoreRows | None = None,
 ) -> None:
     """Put the back-fill's validated rows in the data store, first in its history, so that
     ``ingest`` learns from them as from every stored batch (expanding: all of them; sliding:
@@ -347,12 +349,10 @@ def record_backfill(
     frame = data.validation.frame
     if isinstance(frame, pd.DataFrame):
         store.write_batch(name, frame)
-    else:  # rows on the cluster: each worker writes its partitions
-        from defectops.distributed_batch import ClusterBatch
-
-        ClusterBatch(frame, data.schema, frame.meta.iloc[:0], len(frame), key).write_store(
-            store, name
-        )
+    else:  # rows another engine holds: it writes them (on a cluster, each worker its part)
+        if store_rows is None:
+            raise TypeError(f"rows of type {type(frame).__name__} need the engine's store_rows")
+        store_rows(frame, data.schema, key, store, name)
     for earlier in [b for b in manifest.batches if b.batch_id.startswith("backfill-")]:
         kept = Path(settings.artifacts) / "previous_runs" / earlier.batch_id
         kept.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,9 +28,6 @@ from defectops.errors import UserError
 from defectops.evaluation import bootstrap_interval, classification_metrics
 from defectops.monitoring.drift import STATUSES, BatchCounts, compare_counts, summarise
 from defectops.registry import LocalRegistry
-
-if TYPE_CHECKING:
-    from distributed import Client
 
 #: exit code of ``monitor --fail-on`` when the batch reached that level
 DRIFT_EXIT_CODE = 3
@@ -219,45 +216,45 @@ def write_drift_outputs(
 
 
 def monitor_batch(
-    settings: Settings, data: Path, *, name: str | None = None, client: Client | None = None
+    settings: Settings, data: Path, *, name: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Validate, score and compare one batch file; write its report and plot.
+    """Validate, score and compare one batch file in this process; write its report and plot.
 
-    With a Dask ``client`` the batch is validated, scored and summarised partition by partition
-    on the cluster (see :mod:`defectops.distributed_batch`); the report is the same.
+    :func:`defectops.run.monitor_batch` chooses this or the Dask engine's
+    :func:`~defectops.distributed_batch.monitor_batch_on_cluster`; the report is the same.
     """
     champion = ChampionView.load(settings.artifacts)
-    if client is None:
-        champion.model.predict_with_threads(os.cpu_count() or 1)
-        raw = read_raw(data)
-        result = validate(
-            raw,
-            settings,
-            schema=champion.schema,
-            reference=champion.reference,
-            source=str(data),
-            labels="optional",
-            describe=False,
-        )
-        rows_read, rows_kept, sha = len(raw), len(result.frame), frame_sha256(raw)
-        _check_rows(data, rows_read, rows_kept)
-        summary = summarise_batch(result.frame, champion)
-    else:
-        from defectops.distributed_batch import check_batch
-        from defectops.staging import Staging
+    champion.model.predict_with_threads(os.cpu_count() or 1)
+    raw = read_raw(data)
+    result = validate(
+        raw,
+        settings,
+        schema=champion.schema,
+        reference=champion.reference,
+        source=str(data),
+        labels="optional",
+        describe=False,
+    )
+    _check_rows(data, len(raw), len(result.frame))
+    summary = summarise_batch(result.frame, champion)
+    counts = (len(raw), len(result.frame), frame_sha256(raw))
+    return report_batch(settings, data, champion, summary, counts, name=name)
 
-        with Staging.of(settings) as staging:
-            checked = check_batch(
-                data,
-                settings,
-                client,
-                schema=champion.schema,
-                reference=champion.reference,
-                staging=staging,
-            )
-            rows_read, rows_kept, sha = checked.rows_read, checked.rows, checked.sha256
-            _check_rows(data, rows_read, rows_kept)
-            summary = checked.summary(champion)
+
+def report_batch(
+    settings: Settings,
+    data: Path,
+    champion: ChampionView,
+    summary: BatchSummary,
+    counts: tuple[int, int, str],
+    *,
+    name: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The drift report of a summarised batch, written with its plot; both engines end here.
+
+    ``counts``: rows read, rows kept, and the fingerprint of the rows as read.
+    """
+    rows_read, rows_kept, sha = counts
     batch = batch_name(data, name)
     report = drift_report_of(champion, summary, settings, batch=batch, source=str(data))
     report["rows_read"] = rows_read
