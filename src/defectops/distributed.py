@@ -1055,9 +1055,8 @@ def fit_distributed(
     model.n_train_rows_ = len(target)
     model.features_ = features
 
-    workers = None
-    Z_fit, fit_blocks = _feature_array(X_fit, features, workers)
-    Z_val, _ = _feature_array(X_val, features, workers)
+    Z_fit, fit_blocks = _feature_array(X_fit, features)
+    Z_val, _ = _feature_array(X_val, features)
     options = model._gbm_options(y_fit, early_stopping=True, warm=init is not None)
     options["n_jobs"] = None  # each worker uses the threads it has
     classifier = dxgb.DaskXGBClassifier(**options)
@@ -1065,8 +1064,8 @@ def fit_distributed(
     with xgboost.config_context(verbosity=0):  # passed on to the workers: no per-round chatter
         classifier.fit(
             Z_fit,
-            _label_array(X.client, y_fit, X_fit.lengths, workers),
-            eval_set=[(Z_val, _label_array(X.client, y_val, X_val.lengths, workers))],
+            _label_array(X.client, y_fit, X_fit.lengths),
+            eval_set=[(Z_val, _label_array(X.client, y_val, X_val.lengths))],
             xgb_model=init.estimator_.booster if init is not None else None,
             verbose=False,
         )
@@ -1128,14 +1127,11 @@ def _union_buckets(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.unique(np.concatenate(column)) for column in zip(*parts, strict=True)]
 
 
-def _feature_array(
-    frame: DistributedFrame, features: FeatureBuilder, workers: list[str] | None = None
-) -> tuple[Any, list[Future]]:
+def _feature_array(frame: DistributedFrame, features: FeatureBuilder) -> tuple[Any, list[Future]]:
     """The model matrix of every partition, as one dask array with known chunk sizes.
 
-    Each block is computed on ``workers`` when given; otherwise staged partitions are dealt
-    out to every worker by rows (so each boosts on a like share) and partitions in memory stay
-    where they are. Returns the array and its blocks' futures.
+    Staged partitions are dealt out to every worker by rows (so each boosts on a like share);
+    partitions in memory stay where they are. Returns the array and its blocks' futures.
     """
     import dask.array as da
 
@@ -1143,7 +1139,7 @@ def _feature_array(
     features_ref = client.scatter(features, broadcast=True, hash=False)
     futures = [
         client.submit(_apply, part, _transform, features=features_ref, workers=w, pure=False)
-        for part, w in zip(frame.parts, _placement(frame, workers), strict=True)
+        for part, w in zip(frame.parts, _placement(frame), strict=True)
     ]
     width = features.n_features_out_
     blocks = [
@@ -1153,10 +1149,8 @@ def _feature_array(
     return da.concatenate(blocks, axis=0), list(futures)
 
 
-def _placement(frame: DistributedFrame, workers: list[str] | None) -> list[list[str] | None]:
+def _placement(frame: DistributedFrame) -> list[list[str] | None]:
     """Per partition, the workers a task on it may run on (see ``_feature_array``)."""
-    if workers is not None:
-        return [workers] * len(frame.parts)
     everyone = sorted(frame.client.scheduler_info()["workers"])
     rows = dict.fromkeys(everyone, 0)
     out: list[list[str] | None] = []
@@ -1170,15 +1164,13 @@ def _placement(frame: DistributedFrame, workers: list[str] | None) -> list[list[
     return out
 
 
-def _label_array(
-    client: Client, y: np.ndarray, lengths: Sequence[int], workers: list[str] | None
-) -> Any:
-    """``y`` cut like the feature blocks; on ``workers`` when given, so the pairs stay there."""
+def _label_array(client: Client, y: np.ndarray, lengths: Sequence[int]) -> Any:
+    """``y`` cut like the feature blocks."""
     import dask.array as da
 
     bounds = np.cumsum([0, *lengths])
     pieces = [y[a:b] for a, b in itertools.pairwise(bounds)]
-    futures = client.scatter(pieces, workers=workers, hash=False)
+    futures = client.scatter(pieces, hash=False)
     return da.concatenate(
         [
             da.from_delayed(f, shape=(len(p),), dtype=y.dtype)
