@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data import io
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate

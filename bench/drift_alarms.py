@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
 from defectops.data.io import read_raw
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import reference_profile, validate
-from defectops.models import build_model
+from defectops.models.classifier import build_model
 from defectops.monitoring.drift import compare
 from defectops.monitoring.profile import build_profile
 

@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.io import write_table
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.monitoring.monitor import ChampionView, monitor_batch
+from defectops.monitoring.batch import ChampionView, monitor_batch
 from defectops.monitoring.profile import build_profile
-from defectops.run import run_pipeline
+from defectops.training.run import run_pipeline
 
 
 def main() -> None:

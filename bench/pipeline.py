@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.simulate import write_demo_data
-from defectops.run import run_pipeline
+from defectops.training.run import run_pipeline
 
 DEFAULT_RUNS = [
     "gbm:expanding",

@@ -38,13 +38,13 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, roc_auc_score
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.io import read_raw
 from defectops.data.simulate import DEMO_HOLDOUT_ROWS, DEMO_ROWS, SimulationSpec, simulate
 from defectops.data.validation import validate
-from defectops.models import choose_threshold
-from defectops.predict import Champion
-from defectops.run import run_pipeline
+from defectops.models.classifier import choose_threshold
+from defectops.ops.predict import Champion
+from defectops.training.run import run_pipeline
 
 THRESHOLD = load_settings(environ={}).threshold  # the project's own threshold rule
 

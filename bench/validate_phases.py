@@ -3,7 +3,8 @@ memory goes when it grows with the data.
 
     .venv/bin/python bench/validate_phases.py /tmp/defectops-scale/rows-20000000/train
 
-Runs :func:`~defectops.distributed.validate_distributed` on a LocalCluster of 2 worker processes
+Runs :func:`~defectops.engines.dask.frame.validate_distributed` on a LocalCluster of 2 worker
+processes
 (as ``--engine dask`` starts one) and samples every worker's RSS every 0.1 s, labelled by the step
 running then: ``validate`` (schema, then one read-validate-stage task per partition), ``in_order``
 (the order check, and a sort if needed), ``count_globally`` (distinct values and duplicate rows
@@ -25,9 +26,9 @@ from typing import Any
 
 import psutil
 
-from defectops import distributed
-from defectops.config import load_settings
-from defectops.engine import dask_client
+from defectops.core.config import load_settings
+from defectops.engines.dask import frame as distributed
+from defectops.engines.select import dask_client
 
 GIB = 2**30
 

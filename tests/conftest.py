@@ -15,10 +15,11 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give Prefect (optional, see ``defectops.flows``) a throw-away home before it is imported.
+    """Give Prefect (optional, see ``defectops.ops.flows``) a throw-away home before it is imported.
 
     Importing Prefect creates its home directory, and its settings are read at import, so this
-    must happen before collection imports ``defectops.flows``. Any ``PREFECT_*`` variables of the
+    must happen before collection imports ``defectops.ops.flows``. Any ``PREFECT_*`` variables of
+    the
     caller's (an API URL, a profile) are dropped so no test can reach a real Prefect server, and
     telemetry is off so nothing leaves the machine.
     """
@@ -45,7 +46,7 @@ def cluster() -> Iterator[str]:
     (pandas holds the GIL), and everything sent to a worker is pickled, as on a real cluster.
     """
     pytest.importorskip("distributed")
-    from defectops.engine import dask_client
+    from defectops.engines.select import dask_client
 
     with dask_client() as client:
         yield client.scheduler.address

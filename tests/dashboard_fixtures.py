@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from defectops.config import Settings, load_settings
-from defectops.run import run_pipeline
+from defectops.core.config import Settings, load_settings
+from defectops.training.run import run_pipeline
 from registry_fixtures import CHUNK_SIZE, LineData, free_port, write_line_data
 
 PROMOTED = [1, 2, 4, 5, 6]

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.registry import file_sha256
+from defectops.registry.local import file_sha256
 
 BIN = Path(sys.executable).parent
 CONSOLE_SCRIPT = BIN / "defectops"
@@ -96,7 +96,12 @@ def defectops_cmd(*args: str | Path) -> list[str]:
     """The installed console script, as a user would type it."""
     if CONSOLE_SCRIPT.exists():
         return [str(CONSOLE_SCRIPT), *(str(a) for a in args)]
-    return [sys.executable, "-c", "from defectops.cli import main; main()", *(str(a) for a in args)]
+    return [
+        sys.executable,
+        "-c",
+        "from defectops.cli.verbs import main; main()",
+        *(str(a) for a in args),
+    ]
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -632,7 +632,7 @@ def test_dockerignore_keeps_data_and_environments_out_but_a_champion_in() -> Non
         assert dockerignore_excludes(patterns, path), path
     for path in ("artifacts/incremental_models/model_01/m.joblib", "htmlcov/index.html"):
         assert dockerignore_excludes(patterns, path), path
-    for path in ("src/defectops/cli.py", "pyproject.toml", "docker/no-model/README.md"):
+    for path in ("src/defectops/cli/verbs.py", "pyproject.toml", "docker/no-model/README.md"):
         assert not dockerignore_excludes(patterns, path), path
     for path in ("artifacts/production/metadata.json", "ci-artifacts/production/m.joblib"):
         assert not dockerignore_excludes(patterns, path), path

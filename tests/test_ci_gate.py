@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from defectops.ci_gate import ACCEPTANCE_FAILED, evaluate_latest
-from defectops.cli import app
+from defectops.cli.verbs import app
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
+from defectops.ops.evaluate import ACCEPTANCE_FAILED, evaluate_latest
 from registry_fixtures import (
     alias_in_db,
     completed_chunks,

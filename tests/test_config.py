@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from defectops.config import Settings, load_settings
-from defectops.errors import UserError
+from defectops.core.config import Settings, load_settings
+from defectops.core.errors import UserError
 
 
 def write_yaml(path: Path, text: str) -> Path:

@@ -17,10 +17,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.models import CROSS_FIT_FOLDS, DefectClassifier, cross_fit_folds, tune_settings
-from defectops.run import run_pipeline
+from defectops.models.classifier import (
+    CROSS_FIT_FOLDS,
+    DefectClassifier,
+    cross_fit_folds,
+    tune_settings,
+)
+from defectops.training.run import run_pipeline
 
 
 def rows(n: int, seed: int, noise_labels: bool = False) -> tuple[pd.DataFrame, np.ndarray]:

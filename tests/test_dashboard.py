@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dashboard_fixtures import CHUNKS, PROMOTED, Tree, build_tree, tree_settings
-from defectops.config import load_settings
-from defectops.registry import METADATA, PRODUCTION_DIR
+from defectops.core.config import load_settings
+from defectops.registry.local import METADATA, PRODUCTION_DIR
 from defectops.serving import create_app
 from defectops.serving.dashboard import DASHBOARD_ROUTES, STATIC_TYPES, registry_view
 from defectops.serving.live import LiveStats, percentile

@@ -19,7 +19,7 @@ import pytest
 
 from cli_helpers import invoke
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.store import DataStore
+from defectops.data.store import DataStore
 from partitioned import write_parts
 
 pytest.importorskip("distributed")

@@ -28,18 +28,19 @@ pytest.importorskip("distributed")
 from distributed import Client
 
 from cli_helpers import assert_user_error, invoke
-from defectops import distributed as dist
-from defectops import engine, models
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.io import frame_sha256, read_raw, read_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
-from defectops.features import FeatureBuilder
-from defectops.gate import PRODUCTION
+from defectops.engines import select as engine
+from defectops.engines.dask import frame as dist
+from defectops.evaluation.gate import PRODUCTION
+from defectops.features.builder import FeatureBuilder
+from defectops.models.classifier import classifier as models
 from defectops.monitoring.sketch import _first_pass as first_pass
-from defectops.predict import PREDICTION, PROBABILITY, predict_file
-from defectops.registry import LocalRegistry, load_verified
-from defectops.run import run_pipeline
+from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
+from defectops.registry.local import LocalRegistry, load_verified
+from defectops.training.run import run_pipeline
 from partitioned import write_parts
 
 TRAIN_ROWS = 3_000

@@ -19,13 +19,13 @@ import pytest
 pytest.importorskip("distributed")
 
 from cli_helpers import assert_user_error, invoke
-from defectops import engine
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.ingest import ingest_batch
-from defectops.registry import LocalRegistry
-from defectops.run import monitor_batch, run_pipeline
-from defectops.store import DataStore
+from defectops.data.store import DataStore
+from defectops.engines import select as engine
+from defectops.ops.ingest import ingest_batch
+from defectops.registry.local import LocalRegistry
+from defectops.training.run import monitor_batch, run_pipeline
 from partitioned import write_parts
 
 TRAIN_ROWS = 4_000

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import reference_profile, validate
-from defectops.models import build_model
+from defectops.models.classifier import build_model
 from defectops.monitoring.drift import allowance_for, compare
 from defectops.monitoring.profile import build_profile
 

@@ -14,8 +14,8 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from defectops.errors import UserError
-from defectops.features import SMALL_BATCH, FeatureBuilder
+from defectops.core.errors import UserError
+from defectops.features.builder import SMALL_BATCH, FeatureBuilder
 
 NUMERIC = ["Air temperature [K]", "Torque [Nm]"]
 CATEGORICAL = ["machine_id", "operator_id", "shift"]
@@ -54,7 +54,7 @@ def builder(output: str = "sparse", **kwargs: object) -> FeatureBuilder:
 HASH_SCRIPT = textwrap.dedent(
     """
     import numpy as np, pandas as pd
-    from defectops.features import FeatureBuilder
+    from defectops.features.builder import FeatureBuilder
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "machine_id": [101, "M-7", None],
                           "operator_id": ["a", "b", "c"]})
     fb = FeatureBuilder(["x"], ["machine_id", "operator_id"]).fit(frame)

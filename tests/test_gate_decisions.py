@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from defectops.config import GateSettings
-from defectops.evaluation import weighted_pr_auc
-from defectops.gate import LOCAL_ONLY, PRODUCTION, Candidate, decide
+from defectops.core.config import GateSettings
+from defectops.evaluation.gate import LOCAL_ONLY, PRODUCTION, Candidate, decide
+from defectops.evaluation.metrics import weighted_pr_auc
 
 ACCEPTED = {"accuracy": 0.9, "mcc": 0.5}  # passes acceptance: only the comparison decides
 

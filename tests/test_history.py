@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from defectops.history import HISTORY_FILE, append_history, previous_champion, read_history
+from defectops.registry.history import HISTORY_FILE, append_history, previous_champion, read_history
 
 
 def champion(frm, to, action="gate"):

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
+from defectops.core.errors import UserError
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.errors import UserError
-from defectops.ingest import attach_labels, ingest_batch, retrain_decision
-from defectops.registry import LocalRegistry
-from defectops.store import BatchRecord, DataStore, Manifest
+from defectops.data.store import BatchRecord, DataStore, Manifest
+from defectops.ops.ingest import attach_labels, ingest_batch, retrain_decision
+from defectops.registry.local import LocalRegistry
 from registry_fixtures import defectops_cmd
 
 ROWS = 1_000

@@ -1,7 +1,7 @@
 """Kill ``defectops ingest`` with SIGKILL at six points, run it again, compare with a clean run.
 
 Each run is the real console script in a child process. ``DEFECTOPS_FAILPOINT`` names the point
-where the process kills itself (``defectops.failpoints``): before and after the batch's commit,
+where the process kills itself (``defectops.core.failpoints``): before and after the batch's commit,
 after the challenger's fit, after its registration, between the champion alias and the history
 entry, and before the pending work is cleared. The same command again must end in the state an
 uninterrupted ingest reaches: the same batches, model directories, MLflow versions, aliases,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cli_helpers import invoke
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.store import DataStore
+from defectops.data.store import DataStore
 
 
 def test_a_retrain_after_a_back_fill_learns_from_its_rows_and_the_batch(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
+from defectops.core.errors import UserError
 from defectops.data.io import frame_sha256, read_table, table_format, write_table
 from defectops.data.validation import validate
-from defectops.errors import UserError
 
 ODD_NAMES = ["Air temperature [K]", "Torque [Nm]", "Temp °C", "tool wear (min)", "  padded name "]
 

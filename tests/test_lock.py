@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import defectops
-from defectops import lock as lock_module
-from defectops.errors import UserError
-from defectops.lock import LOCK_NAME, RunLock, lock_holder
+from defectops.core import lock as lock_module
+from defectops.core.errors import UserError
+from defectops.core.lock import LOCK_NAME, RunLock, lock_holder
 
 HAS_PROC = Path("/proc/self/stat").exists()
 
@@ -29,8 +29,8 @@ HAS_PROC = Path("/proc/self/stat").exists()
 HOLDER = """
 import sys
 from pathlib import Path
-from defectops.errors import UserError
-from defectops.lock import RunLock
+from defectops.core.errors import UserError
+from defectops.core.lock import RunLock
 
 lock = RunLock(Path(sys.argv[1]), purpose=sys.argv[2])
 try:
@@ -48,8 +48,8 @@ lock.release()
 CONTENDER = """
 import sys
 from pathlib import Path
-import defectops.lock as L
-from defectops.errors import UserError
+import defectops.core.lock as L
+from defectops.core.errors import UserError
 
 L._USE_GUARD = sys.argv[2] == "guarded"
 lock = L.RunLock(Path(sys.argv[1]))

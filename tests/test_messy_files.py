@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 from cli_helpers import assert_user_error, invoke
-from defectops.config import DEFAULT_NA_VALUES, load_settings
+from defectops.core.config import DEFAULT_NA_VALUES, load_settings
+from defectops.core.errors import UserError
 from defectops.data.io import read_raw
 from defectops.data.validation import validate
-from defectops.errors import UserError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 AI4I = DATA / "ai4i2020.csv"
@@ -422,7 +422,7 @@ def test_defects_only_early_in_an_ordered_file_still_run_by_default(tmp_project:
 def loop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A champion trained on 0/1 labels, and the rows that come after it."""
     from defectops.data.simulate import SimulationSpec, simulate
-    from defectops.run import run_pipeline
+    from defectops.training.run import run_pipeline
 
     root = tmp_path_factory.mktemp("loop")
     frame, _ = simulate(SimulationSpec(rows=2_400, seed=4))
@@ -439,7 +439,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def stored_labels(settings: Any, batch: str) -> list[int]:
-    from defectops.store import DataStore
+    from defectops.data.store import DataStore
 
     return DataStore(settings.store_dir).read_batch(batch)["DefectStatus"].astype(int).tolist()
 
@@ -455,7 +455,7 @@ def stored_labels(settings: Any, batch: str) -> list[int]:
 def test_ingest_maps_labels_written_otherwise_onto_the_champions_classes(
     loop: dict[str, Any], name: str, spelled: dict[int, str]
 ) -> None:
-    from defectops.ingest import ingest_batch
+    from defectops.ops.ingest import ingest_batch
 
     rows = loop["later"].iloc[:200].copy()
     rows["timestamp"] = rows["timestamp"] + pd.Timedelta(days=len(name))  # a new batch each
@@ -469,7 +469,7 @@ def test_ingest_maps_labels_written_otherwise_onto_the_champions_classes(
 
 
 def test_ingest_refuses_a_third_class_and_stores_nothing(loop: dict[str, Any]) -> None:
-    from defectops.ingest import ingest_batch
+    from defectops.ops.ingest import ingest_batch
 
     settings = loop["settings"]
     rows = loop["later"].iloc[200:400].copy()
@@ -485,7 +485,7 @@ def test_ingest_refuses_a_third_class_and_stores_nothing(loop: dict[str, Any]) -
 
 
 def test_label_maps_yes_no_and_refuses_a_third_class(loop: dict[str, Any]) -> None:
-    from defectops.ingest import attach_labels, ingest_batch
+    from defectops.ops.ingest import attach_labels, ingest_batch
 
     settings = loop["settings"]
     rows = loop["later"].iloc[400:600].copy()
@@ -507,7 +507,7 @@ def test_label_maps_yes_no_and_refuses_a_third_class(loop: dict[str, Any]) -> No
 
 
 def stored_labels_or_none(settings: Any, batch: str) -> list[Any]:
-    from defectops.store import DataStore
+    from defectops.data.store import DataStore
 
     return DataStore(settings.store_dir).read_batch(batch)["DefectStatus"].tolist()
 
@@ -523,8 +523,8 @@ def test_a_marker_in_a_requests_categorical_field_is_missing_as_in_training(
     from fastapi.testclient import TestClient
 
     from defectops.data.simulate import SimulationSpec, simulate
-    from defectops.run import run_pipeline
     from defectops.serving import create_app
+    from defectops.training.run import run_pipeline
 
     frame, _ = simulate(SimulationSpec(rows=1_500, seed=9))
     frame["shift"] = frame["shift"].astype(object)
@@ -555,7 +555,7 @@ def test_dask_decides_an_undecided_sample_from_every_row(
     day-first from month-first, the format is decided from every partition's values."""
     from distributed import Client
 
-    import defectops.distributed as dist
+    import defectops.engines.dask.frame as dist
 
     stamps = pd.Timestamp("2021-01-02") + pd.to_timedelta(np.arange(600) * 1.5, unit="h")
     frame = table(n=600)

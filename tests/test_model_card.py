@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
+from defectops.core.errors import UserError
 from defectops.data.simulate import SimulationSpec, write_simulation
-from defectops.errors import UserError
-from defectops.model_card import (
+from defectops.registry.local import file_sha256
+from defectops.reporting.model_card import (
     END,
     START,
     render_model_card,
@@ -20,8 +21,7 @@ from defectops.model_card import (
     update_readme,
     write_model_card,
 )
-from defectops.registry import file_sha256
-from defectops.run import run_pipeline
+from defectops.training.run import run_pipeline
 
 MODEL_SHA = "8467e2bc4756c42b6aa15f5022e0c081d4e21c80abf9d93fab12c55e61d81aab"
 DATA_SHA = "fccf36ee592c002a65452684d868725932b8843f8936c612706380ab8784a571"

@@ -18,10 +18,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, roc_auc_score
 
-from defectops.config import Settings
+from defectops.core.config import Settings
+from defectops.core.errors import UserError
 from defectops.data.schema import DataSchema
-from defectops.errors import UserError
-from defectops.models import (
+from defectops.models.classifier import (
     GBM_ROUNDS_NO_SLICE,
     MODEL_NAMES,
     DefectClassifier,

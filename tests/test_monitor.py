@@ -19,13 +19,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
+from defectops.core.errors import UserError
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.errors import UserError
+from defectops.monitoring.batch import ChampionView, drift_report, monitor_batch
 from defectops.monitoring.drift import compare
-from defectops.monitoring.monitor import ChampionView, drift_report, monitor_batch
 from defectops.monitoring.profile import build_profile, numeric_profile, psi
-from defectops.run import run_pipeline
+from defectops.training.run import run_pipeline
 from registry_fixtures import defectops_cmd
 
 TRAIN_ROWS = 12_000
@@ -181,7 +181,7 @@ def test_psi_known_values_and_empty_bins():
 
 
 def test_compare_handles_all_missing_and_constant_columns(make_frame):
-    from defectops.config import load_settings as settings_of
+    from defectops.core.config import load_settings as settings_of
     from defectops.data.schema import infer_schema
 
     frame = make_frame(400)

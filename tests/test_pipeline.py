@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
+from defectops.core.errors import UserError
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.errors import UserError
-from defectops.gate import LOCAL_ONLY, PRODUCTION
-from defectops.pipeline import chunk_bounds
-from defectops.predict import predict_file
-from defectops.registry import LocalRegistry
-from defectops.run import run_pipeline
+from defectops.evaluation.gate import LOCAL_ONLY, PRODUCTION
+from defectops.ops.predict import predict_file
+from defectops.registry.local import LocalRegistry
+from defectops.training.backfill import chunk_bounds
+from defectops.training.run import run_pipeline
 
 TRAIN_ROWS = 6_000
 HOLDOUT_ROWS = 3_000

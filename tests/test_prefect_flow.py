@@ -29,7 +29,7 @@ from prefect.states import State
 from prefect.testing.utilities import prefect_test_harness
 
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.flows import InboxFailures, ingest_flow
+from defectops.ops.flows import InboxFailures, ingest_flow
 
 ROWS = 1200
 GOOD = ["2026-01-05_line.csv", "2026-01-06_line.csv", "2026-01-08_line.csv"]
@@ -131,7 +131,8 @@ def test_ingest_flow_over_an_inbox(
 
 def test_importing_defectops_does_not_import_prefect() -> None:
     code = (
-        "import sys, defectops, defectops.cli, defectops.ingest; sys.exit('prefect' in sys.modules)"
+        "import sys, defectops, defectops.cli, defectops.ops.ingest; "
+        "sys.exit('prefect' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy()

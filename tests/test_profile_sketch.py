@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.schema import DataSchema, category_strings, infer_schema
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.monitoring.profile import (
@@ -276,7 +276,7 @@ def test_profile_on_a_cluster_equals_the_one_of_the_same_partitions_in_memory(
 ) -> None:
     from distributed import Client
 
-    from defectops.distributed import validate_distributed
+    from defectops.engines.dask.frame import validate_distributed
 
     frame, _ = simulate(SimulationSpec(rows=12_000, seed=9, missing_rate=0.05))
     data = tmp_path / "train"

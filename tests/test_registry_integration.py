@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defectops.history import who
-from defectops.registry import file_sha256
+from defectops.registry.history import who
+from defectops.registry.local import file_sha256
 from registry_fixtures import (
     BIN,
     MODEL_NAME,

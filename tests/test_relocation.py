@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from cli_helpers import invoke
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.serving import create_app
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from defectops.registry import file_sha256
+from defectops.registry.local import file_sha256
 from registry_fixtures import (
     MODEL_NAME,
     N_CHUNKS,

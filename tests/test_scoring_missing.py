@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from cli_helpers import assert_user_error, invoke
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.io import read_raw
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
-from defectops.models import build_model
+from defectops.models.classifier import build_model
 
 AI4I = Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020.csv"
 

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
 from defectops.data.io import read_table, write_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.predict import Champion
-from defectops.registry import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
-from defectops.run import run_pipeline
+from defectops.ops.predict import Champion
+from defectops.registry.local import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
 from defectops.serving import create_app
+from defectops.training.run import run_pipeline
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -26,18 +26,18 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
 from defectops.data.io import read_table
 from defectops.data.schema import category_text
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.data.validation import validate
-from defectops.monitoring.monitor import monitor_batch
-from defectops.predict import Champion
-from defectops.registry import METADATA, SCHEMA, LocalRegistry
-from defectops.run import run_pipeline
+from defectops.monitoring.batch import monitor_batch
+from defectops.ops.predict import Champion
+from defectops.registry.local import METADATA, SCHEMA, LocalRegistry
 from defectops.serving import create_app
-from defectops.serving.monitor import MIN_ROWS, SCORE_EDGES
+from defectops.serving.live_drift import MIN_ROWS, SCORE_EDGES
 from defectops.serving.request_log import RESULT_COLUMNS, RequestLog
+from defectops.training.run import run_pipeline
 
 TOKEN = "monitoring-admin-token-8c1f"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

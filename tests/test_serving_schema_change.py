@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.predict import Champion
-from defectops.registry import PRODUCTION_DIR
-from defectops.run import run_pipeline
+from defectops.ops.predict import Champion
+from defectops.registry.local import PRODUCTION_DIR
 from defectops.serving import create_app
+from defectops.training.run import run_pipeline
 
 TOKEN = "schema-change-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from defectops.config import load_settings
+from defectops.core.config import load_settings
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.registry import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
-from defectops.run import run_pipeline
+from defectops.registry.local import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
+from defectops.training.run import run_pipeline
 
 TOKEN = "uvicorn-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

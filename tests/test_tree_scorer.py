@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from defectops.models import TREE_SCORER_MAX_ROWS, CalibratedBooster
-from defectops.tree_scorer import compile_trees
+from defectops.models.classifier import TREE_SCORER_MAX_ROWS, CalibratedBooster
+from defectops.models.tree_scorer import compile_trees
 
 
 def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

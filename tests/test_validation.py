@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from defectops.config import Settings, load_settings
+from defectops.core.config import Settings, load_settings
+from defectops.core.errors import UserError
 from defectops.data.io import read_table
 from defectops.data.schema import category_strings, infer_schema
 from defectops.data.validation import (
@@ -23,7 +24,6 @@ from defectops.data.validation import (
     validate,
     write_outputs,
 )
-from defectops.errors import UserError
 
 MakeFrame = Callable[..., pd.DataFrame]
 AI4I = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ai4i2020.csv"

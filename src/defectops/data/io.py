@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from defectops import atomic
-from defectops.errors import UserError
+from defectops.core import atomic
+from defectops.core.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -375,7 +375,8 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     """Fingerprint of a frame's rows (values and order, not the index): the data a model saw.
 
     Rows spread over partitions (anything with ``row_hash_blocks()``, such as
-    :class:`~defectops.distributed.DistributedFrame`) give the same fingerprint as the same rows
+    :class:`~defectops.engines.dask.frame.DistributedFrame`) give the same fingerprint as the same
+    rows
     in one frame: the row hashes are fed to the digest partition by partition, in order.
     """
     digest = hashlib.sha256()

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from defectops.config import DEFAULT_NA_VALUES, FLOAT32_MAX, Settings
+from defectops.core.config import DEFAULT_NA_VALUES, FLOAT32_MAX, Settings
+from defectops.core.errors import UserError
 from defectops.data.guards import drop_hint, find_identifiers, find_leak_suspects
 from defectops.data.markers import numeric_share, to_numbers
 from defectops.data.timestamps import (
@@ -24,7 +25,6 @@ from defectops.data.timestamps import (
     infer_format,
     looks_like_time_name,
 )
-from defectops.errors import UserError
 
 #: target values that mean "defect" when the user does not say (compared case-insensitively)
 POSITIVE_TOKENS = (

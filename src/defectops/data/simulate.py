@@ -79,7 +79,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from defectops import atomic
+from defectops.core import atomic
 
 __all__ = [
     "CONTEXT_COLUMNS",

@@ -3,7 +3,7 @@
 Three levels, so that one bad sensor reading never stops a plant's run and a wrong file never
 trains a model:
 
-* fatal (:class:`~defectops.errors.UserError`, nothing written): missing target column, not two
+* fatal (:class:`~defectops.core.errors.UserError`, nothing written): missing target column, not two
   target classes, no feature columns, a configured column the data lacks;
 * row-level (rows go to quarantine with a reason, the run goes on): missing target, a number that
   does not parse, an infinite value, an order value that does not parse;
@@ -23,8 +23,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from defectops import atomic
-from defectops.config import Settings
+from defectops.core import atomic
+from defectops.core.config import Settings
+from defectops.core.errors import UserError
 from defectops.data.guards import drop_hint
 from defectops.data.io import read_as, write_table
 from defectops.data.markers import marker_counts, to_numbers
@@ -39,7 +40,6 @@ from defectops.data.schema import (
 )
 from defectops.data.timestamps import infer_format
 from defectops.data.timestamps import parse as parse_timestamps
-from defectops.errors import UserError
 
 REASON_COLUMN = "quarantine_reason"
 #: the reason of a row whose label is of neither class (see :func:`refuse_unknown_labels`)
@@ -340,7 +340,8 @@ def reference_profile(
 ) -> dict:
     """The training data's numeric ranges and known categories, to check later batches against.
 
-    Rows spread over partitions (a :class:`~defectops.distributed.DistributedFrame`) are profiled
+    Rows spread over partitions (a :class:`~defectops.engines.dask.frame.DistributedFrame`) are
+    profiled
     per partition and merged exactly (:func:`merge_reference_profiles`).
     """
     if not isinstance(frame, pd.DataFrame):
@@ -418,7 +419,8 @@ class RowsProfile:
     Two numbers cannot be merged from partition summaries: the distinct values of a numeric or
     time column (``n_unique``) and the duplicate rows. :meth:`of` counts them when ``exact`` is
     true (a whole frame); for partitions they stay ``None`` and the engine fills them in with a
-    global count (see :mod:`defectops.distributed`). Means are sums over counts, so a merged mean
+    global count (see :mod:`defectops.engines.dask.frame`). Means are sums over counts, so a merged
+    mean
     can differ from the one-frame mean in the last bits of the float (summation order); every
     count, minimum, maximum, category and check is identical.
     """

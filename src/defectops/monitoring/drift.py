@@ -20,7 +20,7 @@ not random samples, so on thousands of rows every shift is "significant".
 Everything is computed from counts at the reference's fixed edges (:func:`summarise`), which
 merge exactly by addition; :func:`compare_counts` turns them into the report. One frame is one
 summary; the dask engine summarises each partition where it lives and merges the summaries
-(:mod:`defectops.distributed_batch`), so both engines give the same report. The batch median is
+(:mod:`defectops.engines.dask.batch`), so both engines give the same report. The batch median is
 read off the same counts (exact to within one reference percentile).
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from defectops.config import MonitorSettings
+from defectops.core.config import MonitorSettings
 from defectops.data.schema import DataSchema, category_text
 from defectops.monitoring.profile import (
     PERCENTILES,

@@ -1,7 +1,8 @@
 """The drift profile of rows spread over partitions, from small per-partition summaries.
 
 :func:`~defectops.monitoring.profile.build_profile` needs every row in one frame. Rows that live
-on a cluster (:class:`~defectops.distributed.DistributedFrame`) are profiled here instead, all of
+on a cluster (:class:`~defectops.engines.dask.frame.DistributedFrame`) are profiled here instead,
+all of
 them, by two passes over the partitions that each return a few summaries, merged on the client
 into a profile with the same keys and meaning, so drift comparison reads it unchanged:
 
@@ -306,7 +307,8 @@ def distributed_profile(
 ) -> dict[str, Any]:
     """:func:`~defectops.monitoring.profile.build_profile` of all of ``frame``'s rows, in order.
 
-    ``frame`` is a :class:`~defectops.distributed.DistributedFrame` (or :class:`PandasParts`);
+    ``frame`` is a :class:`~defectops.engines.dask.frame.DistributedFrame` (or
+    :class:`PandasParts`);
     its partitions are read twice and only summaries come back (see the module's docstring for
     what is exact and what is within the sketch's bound). ``scores`` (the hold-out's, a small
     array) are profiled exactly as ``build_profile`` does.

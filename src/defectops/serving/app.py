@@ -2,7 +2,8 @@
 
 Routes: ``POST /predict``, ``POST /predict/batch``, ``POST /explain``, ``GET /health``,
 ``GET /ready``, ``GET /model``, ``GET /metrics``, ``GET /monitoring`` (drift of the recent
-requests: see :mod:`defectops.serving.monitor`), ``POST /admin/reload``, ``POST /admin/rollback``,
+requests: see :mod:`defectops.serving.live_drift`), ``POST /admin/reload``, ``POST
+/admin/rollback``,
 and the operations dashboard (``GET /``, ``/dashboard``, ``/api/registry``, ``/api/live``: see
 :mod:`defectops.serving.dashboard`).
 
@@ -40,13 +41,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from defectops import __version__
-from defectops.config import Settings, load_settings
-from defectops.errors import IntegrityError, UserError
+from defectops.core.config import Settings, load_settings
+from defectops.core.errors import IntegrityError, UserError
 from defectops.serving.columns import columns_of_batch
 from defectops.serving.dashboard import DASHBOARD_ROUTES, register_dashboard
 from defectops.serving.docs import DOCS_ROUTES, register_docs
 from defectops.serving.explain import ExplainUnavailable, contributions
 from defectops.serving.live import LiveStats
+from defectops.serving.live_drift import ServiceMonitor
 from defectops.serving.metrics import ServiceMetrics
 from defectops.serving.model_holder import (
     LoadedModel,
@@ -55,7 +57,6 @@ from defectops.serving.model_holder import (
     metadata_digest,
     request_schema_change,
 )
-from defectops.serving.monitor import ServiceMonitor
 from defectops.serving.request_log import RequestLog
 from defectops.serving.schemas import (
     DEFAULT_MAX_CATEGORY_LENGTH,
@@ -176,7 +177,7 @@ def app_from_env() -> FastAPI:
 
 def registry_rollback(settings: Settings, reason: str) -> dict[str, Any]:
     """``defectops rollback``: the champion alias and ``production/`` move back together."""
-    from defectops.registry import ModelRegistry
+    from defectops.registry.local import ModelRegistry
 
     return ModelRegistry(settings).rollback(reason)
 

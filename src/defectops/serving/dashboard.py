@@ -29,11 +29,11 @@ from typing import Any
 from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
-from defectops.evaluation import LABELS, LOWER_IS_BETTER
-from defectops.gate import PRODUCTION
-from defectops.history import previous_champion, read_history, roles
-from defectops.registry import METADATA, MODELS_DIR
-from defectops.reporting import TRAINING_REPORT
+from defectops.evaluation.gate import PRODUCTION
+from defectops.evaluation.metrics import LABELS, LOWER_IS_BETTER
+from defectops.registry.history import previous_champion, read_history, roles
+from defectops.registry.local import METADATA, MODELS_DIR
+from defectops.reporting.reports import TRAINING_REPORT
 from defectops.serving.live import LiveStats
 from defectops.serving.model_holder import ModelHolder
 

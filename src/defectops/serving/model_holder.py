@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from defectops.predict import Champion
-from defectops.registry import METADATA, PRODUCTION_DIR, LocalRegistry
+from defectops.ops.predict import Champion
+from defectops.registry.local import METADATA, PRODUCTION_DIR, LocalRegistry
 from defectops.serving.columns import BatchRules
 from defectops.serving.schemas import (
     DEFAULT_MAX_CATEGORY_LENGTH,

@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prometheus_client import CollectorRegistry, Counter
 
-from defectops import atomic
+from defectops.core import atomic
 from defectops.data.schema import category_text
 from defectops.serving.model_holder import LoadedModel
 

@@ -10,9 +10,9 @@ service (or ``defectops promote``/``rollback`` run against the same artifact dir
 
 from __future__ import annotations
 
-from defectops.config import Settings
-from defectops.errors import UserError
-from defectops.tracking import CHAMPION
+from defectops.core.config import Settings
+from defectops.core.errors import UserError
+from defectops.registry.tracking import CHAMPION
 
 
 def fetch_champion(settings: Settings) -> str:
@@ -24,7 +24,7 @@ def fetch_champion(settings: Settings) -> str:
     """
     from mlflow.exceptions import MlflowException
 
-    from defectops.registry import ModelRegistry
+    from defectops.registry.local import ModelRegistry
 
     uri = settings.resolved_tracking_uri
     settings.artifacts.mkdir(parents=True, exist_ok=True)

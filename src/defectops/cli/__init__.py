@@ -1,0 +1,5 @@
+"""The command line: ``defectops <verb>``."""
+
+from defectops.cli.verbs import main
+
+__all__ = ["main"]

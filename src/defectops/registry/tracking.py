@@ -1,0 +1,445 @@
+"""The MLflow side of the registry: runs, nested chunk runs, model versions and aliases.
+
+Each ``defectops run`` is one MLflow run; each chunk model a nested run with its params and
+hold-out metrics (also logged on the parent with ``step = chunk``, so the MLflow UI draws the
+learning curves) and a version of one registered model, tagged with its chunk, status and reason.
+The champion carries the alias ``champion``, the newest rejected model ``challenger`` (aliases,
+not the deprecated stages).
+
+The default store is embedded: a SQLite file and an artifact folder inside the artifact directory,
+no server. ``tracking_uri: http://host:port`` uses a real tracking server instead.
+
+Every write is idempotent, keyed by the run key and chunk, so a run resumed after a crash finds
+the runs and versions it already made instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from defectops.core import atomic, failpoints
+from defectops.core.config import Settings
+from defectops.evaluation.metrics import METRICS
+
+EXPERIMENT = "defectops"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def _quiet_mlflow() -> None:
+    """MLflow logs set-up chatter and hints at INFO/WARNING; a CLI run should stay readable."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # plants are often offline
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
+
+
+@dataclass
+class ModelVersion:
+    version: str
+    chunk_id: int | None
+    status: str | None
+    reason: str | None
+    tags: dict[str, str]
+    aliases: list[str]
+    created: int
+    run_id: str | None
+
+
+class Tracker:
+    """One project's MLflow tracking store and registered model."""
+
+    def __init__(self, settings: Settings) -> None:
+        _quiet_mlflow()
+        import mlflow
+        from mlflow import MlflowClient
+
+        _quiet_mlflow()  # again: importing mlflow resets its loggers
+
+        self.settings = settings
+        self.uri = settings.resolved_tracking_uri
+        self.model_name = settings.registered_model
+        if self.uri.startswith("sqlite:"):
+            settings.artifacts.mkdir(parents=True, exist_ok=True)
+        if settings.tracking_uri is None:  # the embedded store travels with its directory
+            relocate_embedded_store(settings.artifacts)
+        self._mlflow = mlflow
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def experiment_id(self) -> str:
+        found = self.client.get_experiment_by_name(EXPERIMENT)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.uri.startswith("sqlite:"):
+            location = (self.settings.artifacts / "mlruns").resolve().as_uri()
+        return str(self.client.create_experiment(EXPERIMENT, artifact_location=location))
+
+    def find_run(self, **tags: str) -> str | None:
+        """The id of an existing run with these tags (resume), or None."""
+        query = " and ".join(f"tags.`defectops.{k}` = '{v}'" for k, v in tags.items())
+        runs = self.client.search_runs([self.experiment_id()], filter_string=query, max_results=1)
+        return runs[0].info.run_id if runs else None
+
+    def start_run(self, run_key: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+        existing = self.find_run(run_key=run_key, kind="run")
+        if existing is not None:
+            self.client.update_run(existing, status="RUNNING")
+            return existing
+        run = self.client.create_run(
+            self.experiment_id(),
+            tags={"defectops.run_key": run_key, "defectops.kind": "run", **tags},
+            run_name=f"defectops-{run_key[:8]}",
+        )
+        self._log_params(run.info.run_id, params)
+        return str(run.info.run_id)
+
+    def finish_run(self, run_id: str, summary: dict[str, Any], files: list[Path]) -> None:
+        metrics = {
+            f"best_{name}": values["best"]
+            for name, values in summary.items()
+            if isinstance(values, dict) and "best" in values
+        }
+        self._log_metrics(run_id, metrics)
+        for path in files:
+            if path.exists():
+                self.client.log_artifact(run_id, str(path), artifact_path="reports")
+        self.client.set_terminated(run_id, status="FINISHED")
+
+    def fail_run(self, run_id: str) -> None:
+        self.client.set_terminated(run_id, status="FAILED")
+
+    # -- chunk models -----------------------------------------------------------------------------
+
+    def log_chunk(
+        self,
+        parent_id: str,
+        run_key: str,
+        metadata: dict[str, Any],
+        model_dir: Path,
+        feature_schema: dict[str, Any],
+    ) -> str:
+        """Nested run + logged pyfunc model + registered version for one chunk; returns the version.
+
+        A version already made for this run key and chunk (a resumed run) is returned as is.
+        """
+        chunk = int(metadata["chunk_id"])
+        existing = self.find_version(run_key, chunk)
+        if existing is not None:
+            if existing.run_id:  # a crash may have come before the run was closed
+                self.client.set_terminated(existing.run_id, status="FINISHED")
+            return existing.version
+        child_id = self.find_run(run_key=run_key, chunk=str(chunk))
+        if child_id is not None:  # made by a run killed part-way: log what it did not
+            self._complete_chunk_data(child_id, parent_id, metadata)
+        if child_id is None:
+            child = self.client.create_run(
+                self.experiment_id(),
+                tags={
+                    "mlflow.parentRunId": parent_id,
+                    "defectops.run_key": run_key,
+                    "defectops.chunk": str(chunk),
+                    "defectops.kind": "chunk",
+                },
+                run_name=f"chunk-{chunk:02d}",
+            )
+            child_id = child.info.run_id
+            self._log_chunk_data(child_id, parent_id, metadata)
+        info = self._log_model(child_id, metadata, model_dir, feature_schema)
+        version = self.client.create_model_version(
+            self.model_name,
+            source=info.model_uri,
+            run_id=child_id,
+            model_id=info.model_id,
+            tags={
+                "defectops.run_key": run_key,
+                "chunk": str(chunk),
+                "status": metadata["status"],
+                "reason": metadata["reason"][:4000],
+                "model_sha256": metadata["model_sha256"],
+                "pr_auc": f"{metadata['metrics']['pr_auc']:.6f}",
+                "f1": f"{metadata['metrics']['f1']:.6f}",
+            },
+        )
+        self.client.set_terminated(child_id, status="FINISHED")
+        return str(version.version)
+
+    def _log_chunk_data(self, child_id: str, parent_id: str, metadata: dict[str, Any]) -> None:
+        metrics = _chunk_metrics(metadata)
+        self._log_params(child_id, _chunk_params(metadata))
+        self._log_metrics(child_id, metrics)
+        failpoints.reached("tracking:after-child-metrics")
+        self._log_metrics(parent_id, metrics, step=int(metadata["chunk_id"]))
+
+    def _complete_chunk_data(self, child_id: str, parent_id: str, metadata: dict[str, Any]) -> None:
+        """What :meth:`_log_chunk_data` had not logged when its run was killed, and only that.
+
+        Each of its three calls is one atomic batch; the child's metrics say whether the first
+        two landed, the parent's ``promoted`` point at this step whether the last one did (a
+        point logged twice would draw the learning curve twice).
+        """
+        metrics = _chunk_metrics(metadata)
+        chunk = int(metadata["chunk_id"])
+        if not self.client.get_run(child_id).data.metrics:
+            self._log_params(child_id, _chunk_params(metadata))
+            self._log_metrics(child_id, metrics)
+        steps = {m.step for m in self.client.get_metric_history(parent_id, "promoted")}
+        if chunk not in steps:
+            self._log_metrics(parent_id, metrics, step=chunk)
+
+    def _log_model(
+        self,
+        run_id: str,
+        metadata: dict[str, Any],
+        model_dir: Path,
+        feature_schema: dict[str, Any],
+    ) -> Any:
+        from defectops.registry import pyfunc as mlflow_model
+
+        self._ensure_registered_model()
+        features = list(feature_schema["schema"]["numeric"]) + list(
+            feature_schema["schema"]["categorical"]
+        )
+        with self._active(run_id):
+            info = self._mlflow.pyfunc.log_model(
+                name="model",
+                python_model=mlflow_model.__file__,
+                artifacts={
+                    "classifier": str(model_dir / metadata["model_file"]),
+                    "metadata": str(model_dir / "metadata.json"),
+                    "feature_schema": str(model_dir / "feature_schema.json"),
+                },
+                model_config={"model_sha256": metadata["model_sha256"], "features": features},
+                signature=request_signature(features),
+                pip_requirements=["defectops"],
+            )
+        return info
+
+    def _active(self, run_id: str) -> Any:
+        mlflow = self._mlflow
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        return mlflow.start_run(run_id=run_id)
+
+    def _ensure_registered_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            self.client.create_registered_model(
+                self.model_name, description="defectops defect classifier (one version a chunk)"
+            )
+
+    # -- versions and aliases ---------------------------------------------------------------------
+
+    def versions(self) -> list[ModelVersion]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{self.model_name}'")
+            registered = self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            return []
+        # search results leave ``aliases`` empty; the registered model knows them
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (registered.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        out = [
+            ModelVersion(
+                version=str(v.version),
+                chunk_id=int(v.tags["chunk"]) if "chunk" in v.tags else None,
+                status=v.tags.get("status"),
+                reason=v.tags.get("reason"),
+                tags=dict(v.tags),
+                aliases=aliases.get(str(v.version), []),
+                created=int(v.creation_timestamp or 0),
+                run_id=v.run_id,
+            )
+            for v in found
+        ]
+        return sorted(out, key=lambda v: int(v.version))
+
+    def find_version(self, run_key: str, chunk: int) -> ModelVersion | None:
+        for version in self.versions():
+            if version.tags.get("defectops.run_key") == run_key and version.chunk_id == chunk:
+                return version
+        return None
+
+    def alias_version(self, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def set_alias(self, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(self.model_name, alias, version)
+
+    def set_version_tag(self, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(self.model_name, version, key, value)
+
+    def model_tags(self) -> dict[str, str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return dict(self.client.get_registered_model(self.model_name).tags or {})
+        except MlflowException:
+            return {}
+
+    def set_model_tag(self, key: str, value: str) -> None:
+        self._ensure_registered_model()
+        self.client.set_registered_model_tag(self.model_name, key, value)
+
+    def download_model(self, version: str, destination: Path) -> Path:
+        """The version's logged model directory (classifier, metadata, schema) on local disk."""
+        from mlflow.artifacts import download_artifacts
+
+        # the version's storage location (its ``source`` is a ``models:/m-...`` id in MLflow 3)
+        root = self.client.get_model_version_download_uri(self.model_name, version)
+        destination.mkdir(parents=True, exist_ok=True)
+        return Path(
+            download_artifacts(
+                artifact_uri=f"{root.rstrip('/')}/artifacts",
+                dst_path=str(destination),
+                tracking_uri=self.uri,
+            )
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        import math
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [
+            Metric(k, float(v), now, step)
+            for k, v in metrics.items()
+            if v is not None and math.isfinite(float(v))
+        ]
+        if items:
+            self.client.log_batch(run_id, metrics=items)
+
+
+def _chunk_params(metadata: dict[str, Any]) -> dict[str, Any]:
+    params = {f"model.{k}": v for k, v in metadata.get("params", {}).items()}
+    params.update(
+        chunk=metadata["chunk_id"],
+        rows_trained=metadata["rows_trained"],
+        rows_seen=metadata["rows_seen"],
+        strategy=metadata["strategy"],
+        threshold=round(metadata["threshold"], 6),
+        data_sha256=metadata["data_sha256"],
+        fallbacks=json.dumps(metadata.get("fallbacks", [])),
+    )
+    training = metadata.get("training")
+    if training:  # the lineage of the released model: how it was fitted, on how many rows
+        params.update(
+            {
+                "fit.procedure": training["procedure"],
+                "fit.rows": training["rows"],
+                "fit.folds": training["folds"],
+                "fit.fold_rounds": json.dumps(training["fold_rounds"]),
+                "fit.rounds": training["rounds"],
+                "fit.setting": json.dumps(training.get("setting", {}), sort_keys=True),
+                "fit.settings_tried": training.get("settings_tried", 1),
+            }
+        )
+    return params
+
+
+def _chunk_metrics(metadata: dict[str, Any]) -> dict[str, float]:
+    metrics = {f"holdout_{k}": metadata["metrics"][k] for k in METRICS}
+    pre = metadata.get("prequential") or {}
+    metrics.update({f"prequential_{k}": v for k, v in pre.items() if k in ("pr_auc", "roc_auc")})
+    metrics["fit_seconds"] = metadata["fit_seconds"]
+    metrics["promoted"] = 1.0 if metadata["status"] == "production" else 0.0
+    return metrics
+
+
+def request_signature(features: list[str]) -> Any:
+    """The logged model's signature: every feature column, of any type, optional.
+
+    A typed signature made MLflow refuse what pandas reads from the line's own CSV (an integer
+    column against ``double``, an ID read as a number against ``string``). The model itself reads
+    its input by the data contract of its training (``mlflow_model.DefectModel``), as ``predict``
+    does, so the signature only names the columns; others (a timestamp, the label) are dropped.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in features])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
+
+
+#: the columns of MLflow's SQL store that hold artifact locations (absolute URIs)
+_LOCATION_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
+
+
+def relocate_embedded_store(artifacts: Path) -> bool:
+    """Point the embedded store's artifact locations at this directory's ``mlruns/``.
+
+    MLflow records artifact locations as absolute URIs, so a copied or moved artifacts directory
+    would keep reading and writing the original's ``mlruns/`` (and fail once it is gone); CI
+    stages pass such directories between jobs. When the store's experiment points at another
+    directory's ``mlruns/``, every location under it is rewritten to this one's, in one
+    transaction, and the logged models' ``MLmodel`` files with them. Returns whether anything
+    moved.
+    """
+    import sqlite3
+
+    db = Path(artifacts) / "mlflow.db"
+    if not db.is_file():
+        return False
+    new_root = (Path(artifacts) / "mlruns").resolve().as_uri()
+    with sqlite3.connect(db) as conn:
+        tables = {row[0] for row in conn.execute("select name from sqlite_master")}
+        if "experiments" not in tables:
+            return False
+        row = conn.execute(
+            "select artifact_location from experiments where name = ?", (EXPERIMENT,)
+        ).fetchone()
+        old_root = row[0] if row else None
+        if not old_root or old_root == new_root or not old_root.endswith("/mlruns"):
+            return False
+        for table, column in _LOCATION_COLUMNS:
+            if table not in tables:
+                continue
+            if column not in {c[1] for c in conn.execute(f"pragma table_info({table})")}:
+                continue
+            conn.execute(
+                f"update {table} set {column} = ? || substr({column}, ?) "
+                f"where substr({column}, 1, ?) = ?",
+                (new_root, len(old_root) + 1, len(old_root), old_root),
+            )
+    for mlmodel in (Path(artifacts) / "mlruns").rglob("MLmodel"):
+        text = mlmodel.read_text(encoding="utf-8")
+        if old_root in text:
+            atomic.write_text(mlmodel, text.replace(old_root, new_root))
+    return True
