@@ -37,8 +37,9 @@ import pandas as pd
 
 from defectops.core.config import Settings, load_settings
 from defectops.data.io import read_raw
+from defectops.data.reference import reference_profile
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.data.validation import reference_profile, validate
+from defectops.data.validation import validate
 from defectops.models.classifier import build_model
 from defectops.monitoring.drift import compare
 from defectops.monitoring.profile import build_profile

@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from defectops.core.config import load_settings
+from defectops.data.reference import reference_profile
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.data.validation import reference_profile, validate
+from defectops.data.validation import validate
 from defectops.models.classifier import build_model
 from defectops.monitoring.drift import allowance_for, compare
 from defectops.monitoring.profile import build_profile

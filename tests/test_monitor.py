@@ -182,7 +182,7 @@ def test_psi_known_values_and_empty_bins():
 
 def test_compare_handles_all_missing_and_constant_columns(make_frame):
     from defectops.core.config import load_settings as settings_of
-    from defectops.data.schema import infer_schema
+    from defectops.data.schema_inference import infer_schema
 
     frame = make_frame(400)
     frame["Torque [Nm]"] = np.nan

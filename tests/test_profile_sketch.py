@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from defectops.core.config import load_settings
-from defectops.data.schema import DataSchema, category_strings, infer_schema
+from defectops.data.schema import DataSchema, category_strings
+from defectops.data.schema_inference import infer_schema
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.monitoring.profile import (
     PERCENTILES,

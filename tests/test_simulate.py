@@ -14,17 +14,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from defectops.data import simulate as sim
-from defectops.data.simulate import (
+from defectops.data import simulated_plant as sim
+from defectops.data.simulate import SimulationSpec, simulate, write_simulation
+from defectops.data.simulated_line import (
     CONTEXT_COLUMNS,
     ID_COLUMNS,
     NUMERIC_RANGES,
     TARGET,
     TIMESTAMP,
     TRUE_PROBABILITY,
-    SimulationSpec,
-    simulate,
-    write_simulation,
 )
 
 ROWS = 20_000

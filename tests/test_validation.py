@@ -16,14 +16,11 @@ from hypothesis import strategies as st
 from defectops.core.config import Settings, load_settings
 from defectops.core.errors import UserError
 from defectops.data.io import read_table
-from defectops.data.schema import category_strings, infer_schema
-from defectops.data.validation import (
-    REASON_COLUMN,
-    ROW_COLUMN,
-    reference_profile,
-    validate,
-    write_outputs,
-)
+from defectops.data.quarantine import REASON_COLUMN, ROW_COLUMN
+from defectops.data.reference import reference_profile
+from defectops.data.schema import category_strings
+from defectops.data.schema_inference import infer_schema
+from defectops.data.validation import validate, write_outputs
 
 MakeFrame = Callable[..., pd.DataFrame]
 AI4I = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ai4i2020.csv"

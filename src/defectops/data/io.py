@@ -376,8 +376,7 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 
     Rows spread over partitions (anything with ``row_hash_blocks()``, such as
     :class:`~defectops.engines.dask.frame.DistributedFrame`) give the same fingerprint as the same
-    rows
-    in one frame: the row hashes are fed to the digest partition by partition, in order.
+    rows in one frame: the row hashes are fed to the digest partition by partition, in order.
     """
     digest = hashlib.sha256()
     if isinstance(frame, pd.DataFrame):

@@ -1,7 +1,8 @@
 """The data contract: which column plays which role, and what the target's values mean.
 
-A :class:`DataSchema` is decided once, from the first data and the settings, and then travels with
-every model, so later batches and API requests are read the same way the training data was.
+A :class:`DataSchema` is decided once, from the first data and the settings (see
+:mod:`defectops.data.schema_inference`), and then travels with every model, so later batches and
+API requests are read the same way the training data was.
 """
 
 from __future__ import annotations
@@ -14,17 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from defectops.core.config import DEFAULT_NA_VALUES, FLOAT32_MAX, Settings
+from defectops.core.config import DEFAULT_NA_VALUES, FLOAT32_MAX
 from defectops.core.errors import UserError
-from defectops.data.guards import drop_hint, find_identifiers, find_leak_suspects
-from defectops.data.markers import numeric_share, to_numbers
-from defectops.data.timestamps import (
-    ORDER_SHARE,
-    SHARE,
-    describe,
-    infer_format,
-    looks_like_time_name,
-)
 
 #: target values that mean "defect" when the user does not say (compared case-insensitively)
 POSITIVE_TOKENS = (
@@ -58,10 +50,6 @@ NEGATIVE_TOKENS = (
     "accept",
     "accepted",
 )
-#: numeric columns with at least this share of parseable values are numeric; the rest is quarantined
-NUMERIC_SHARE = 0.9
-#: the guards (identifiers, leaks) look at this many rows at most, evenly spaced
-GUARD_ROWS = 100_000
 _SAMPLE = 2000
 
 
@@ -102,168 +90,6 @@ class DataSchema:
         return cls(**{**values, **tuples})
 
 
-def infer_schema(
-    frame: pd.DataFrame, settings: Settings, *, target_values: pd.Series | None = None
-) -> DataSchema:
-    """Decide column roles from the data and the settings, or fail with one clear line.
-
-    Categorical columns, when not given, are the non-numeric columns and the integer columns
-    whose names end in ``_id``; columns holding timestamps are never features (the first one
-    orders the rows when no order column is given); identifiers are left out (see
-    :mod:`defectops.data.guards`) unless ``keep_identifiers``.
-
-    ``target_values`` (the target's distinct values over all rows) lets ``frame`` be a sample of
-    a data set too large for one frame, such as its first partition: the target's classes must
-    come from every row, the columns' kinds can come from a sample.
-    """
-    columns = list(frame.columns)
-    markers = tuple(settings.na_values)
-    given_formats = _given_formats(settings)
-    named = {
-        "target": [settings.target],
-        "categorical": list(settings.categorical or []),
-        "drop": list(settings.drop),
-        "order_by": [settings.order_by] if settings.order_by else [],
-        "timestamp_format": list(given_formats.get("columns", {})),
-    }
-    for key, names in named.items():
-        for name in names:
-            if name not in frame.columns:
-                raise UserError(
-                    f"column {name!r} (from {key}) is not in the data; "
-                    f"available columns: {_shown(columns)}"
-                )
-    if settings.target in named["drop"] or settings.target in named["categorical"]:
-        raise UserError(
-            f"column {settings.target!r} is the target; remove it from drop/categorical"
-        )
-
-    dropped = tuple(named["drop"])
-    remaining = [c for c in columns if c != settings.target and c not in dropped]
-    check_scalar_columns(frame, [settings.target, *remaining])
-    positive, negative = resolve_labels(
-        frame[settings.target] if target_values is None else target_values,
-        settings.target,
-        settings.positive_label,
-        markers,
-    )
-    notes: list[str] = []
-    # which columns hold numbers: from a sample of each column's values, then typed once
-    numeric_like = {
-        c: numeric_share(frame[c], markers) >= NUMERIC_SHARE
-        for c in remaining
-        if c not in named["categorical"]
-    }
-    typed_numbers = {c: to_numbers(frame[c], markers)[0] for c, yes in numeric_like.items() if yes}
-
-    formats: dict[str, str] = {}
-    for col in remaining:
-        if col in named["categorical"]:
-            continue
-        given = given_formats.get("columns", {}).get(col, given_formats.get("all"))
-        if numeric_like[col] and given is None and not looks_like_time_name(col):
-            continue  # numbers, and nothing says they are times
-        least = ORDER_SHARE if col == settings.order_by else SHARE
-        found = infer_format(frame[col], col, markers, given=given, least=least)
-        if found is None and col == settings.order_by and given is not None:
-            raise UserError(
-                f"order column {col!r}: its values do not fit --timestamp-format {given!r}; "
-                "fix the format"
-            )
-        if found is None:
-            continue
-        formats[col] = found.format
-        if found.assumed:
-            notes.append(found.assumed)
-    timestamps = tuple(formats)
-    order_by = settings.order_by
-    if order_by is None and timestamps:
-        order_by = timestamps[0]
-        notes.append(f"order column: {order_by!r} (parses as timestamps)")
-    for col in timestamps:
-        notes.append(
-            f"timestamp column {col!r} ({describe_format(formats[col])}) is not used as a feature"
-        )
-    if order_by is not None and order_by not in timestamps:
-        notes.append(f"order column {order_by!r} is not used as a feature")
-
-    candidates = [c for c in remaining if c not in timestamps and c != order_by]
-    if settings.categorical is not None:
-        categorical = tuple(c for c in candidates if c in named["categorical"])
-        numeric = tuple(c for c in candidates if c not in categorical)
-        for col in numeric:
-            if not numeric_like[col]:
-                raise UserError(
-                    f"column {col!r} is not numeric and not listed as categorical; "
-                    f"add it to --categorical or --drop"
-                )
-    else:
-        categorical = tuple(
-            c for c in candidates if _inferred_categorical(c, numeric_like[c], typed_numbers)
-        )
-        numeric = tuple(c for c in candidates if c not in categorical)
-        if categorical:
-            notes.append(f"categorical columns inferred: {_shown(categorical)}")
-
-    typed_numbers = {c: typed_numbers[c] for c in numeric}
-    typed_categories = {c: category_strings(frame[c], markers) for c in categorical}
-    identifiers = find_identifiers(typed_numbers, typed_categories)
-    if identifiers and not settings.keep_identifiers:
-        numeric = tuple(c for c in numeric if c not in identifiers)
-        categorical = tuple(c for c in categorical if c not in identifiers)
-    # leaks are looked for in at most GUARD_ROWS rows, evenly spaced: shares and ranks
-    rows = _evenly_spaced(len(frame), GUARD_ROWS)
-    codes = encode_target(frame[settings.target].iloc[rows], positive, negative, markers)
-    y = np.where(codes.to_numpy(dtype=float) < 0, np.nan, codes.to_numpy(dtype=float))
-    leaks = find_leak_suspects(
-        {c: v.iloc[rows] for c, v in typed_numbers.items() if c in numeric},
-        {c: v.iloc[rows] for c, v in typed_categories.items() if c in categorical},
-        y,
-    )
-    if leaks and settings.strict:
-        raise UserError(
-            f"leak suspects (--strict): {'; '.join(f'{c}: {w}' for c, w in leaks.items())}; "
-            f"add {drop_hint(dropped, list(leaks))} if they are written after inspection"
-        )
-    if not numeric and not categorical:
-        raise UserError(
-            "no feature columns left after removing the target, dropped, timestamp and "
-            "identifier columns; check --drop and --target"
-        )
-    return DataSchema(
-        target=settings.target,
-        positive_label=positive,
-        negative_label=negative,
-        numeric=numeric,
-        categorical=categorical,
-        timestamps=timestamps,
-        order_by=order_by,
-        dropped=dropped,
-        notes=tuple(notes),
-        na_values=markers,
-        timestamp_formats=formats,
-        identifiers=identifiers,
-        leak_suspects=leaks,
-        max_abs_value=settings.max_abs_value,
-    )
-
-
-def _evenly_spaced(n_rows: int, most: int) -> np.ndarray:
-    """Positions of at most ``most`` rows, evenly spaced in file order."""
-    if n_rows <= most:
-        return np.arange(n_rows)
-    return np.linspace(0, n_rows - 1, most).astype(np.int64)
-
-
-def _given_formats(settings: Settings) -> dict[str, Any]:
-    given = settings.timestamp_format
-    if given is None:
-        return {}
-    if isinstance(given, str):
-        return {"all": given}
-    return {"columns": dict(given)}
-
-
 def line_differences(kept: DataSchema, new: DataSchema) -> list[str]:
     """How ``new`` differs from the line ``kept`` describes: the target, its defect class, the
     feature columns and their kinds. Anything else (notes, formats, markers) may change."""
@@ -275,11 +101,11 @@ def line_differences(kept: DataSchema, new: DataSchema) -> list[str]:
     before = dict.fromkeys(kept.numeric, "numeric") | dict.fromkeys(kept.categorical, "categorical")
     after = dict.fromkeys(new.numeric, "numeric") | dict.fromkeys(new.categorical, "categorical")
     if added := [c for c in after if c not in before]:
-        out.append(f"new features {_shown(added, 6)}")
+        out.append(f"new features {shown(added, 6)}")
     if removed := [c for c in before if c not in after]:
-        out.append(f"missing features {_shown(removed, 6)}")
+        out.append(f"missing features {shown(removed, 6)}")
     if retyped := [c for c in after if c in before and before[c] != after[c]]:
-        out.append(f"features of another kind {_shown(retyped, 6)}")
+        out.append(f"features of another kind {shown(retyped, 6)}")
     return out
 
 
@@ -304,7 +130,7 @@ def check_columns(frame: pd.DataFrame, schema: DataSchema, *, need_target: bool 
     if missing:
         raise UserError(
             f"column {missing[0]!r} is missing from the data"
-            + (f" (and {len(missing) - 1} more: {_shown(missing[1:])})" if len(missing) > 1 else "")
+            + (f" (and {len(missing) - 1} more: {shown(missing[1:])})" if len(missing) > 1 else "")
             + "; the model was trained with it"
         )
 
@@ -347,7 +173,7 @@ def resolve_labels(
                 "training needs defects and good parts"
             )
         raise UserError(
-            f"target {name!r} has {len(values)} classes ({_shown(values)}); it must have exactly "
+            f"target {name!r} has {len(values)} classes ({shown(values)}); it must have exactly "
             f"two (defect / no defect): map it to two values first"
         )
     if positive is not None:
@@ -355,7 +181,7 @@ def resolve_labels(
         if wanted not in values:
             raise UserError(
                 f"positive label {positive!r} is not a value of target {name!r} "
-                f"(values: {_shown(values)}); fix --positive-label"
+                f"(values: {shown(values)}); fix --positive-label"
             )
         chosen = str(wanted)
     elif set(values) == {"-1", "1"}:
@@ -365,7 +191,7 @@ def resolve_labels(
         if len(hits) != 1:
             raise UserError(
                 f"cannot tell which value of target {name!r} means defect "
-                f"(values: {_shown(values)}); pass --positive-label"
+                f"(values: {shown(values)}); pass --positive-label"
             )
         chosen = hits[0]
     return chosen, next(v for v in values if v != chosen)
@@ -452,21 +278,8 @@ def category_text(value: Any) -> str | None:
     return text or None
 
 
-def describe_format(fmt: str) -> str:
-    return describe(fmt)
-
-
-def _inferred_categorical(name: str, numeric_like: bool, numbers: dict[str, pd.Series]) -> bool:
-    """Text is categorical; so is an integer column named ``..._id``."""
-    if not numeric_like:
-        return True
-    if not name.lower().endswith("_id"):
-        return False
-    present = numbers[name].dropna().to_numpy(dtype=float)
-    return bool(present.size and np.all(present == np.floor(present)))
-
-
-def _shown(names: Iterable[Any], limit: int = 12) -> str:
+def shown(names: Iterable[Any], limit: int = 12) -> str:
+    """At most ``limit`` names for an error message, with how many more there are."""
     items = [str(n) for n in names]
     more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more

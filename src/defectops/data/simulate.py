@@ -72,122 +72,21 @@ rows before it untouched.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from defectops.core import atomic
+from defectops.data import simulated_line as line
+from defectops.data.simulated_line import FloatArray, IntArray
+from defectops.data.simulated_plant import _streams
+from defectops.data.simulated_rows import Draw, draw_rows, sigmoid
 
-__all__ = [
-    "CONTEXT_COLUMNS",
-    "ID_COLUMNS",
-    "NUMERIC_RANGES",
-    "TARGET",
-    "TIMESTAMP",
-    "TRUE_PROBABILITY",
-    "SimulationSpec",
-    "simulate",
-    "write_simulation",
-]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-NUMERIC_RANGES: dict[str, tuple[float, float]] = {
-    "ProductionVolume": (100.0, 999.0),
-    "ProductionCost": (5000.0, 20000.0),
-    "SupplierQuality": (80.0, 100.0),
-    "DeliveryDelay": (0.0, 5.0),
-    "DefectRate": (0.5, 5.0),
-    "QualityScore": (60.0, 100.0),
-    "MaintenanceHours": (0.0, 23.0),
-    "DowntimePercentage": (0.0, 5.0),
-    "InventoryTurnover": (2.0, 10.0),
-    "StockoutRate": (0.0, 0.1),
-    "WorkerProductivity": (80.0, 100.0),
-    "SafetyIncidents": (0.0, 9.0),
-    "EnergyConsumption": (1000.0, 5000.0),
-    "EnergyEfficiency": (0.1, 0.5),
-    "AdditiveProcessTime": (1.0, 10.0),
-    "AdditiveMaterialCost": (100.0, 500.0),
-}
-ID_COLUMNS: tuple[str, ...] = (
-    "machine_id",
-    "operator_id",
-    "supplier_batch_id",
-    "production_line_id",
-)
-CONTEXT_COLUMNS: tuple[str, ...] = (
-    "shift",
-    "material",
-    "energy_source",
-    "incoming_inspection",
-    "supplier_country",
-    "machine_category",
-)
-TARGET = "DefectStatus"
-TIMESTAMP = "timestamp"
-TRUE_PROBABILITY = "true_defect_probability"
-
-# Counts in the plant; integers drawn on these ranges are reported as int64 columns.
-_INTEGER_COLUMNS = ("ProductionVolume", "DeliveryDelay", "MaintenanceHours", "SafetyIncidents")
-
-# --- plant layout -------------------------------------------------------------------------------
-_N_MACHINES = 40
-_MACHINE_ID_START = 101
-_N_LINES = 4
-_MACHINE_CATEGORIES = ("cnc", "press", "printer3d", "assembly")
-_SHIFTS = ("A", "B", "C")
-_OPERATORS_PER_SHIFT = 20
-_OPERATOR_ID_START = 1001
-_BATCH_ID_START = 5001
-_BATCH_ROWS = (250, 400)  # inclusive range of parts per supplier batch
-_COUNTRIES = ("DE", "CN", "IN", "MX", "VN")
-_COUNTRY_P = (0.30, 0.25, 0.20, 0.15, 0.10)
-_BATCH_QUALITY = (83.0, 97.0)  # range of a batch's mean SupplierQuality
-_MATERIALS = ("steel", "aluminium", "titanium", "polymer")
-_MATERIAL_P = (0.40, 0.30, 0.15, 0.15)
-_ENERGY_SOURCES = ("grid", "solar", "gas")
-_ENERGY_P = (0.60, 0.25, 0.15)
-_INSPECTIONS = ("pass", "marginal", "fail")
-# (P(pass), P(marginal)) for an ordinary batch, a bad batch and the drift batch.
-_INSPECTION_P = {"ordinary": (0.90, 0.08), "bad": (0.65, 0.25), "drift": (0.45, 0.35)}
-_PART_GAP_SECONDS = (20, 40)
-_MAINTENANCE_EVERY = (150, 400)  # parts between two maintenances of one machine
-
-# --- effect sizes (logit units) -----------------------------------------------------------------
-_N_BAD_MACHINES = 4
-_BAD_MACHINE = 1.5
-_BAD_BATCH_SHARE = 0.10
-_BAD_BATCH = 1.2
-_OPERATOR_SD = 0.2
-_NIGHT_SHIFT = 0.3
-_CATEGORY_EFFECT = {"cnc": 0.0, "press": 0.0, "printer3d": 0.2, "assembly": 0.0}
-_MATERIAL_EFFECT = {"steel": 0.0, "aluminium": 0.0, "titanium": 0.2, "polymer": 0.1}
-_MATERIAL_TIME_SLOPE = {"steel": 0.0, "aluminium": 0.06, "titanium": 0.3, "polymer": -0.25}
-_INSPECTION_EFFECT = {"pass": 0.0, "marginal": 0.3, "fail": 0.8}
-_QUALITY_THRESHOLD, _QUALITY_WIDTH, _QUALITY_EFFECT = 70.0, 1.2, 2.8
-_EFFICIENCY_EFFECT = 2.0
-_SUPPLIER_KNEE, _SUPPLIER_SLOPE = 86.0, 0.5
-_DOWNTIME_MAINTENANCE = 2.5
-_VOLUME_EFFECT = 0.5
-_HISTORY_SLOPE = 0.2
-_WEAR_EFFECT = 3.0
-_WEAR_DOWNTIME = 1.5
-
-# --- drift --------------------------------------------------------------------------------------
-_DRIFT_BATCH_ROWS = 2_000
-_DRIFT_BATCH = 2.5
-_DRIFT_BATCH_QUALITY = 82.0
-_DRIFT_COUNTRY = "XX"
-_ENERGY_OFFSET = 800.0
-_SUPPLIER_DROP = 5.0
+__all__ = ["SimulationSpec", "simulate", "write_simulation"]
 
 _CALIBRATION_TOL = 1e-4
-_STREAMS = ("plant", "batches", "timing", "assignment", "process", "labels", "missing")
 
 
 def _is_int(value: object) -> bool:
@@ -234,130 +133,25 @@ class SimulationSpec:
             raise ValueError(f"start must be a naive (local plant) timestamp, got {self.start!r}")
 
 
-@dataclass(frozen=True)
-class _Plant:
-    """The fixed, hidden structure behind one seed: who is bad and how machines wear.
-
-    Kept separate from the per-row draws so the tests can check the mechanisms against the known
-    answer instead of re-discovering it from the data.
-    """
-
-    machine_line: IntArray  # production line id per machine index
-    machine_category: IntArray  # index into _MACHINE_CATEGORIES per machine index
-    machine_is_bad: npt.NDArray[np.bool_]
-    maintenance_every: IntArray  # parts between maintenances, per machine index
-    maintenance_phase: IntArray  # parts already made since maintenance at row 0
-    operator_effect: FloatArray  # per operator index (shift * 20 + seat)
-    batch_rows: IntArray  # parts per ordinary batch, in consumption order
-    batch_country: IntArray  # index into _COUNTRIES
-    batch_quality: FloatArray  # mean SupplierQuality of the batch
-    batch_is_bad: npt.NDArray[np.bool_]
-
-    @property
-    def bad_machine_ids(self) -> IntArray:
-        return _MACHINE_ID_START + np.flatnonzero(self.machine_is_bad)
-
-    @property
-    def bad_batch_ids(self) -> IntArray:
-        """Ids of the bad ordinary batches when there is no drift (drift shifts later ids by 1)."""
-        return _BATCH_ID_START + np.flatnonzero(self.batch_is_bad)
-
-
-def _streams(seed: int) -> dict[str, np.random.Generator]:
-    """One child generator per concern, all spawned from ``default_rng(seed)``.
-
-    Separate streams keep concerns independent: e.g. switching on missing values or drift does not
-    reshuffle the process values of the rows that they do not touch.
-    """
-    children = np.random.default_rng(seed).spawn(len(_STREAMS))
-    return dict(zip(_STREAMS, children, strict=True))
-
-
-def _draw_plant(rows: int, streams: dict[str, np.random.Generator]) -> _Plant:
-    """Draw the plant: machines, operators and enough supplier batches for ``rows`` parts."""
-    rng = streams["plant"]
-    machine_line = (np.arange(_N_MACHINES) // (_N_MACHINES // _N_LINES) + 1).astype(np.int64)
-    categories = np.resize(np.arange(len(_MACHINE_CATEGORIES)), _N_MACHINES)
-    machine_category = rng.permutation(categories).astype(np.int64)
-    machine_is_bad = np.zeros(_N_MACHINES, dtype=bool)
-    machine_is_bad[rng.choice(_N_MACHINES, size=_N_BAD_MACHINES, replace=False)] = True
-    every = rng.integers(_MAINTENANCE_EVERY[0], _MAINTENANCE_EVERY[1] + 1, size=_N_MACHINES)
-    phase = rng.integers(0, every)
-    operator_effect = rng.normal(0.0, _OPERATOR_SD, size=len(_SHIFTS) * _OPERATORS_PER_SHIFT)
-
-    # Enough batches for the longest stream that drift can ask for: all rows plus one cut batch.
-    brng = streams["batches"]
-    n_batches = math.ceil((rows + _BATCH_ROWS[1]) / _BATCH_ROWS[0]) + 1
-    batch_rows = brng.integers(_BATCH_ROWS[0], _BATCH_ROWS[1] + 1, size=n_batches)
-    batch_country = brng.choice(len(_COUNTRIES), size=n_batches, p=_COUNTRY_P)
-    batch_quality = brng.uniform(*_BATCH_QUALITY, size=n_batches)
-    batch_is_bad = brng.random(n_batches) < _BAD_BATCH_SHARE
-    return _Plant(
-        machine_line=machine_line,
-        machine_category=machine_category,
-        machine_is_bad=machine_is_bad,
-        maintenance_every=every.astype(np.int64),
-        maintenance_phase=phase.astype(np.int64),
-        operator_effect=operator_effect,
-        batch_rows=batch_rows.astype(np.int64),
-        batch_country=batch_country.astype(np.int64),
-        batch_quality=batch_quality,
-        batch_is_bad=batch_is_bad,
-    )
-
-
 def _drift_window(spec: SimulationSpec) -> tuple[int, int] | None:
     """``(first, end)`` rows of the drift batch, or None when no drifted row is simulated."""
     if spec.drift_at is None or spec.drift_at >= spec.rows:
         return None
-    return spec.drift_at, min(spec.drift_at + _DRIFT_BATCH_ROWS, spec.rows)
+    return spec.drift_at, min(spec.drift_at + line.DRIFT_BATCH_ROWS, spec.rows)
 
 
-def _assign_batches(
-    rows: int, batch_rows: IntArray, window: tuple[int, int] | None
-) -> tuple[IntArray, IntArray]:
-    """Batch id per row and the ordinary-batch index per row (-1 on drift-batch rows).
+def _intercept(spec: SimulationSpec, draw: Draw) -> float:
+    """Calibrate on the stationary process, so ``defect_rate`` means the same with or without drift.
 
-    Batches are used up in order. Under drift the batch in use at ``drift_at`` is cut, the drift
-    batch takes the next id, and the ordinary batches after it continue with ids shifted by one,
-    so ids never decrease.
+    That is the rows before ``drift_at``. When the drift starts at row 0 there is no such row, and
+    the same rows are drawn again without drift to stand in for the stationary process.
     """
-    ends = np.cumsum(batch_rows)
-    position = np.arange(rows, dtype=np.int64)
-    if window is None:
-        index = np.searchsorted(ends, position, side="right").astype(np.int64)
-        return _BATCH_ID_START + index, index
-    first, end = window
-    cut = int(np.searchsorted(ends, first - 1, side="right")) if first > 0 else -1
-    resume_at = int(ends[cut]) if cut >= 0 else 0
-    stream_position = np.where(position >= end, resume_at + position - end, position)
-    index = np.searchsorted(ends, stream_position, side="right").astype(np.int64)
-    in_drift = (position >= first) & (position < end)
-    index[in_drift] = -1
-    batch_id = np.where(position < first, _BATCH_ID_START + index, _BATCH_ID_START + index + 1)
-    batch_id[in_drift] = _BATCH_ID_START + cut + 1
-    return batch_id.astype(np.int64), index
-
-
-def _cumcount(groups: IntArray, n_groups: int) -> IntArray:
-    """Per row, how many earlier rows share its group (pandas ``groupby.cumcount``, in numpy)."""
-    order = np.argsort(groups, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(np.bincount(groups, minlength=n_groups))[:-1]))
-    counts = np.empty(len(groups), dtype=np.int64)
-    counts[order] = np.arange(len(groups)) - starts[groups[order]]
-    return counts
-
-
-def _machine_wear(machine: IntArray, plant: _Plant) -> FloatArray:
-    """Fraction of each machine's maintenance cycle used up when the row's part was made."""
-    made = _cumcount(machine, _N_MACHINES) + plant.maintenance_phase[machine]
-    every = plant.maintenance_every[machine]
-    return (made % every) / every
-
-
-def _sigmoid(x: FloatArray) -> FloatArray:
-    """Overflow-free logistic function."""
-    return np.exp(-np.logaddexp(0.0, -x))
+    window = _drift_window(spec)
+    first_drifted = window[0] if window is not None else spec.rows
+    if first_drifted > 0:
+        return _calibrate_intercept(draw.score[:first_drifted], spec.defect_rate)
+    stationary = draw_rows(spec.rows, spec.start, None, _streams(spec.seed))
+    return _calibrate_intercept(stationary.score, spec.defect_rate)
 
 
 def _calibrate_intercept(score: FloatArray, target: float, tol: float = _CALIBRATION_TOL) -> float:
@@ -375,7 +169,7 @@ def _calibrate_intercept(score: FloatArray, target: float, tol: float = _CALIBRA
     mid = 0.5 * (lo + hi)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        gap = float(_sigmoid(mid + score).mean()) - target
+        gap = float(sigmoid(mid + score).mean()) - target
         if abs(gap) <= tol or hi - lo < 1e-12:
             break
         if gap < 0:
@@ -383,177 +177,6 @@ def _calibrate_intercept(score: FloatArray, target: float, tol: float = _CALIBRA
         else:
             hi = mid
     return mid
-
-
-def _timestamps(spec: SimulationSpec, rng: np.random.Generator) -> npt.NDArray[np.datetime64]:
-    """Strictly increasing part completion times, one part every 20-40 whole seconds."""
-    gaps = rng.integers(_PART_GAP_SECONDS[0], _PART_GAP_SECONDS[1] + 1, size=spec.rows)
-    gaps[0] = 0
-    start = pd.Timestamp(spec.start).floor("s").to_datetime64().astype("datetime64[s]")
-    return start + np.cumsum(gaps).astype("timedelta64[s]")
-
-
-def _shift_of(times: npt.NDArray[np.datetime64]) -> IntArray:
-    """Shift index from the hour: 06-14 A (0), 14-22 B (1), 22-06 C (2)."""
-    hour = (times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)
-    return np.where((hour >= 6) & (hour < 14), 0, np.where((hour >= 14) & (hour < 22), 1, 2))
-
-
-def _choose(rng: np.random.Generator, p: tuple[float, ...], size: int) -> IntArray:
-    return rng.choice(len(p), size=size, p=np.asarray(p)).astype(np.int64)
-
-
-def _strings(values: tuple[str, ...], codes: IntArray) -> pd.Series:
-    """String column from codes into a small vocabulary (via a categorical, which is fast)."""
-    categories = pd.Index(list(values))
-    return pd.Series(pd.Categorical.from_codes(codes, categories=categories)).astype("str")
-
-
-def _lookup(table: dict[str, float], values: tuple[str, ...]) -> FloatArray:
-    return np.array([table[value] for value in values], dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class _Draw:
-    """Everything about the simulated rows except the label: inputs, drift flags and the risk."""
-
-    plant: _Plant
-    times: npt.NDArray[np.datetime64]
-    shift: IntArray
-    machine: IntArray  # machine index 0..39
-    operator: IntArray  # operator index 0..59
-    material: IntArray
-    energy_source: IntArray
-    inspection: IntArray
-    batch_id: IntArray
-    country: IntArray  # index into _COUNTRIES, or len(_COUNTRIES) for the drift country
-    values: dict[str, FloatArray]  # true process values (no sensor offset, no blanks)
-    drifted: npt.NDArray[np.bool_]  # rows at or after drift_at
-    score: FloatArray  # the logit without its intercept
-
-
-def _draw(spec: SimulationSpec, streams: dict[str, np.random.Generator]) -> _Draw:
-    """Draw the rows' inputs in production order and score their risk (all vectorised)."""
-    n = spec.rows
-    plant = _draw_plant(n, streams)
-    window = _drift_window(spec)
-    position = np.arange(n, dtype=np.int64)
-    first, end = window if window is not None else (n, n)
-    drifted = position >= first  # the sensor offset and the supplier-quality drop
-    in_drift_batch = drifted & (position < end)
-
-    # --- who made the part, when, from what -----------------------------------------------------
-    times = _timestamps(spec, streams["timing"])
-    shift = _shift_of(times)
-    arng = streams["assignment"]
-    machine = arng.integers(0, _N_MACHINES, size=n)
-    operator = shift * _OPERATORS_PER_SHIFT + arng.integers(0, _OPERATORS_PER_SHIFT, size=n)
-    material = _choose(arng, _MATERIAL_P, n)
-    energy_source = _choose(arng, _ENERGY_P, n)
-    inspection_draw = arng.random(n)
-
-    batch_id, batch_index = _assign_batches(n, plant.batch_rows, window)
-    safe_index = np.maximum(batch_index, 0)  # drift-batch rows are overwritten below
-    batch_bad = plant.batch_is_bad[safe_index] & ~in_drift_batch
-    country = np.where(in_drift_batch, len(_COUNTRIES), plant.batch_country[safe_index])
-    batch_quality = np.where(in_drift_batch, _DRIFT_BATCH_QUALITY, plant.batch_quality[safe_index])
-
-    p_pass = np.full(n, _INSPECTION_P["ordinary"][0])
-    p_marginal = np.full(n, _INSPECTION_P["ordinary"][1])
-    for kind, rows_of_kind in (("bad", batch_bad), ("drift", in_drift_batch)):
-        p_pass[rows_of_kind], p_marginal[rows_of_kind] = _INSPECTION_P[kind]
-    inspection = (inspection_draw >= p_pass).astype(np.int64) + (
-        inspection_draw >= p_pass + p_marginal
-    )
-
-    wear = _machine_wear(machine, plant)
-
-    # --- process values: always drawn in the same order, so drift only edits them afterwards ----
-    prng = streams["process"]
-    lo = {name: bounds[0] for name, bounds in NUMERIC_RANGES.items()}
-    hi = {name: bounds[1] for name, bounds in NUMERIC_RANGES.items()}
-
-    def integers(name: str) -> FloatArray:
-        return prng.integers(int(lo[name]), int(hi[name]) + 1, size=n).astype(np.float64)
-
-    def uniform(name: str) -> FloatArray:
-        return prng.uniform(lo[name], hi[name], size=n)
-
-    v: dict[str, FloatArray] = {}
-    v["ProductionVolume"] = integers("ProductionVolume")
-    v["ProductionCost"] = uniform("ProductionCost")
-    supplier_noise = prng.normal(0.0, 2.5, size=n)
-    v["DeliveryDelay"] = integers("DeliveryDelay")
-    v["DefectRate"] = uniform("DefectRate")
-    v["QualityScore"] = uniform("QualityScore")
-    v["MaintenanceHours"] = integers("MaintenanceHours")
-    downtime_base = prng.gamma(2.0, 0.5, size=n)
-    v["InventoryTurnover"] = uniform("InventoryTurnover")
-    v["StockoutRate"] = uniform("StockoutRate")
-    v["WorkerProductivity"] = uniform("WorkerProductivity")
-    v["SafetyIncidents"] = integers("SafetyIncidents")
-    v["EnergyConsumption"] = uniform("EnergyConsumption")
-    v["EnergyEfficiency"] = uniform("EnergyEfficiency")
-    v["AdditiveProcessTime"] = uniform("AdditiveProcessTime")
-    v["AdditiveMaterialCost"] = uniform("AdditiveMaterialCost")
-
-    supplier = batch_quality + supplier_noise - np.where(drifted, _SUPPLIER_DROP, 0.0)
-    v["SupplierQuality"] = np.clip(supplier, lo["SupplierQuality"], hi["SupplierQuality"])
-    v["DowntimePercentage"] = np.clip(
-        downtime_base + _WEAR_DOWNTIME * wear, lo["DowntimePercentage"], hi["DowntimePercentage"]
-    )
-    values = {name: v[name] for name in NUMERIC_RANGES}
-
-    # --- the true risk --------------------------------------------------------------------------
-    score = (
-        _QUALITY_EFFECT * _sigmoid((_QUALITY_THRESHOLD - v["QualityScore"]) / _QUALITY_WIDTH)
-        + _EFFICIENCY_EFFECT * ((v["EnergyEfficiency"] - 0.3) / 0.2) ** 2
-        + _SUPPLIER_SLOPE * np.maximum(_SUPPLIER_KNEE - v["SupplierQuality"], 0.0)
-        + _DOWNTIME_MAINTENANCE
-        * (v["DowntimePercentage"] / 5.0)
-        * (1.0 - v["MaintenanceHours"] / 23.0)
-        + _lookup(_MATERIAL_TIME_SLOPE, _MATERIALS)[material] * (v["AdditiveProcessTime"] - 5.5)
-        + _lookup(_MATERIAL_EFFECT, _MATERIALS)[material]
-        + _VOLUME_EFFECT * (v["ProductionVolume"] - 550.0) / 450.0
-        + _HISTORY_SLOPE * (v["DefectRate"] - 2.75)
-        + _BAD_MACHINE * plant.machine_is_bad[machine]
-        + _BAD_BATCH * batch_bad
-        + _DRIFT_BATCH * in_drift_batch
-        + plant.operator_effect[operator]
-        + _NIGHT_SHIFT * (shift == 2)
-        + _lookup(_CATEGORY_EFFECT, _MACHINE_CATEGORIES)[plant.machine_category[machine]]
-        + _lookup(_INSPECTION_EFFECT, _INSPECTIONS)[inspection]
-        + _WEAR_EFFECT * wear**2
-    )
-    return _Draw(
-        plant=plant,
-        times=times,
-        shift=shift,
-        machine=machine,
-        operator=operator,
-        material=material,
-        energy_source=energy_source,
-        inspection=inspection,
-        batch_id=batch_id,
-        country=country,
-        values=values,
-        drifted=drifted,
-        score=score,
-    )
-
-
-def _intercept(spec: SimulationSpec, draw: _Draw) -> float:
-    """Calibrate on the stationary process, so ``defect_rate`` means the same with or without drift.
-
-    That is the rows before ``drift_at``. When the drift starts at row 0 there is no such row, and
-    the same rows are drawn again without drift to stand in for the stationary process.
-    """
-    window = _drift_window(spec)
-    first_drifted = window[0] if window is not None else spec.rows
-    if first_drifted > 0:
-        return _calibrate_intercept(draw.score[:first_drifted], spec.defect_rate)
-    stationary = replace(spec, drift_at=None)
-    return _calibrate_intercept(_draw(stationary, _streams(spec.seed)).score, spec.defect_rate)
 
 
 def simulate(spec: SimulationSpec) -> tuple[pd.DataFrame, pd.Series]:
@@ -566,40 +189,46 @@ def simulate(spec: SimulationSpec) -> tuple[pd.DataFrame, pd.Series]:
     """
     n = spec.rows
     streams = _streams(spec.seed)
-    draw = _draw(spec, streams)
-    truth = _sigmoid(_intercept(spec, draw) + draw.score)
+    draw = draw_rows(spec.rows, spec.start, _drift_window(spec), streams)
+    truth = sigmoid(_intercept(spec, draw) + draw.score)
     label = (streams["labels"].random(n) < truth).astype(np.int64)
 
     # --- what the export shows: the drifted sensor reading and blank cells ----------------------
     values = dict(draw.values)
     values["EnergyConsumption"] = values["EnergyConsumption"] + np.where(
-        draw.drifted, _ENERGY_OFFSET, 0.0
+        draw.drifted, line.ENERGY_OFFSET, 0.0
     )
     if spec.missing_rate > 0:
-        blank = streams["missing"].random((n, len(NUMERIC_RANGES))) < spec.missing_rate
-        for j, name in enumerate(NUMERIC_RANGES):
+        blank = streams["missing"].random((n, len(line.NUMERIC_RANGES))) < spec.missing_rate
+        for j, name in enumerate(line.NUMERIC_RANGES):
             values[name] = np.where(blank[:, j], np.nan, values[name])
 
     plant, machine = draw.plant, draw.machine
     columns: dict[str, object] = {
-        TIMESTAMP: draw.times.astype("datetime64[ns]"),
-        "machine_id": (_MACHINE_ID_START + machine).astype(np.int64),
-        "operator_id": (_OPERATOR_ID_START + draw.operator).astype(np.int64),
+        line.TIMESTAMP: draw.times.astype("datetime64[ns]"),
+        "machine_id": (line.MACHINE_ID_START + machine).astype(np.int64),
+        "operator_id": (line.OPERATOR_ID_START + draw.operator).astype(np.int64),
         "supplier_batch_id": draw.batch_id,
         "production_line_id": plant.machine_line[machine],
-        "shift": _strings(_SHIFTS, draw.shift),
-        "material": _strings(_MATERIALS, draw.material),
-        "energy_source": _strings(_ENERGY_SOURCES, draw.energy_source),
-        "incoming_inspection": _strings(_INSPECTIONS, draw.inspection),
-        "supplier_country": _strings((*_COUNTRIES, _DRIFT_COUNTRY), draw.country),
-        "machine_category": _strings(_MACHINE_CATEGORIES, plant.machine_category[machine]),
+        "shift": _strings(line.SHIFTS, draw.shift),
+        "material": _strings(line.MATERIALS, draw.material),
+        "energy_source": _strings(line.ENERGY_SOURCES, draw.energy_source),
+        "incoming_inspection": _strings(line.INSPECTIONS, draw.inspection),
+        "supplier_country": _strings((*line.COUNTRIES, line.DRIFT_COUNTRY), draw.country),
+        "machine_category": _strings(line.MACHINE_CATEGORIES, plant.machine_category[machine]),
     }
-    for name in NUMERIC_RANGES:
-        as_int = name in _INTEGER_COLUMNS and spec.missing_rate == 0
+    for name in line.NUMERIC_RANGES:
+        as_int = name in line.INTEGER_COLUMNS and spec.missing_rate == 0
         columns[name] = values[name].astype(np.int64) if as_int else values[name]
-    columns[TARGET] = label
+    columns[line.TARGET] = label
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
-    return frame, pd.Series(truth, index=frame.index, name=TRUE_PROBABILITY)
+    return frame, pd.Series(truth, index=frame.index, name=line.TRUE_PROBABILITY)
+
+
+def _strings(values: tuple[str, ...], codes: IntArray) -> pd.Series:
+    """String column from codes into a small vocabulary (via a categorical, which is fast)."""
+    categories = pd.Index(list(values))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories)).astype("str")
 
 
 _WRITERS_ALLOWED = (".csv", ".parquet")
@@ -645,7 +274,7 @@ def write_frames(frame: pd.DataFrame, truth: pd.Series, out: Path) -> tuple[Path
     suffix = out.suffix.lower()
     truth_path = out.with_name(f"{out.stem}.truth{out.suffix}")
     truth_frame = pd.DataFrame(
-        {"row": np.arange(len(truth), dtype=np.int64), TRUE_PROBABILITY: truth.to_numpy()}
+        {"row": np.arange(len(truth), dtype=np.int64), line.TRUE_PROBABILITY: truth.to_numpy()}
     )
     atomic.write_with(out, lambda tmp: _write_frame(frame, tmp, suffix, "%.6g"))
     atomic.write_with(truth_path, lambda tmp: _write_frame(truth_frame, tmp, suffix, "%.8g"))

@@ -45,7 +45,6 @@ served record costs. Both paths share the hashing code and give identical result
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -55,35 +54,19 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
 from defectops.core.errors import UserError
-from defectops.data.schema import category_strings, category_text
+from defectops.features.hashing import (
+    TOP_BIT,
+    cell_hashes,
+    column_hashes,
+    crossed_hashes,
+    hash_values,
+    salt,
+)
+from defectops.features.moments import NumericMoments, column_scaling
+from defectops.features.small_batch import object_table, parse_numbers
 
-#: text that stands for a missing categorical value before hashing
-MISSING = "<missing>"
-_PLAIN_NUMBERS = frozenset({int, float, np.float64, np.float32, np.int64, np.int32})
 #: frames with at most this many rows take the lean path (see the module docstring)
 SMALL_BATCH = 32
-
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_TOP_BIT = np.uint64(63)
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: every input bit affects every output bit (uint64 wraps, no loop)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * _M1
-    h = h ^ (h >> np.uint64(27))
-    h = h * _M2
-    return h ^ (h >> np.uint64(31))
-
-
-def _hash_texts(texts: np.ndarray) -> np.ndarray:
-    """Stable uint64 hashes of an object array of ``str``; already distinct, so no categorize."""
-    return pd.util.hash_array(texts, categorize=False)
-
-
-def _salt(name: str) -> np.uint64:
-    return _mix(_hash_texts(np.array([name], dtype=object)))[0]
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
@@ -133,17 +116,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         frame = _check_frame(X, numeric + categorical)
         if len(frame) == 0:
             raise UserError("no rows to fit the features on")
-        values = self._numeric_values(frame)
-        finite = np.isfinite(values)
-        count = finite.sum(axis=0)
-        clean = np.where(finite, values, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, clean.sum(axis=0) / np.maximum(count, 1), 0.0)
-            var = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0) / np.maximum(count, 1)
-        median = _column_medians(np.where(finite, values, np.nan))
-        return self._finish(
-            mean, np.sqrt(var), ~finite.all(axis=0), lambda: self._seen(frame), median
-        )
+        mean, std, missing, median = column_scaling(self._numeric_values(frame))
+        return self._finish(mean, std, missing, lambda: self._seen(frame), median)
 
     def numeric_moments(self, X: pd.DataFrame) -> NumericMoments:
         """Count, mean and squared deviations of each numeric column of ``X`` (one partition).
@@ -166,9 +140,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     ) -> FeatureBuilder:
         """Fit from the merged summaries of all partitions, as :meth:`fit` would on all rows.
 
-        ``moments`` is the :meth:`NumericMoments.merge` of every partition's
-        :meth:`numeric_moments`; ``buckets`` the union of their :meth:`buckets_seen` (codes
-        layout). The codes are the same as :meth:`fit` gives; the scaling agrees up to float
+        ``moments`` is the :meth:`~defectops.features.moments.NumericMoments.merge` of every
+        partition's :meth:`numeric_moments`; ``buckets`` the union of their :meth:`buckets_seen`
+        (codes layout). The codes are the same as :meth:`fit` gives; the scaling agrees up to float
         rounding (the moments are combined pairwise, Chan et al. 1979).
         """
         self._setup()
@@ -191,8 +165,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.crosses_ = self._resolve_crosses(categorical)
         index = {name: i for i, name in enumerate(categorical)}
         self._cross_positions_ = [(index[a], index[b]) for a, b in self.crosses_]
-        self.salts_ = np.array([_salt(c) for c in categorical], dtype=np.uint64)
-        self.cross_salts_ = np.array([_salt(f"{a} x {b}") for a, b in self.crosses_], np.uint64)
+        self.salts_ = np.array([salt(c) for c in categorical], dtype=np.uint64)
+        self.cross_salts_ = np.array([salt(f"{a} x {b}") for a, b in self.crosses_], np.uint64)
         return numeric, categorical
 
     def _finish(
@@ -309,7 +283,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 f"expected {len(self.numeric_)} numeric and {len(self.categorical_)} categorical "
                 f"columns (got {values.shape[1]} and {len(categories)})"
             )
-        return self._matrix(values, self._hashes_of(list(categories)))
+        return self._matrix(values, column_hashes(list(categories), self.salts_))
 
     def _matrix(self, values: np.ndarray, hashes: list[np.ndarray]) -> sp.csr_matrix | np.ndarray:
         values[~np.isfinite(values)] = np.nan
@@ -397,8 +371,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             raise NotFittedError("this FeatureBuilder is not fitted yet; call fit first")
         if column not in self.categorical_:
             raise UserError(f"column {column!r} is not a categorical feature")
-        h = self._hash_uniques([np.array([value], dtype=object)], [self.categorical_.index(column)])
-        return int(h[0] % np.uint64(self.n_buckets)), int(1 - 2 * int(h[0] >> _TOP_BIT))
+        which = [self.categorical_.index(column)]
+        h = hash_values([np.array([value], dtype=object)], self.salts_[which])
+        return int(h[0] % np.uint64(self.n_buckets)), int(1 - 2 * int(h[0] >> TOP_BIT))
 
     def _numeric_values(self, frame: pd.DataFrame) -> np.ndarray:
         out = np.empty((len(frame), len(self.numeric_)), dtype=np.float64)
@@ -408,19 +383,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return out
 
     def _hashes_by_column(self, frame: pd.DataFrame) -> list[np.ndarray]:
-        return self._hashes_of([frame[name] for name in self.categorical_])
-
-    def _hashes_of(self, columns: list[Any]) -> list[np.ndarray]:
-        """Per column: factorize, hash the distinct values only, then take by codes."""
-        codes, uniques = [], []
-        for column in columns:
-            c, found = pd.factorize(column, use_na_sentinel=True)
-            u = np.append(np.asarray(found, dtype=object), [None])  # missing -> the extra last slot
-            codes.append(np.where(c < 0, len(u) - 1, c))
-            uniques.append(u)
-        hashed = self._hash_uniques(uniques, range(len(uniques)))
-        bounds = np.cumsum([0, *map(len, uniques)])
-        return [hashed[start + c] for start, c in zip(bounds[:-1], codes, strict=True)]
+        return column_hashes([frame[name] for name in self.categorical_], self.salts_)
 
     def _small_batch(self, X: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
         """Few rows: one object array for the whole frame and plain Python per value.
@@ -432,45 +395,16 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         for name in (*self.numeric_, *self.categorical_):
             if name not in position:
                 _check_frame(X, self.numeric_ + self.categorical_)  # raises, naming the column
-        table = _object_table(X)
-        n = len(table)
-        values = _parse_numbers(table[:, [position[c] for c in self.numeric_]])
+        table = object_table(X)
+        values = parse_numbers(table[:, [position[c] for c in self.numeric_]])
         columns = table[:, [position[c] for c in self.categorical_]].T
         if not len(columns):
             return values, []
-        texts = np.array(
-            [
-                MISSING if v is None or v is pd.NA or (t := category_text(v)) is None else t
-                for v in columns.ravel()
-            ],
-            dtype=object,
-        )
-        salts = np.repeat(self.salts_, n)
-        hashed = _mix(_hash_texts(texts) ^ salts)
-        return values, [hashed[i * n : (i + 1) * n] for i in range(len(columns))]
-
-    def _hash_uniques(self, uniques: list[np.ndarray], which: Sequence[int]) -> np.ndarray:
-        """Salted hashes of the canonical text of each column's values, in one batch."""
-        if not uniques:
-            return np.empty(0, dtype=np.uint64)
-        raw = np.concatenate(uniques)
-        # bools become text first, so True and 1 from different columns are never merged by
-        # category_strings' factorize (True == 1 in Python) before they are told apart
-        is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), bool, len(raw))
-        if is_bool.any():
-            raw[is_bool] = [str(bool(v)) for v in raw[is_bool]]
-        texts = category_strings(pd.Series(raw, dtype=object)).to_numpy(dtype=object, copy=True)
-        texts[pd.isna(texts)] = MISSING
-        salts = np.repeat(self.salts_[list(which)], [len(u) for u in uniques])
-        return _mix(_hash_texts(texts) ^ salts)
+        return values, cell_hashes(columns, self.salts_)
 
     def _all_hashes(self, hashes: list[np.ndarray]) -> np.ndarray:
         """(rows, categorical + crosses) uint64: a cross hashes the pair of the columns' hashes."""
-        crossed = [
-            _mix(hashes[a] ^ _mix(hashes[b] ^ salt))
-            for (a, b), salt in zip(self._cross_positions_, self.cross_salts_, strict=True)
-        ]
-        return np.column_stack([*hashes, *crossed]) if hashes else np.empty((0, 0), np.uint64)
+        return crossed_hashes(hashes, self._cross_positions_, self.cross_salts_)
 
     def _codes(self, values: np.ndarray, hashes: list[np.ndarray]) -> np.ndarray:
         n = len(values)
@@ -499,7 +433,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         parts_index = [np.broadcast_to(np.arange(dense_width, dtype=index_type), (n, dense_width))]
         if hashes:
             h = self._all_hashes(hashes)
-            parts_data.append(1.0 - 2.0 * (h >> _TOP_BIT).astype(np.float64))
+            parts_data.append(1.0 - 2.0 * (h >> TOP_BIT).astype(np.float64))
             parts_index.append((h % np.uint64(self.n_buckets)).astype(index_type) + dense_width)
         data = np.concatenate(parts_data, axis=1)
         indices = np.concatenate(parts_index, axis=1)
@@ -509,42 +443,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         )
         matrix.sum_duplicates()  # sorts each row and adds colliding buckets
         return matrix
-
-
-def _object_table(X: pd.DataFrame) -> np.ndarray:
-    """The frame as a 2-D object array, values kept as they are (ints stay ints, text stays text).
-
-    For one row ``X.iloc[0]`` is several times faster than ``to_numpy`` on frames whose text
-    columns are Arrow-backed; it is used only when pandas kept the row as objects, because a
-    purely numeric row is upcast to float64 and an int ID above 2**53 would change.
-    """
-    if len(X) == 1 and not _one_block(X):
-        row = X.iloc[0]
-        if row.dtype == object:
-            return row.to_numpy()[None, :]
-    return X.to_numpy(dtype=object)
-
-
-def _one_block(X: pd.DataFrame) -> bool:
-    """True for a frame held as one 2-D block (a served request): ``to_numpy`` is then free."""
-    try:
-        return int(X._mgr.nblocks) == 1
-    except AttributeError:  # a pandas without the block manager: take the general route
-        return False
-
-
-def _parse_numbers(block: np.ndarray) -> np.ndarray:
-    """An object block as float64: plain numbers and None directly, anything else as pandas would.
-
-    ``bool`` is excluded from the direct route because ``pd.to_numeric`` is the reference for
-    what a numeric column means, and text needs its parsing rules (``"n/a"`` is missing).
-    """
-    flat = block.ravel(order="F")
-    if all(v is None or type(v) in _PLAIN_NUMBERS for v in flat):
-        out = np.array(flat, dtype=np.float64)
-    else:
-        out = np.asarray(pd.to_numeric(flat, errors="coerce"), dtype=np.float64)
-    return out.reshape(block.shape, order="F")
 
 
 def _check_frame(X: Any, columns: Sequence[str]) -> pd.DataFrame:
@@ -559,99 +457,3 @@ def _check_frame(X: Any, columns: Sequence[str]) -> pd.DataFrame:
         if twice:
             raise UserError(f"column {twice[0]!r} appears more than once in the data")
     return X
-
-
-#: the quantiles a partition's values are summarised at, for the median of many partitions
-QUANTILES = np.linspace(0.0, 1.0, 101)
-
-
-def _column_medians(values: np.ndarray) -> np.ndarray:
-    """``np.nanmedian`` per column, NaN for a column without a value (and no warning)."""
-    out = np.full(values.shape[1], np.nan)
-    present = np.isfinite(values).any(axis=0)
-    if present.any():
-        out[present] = np.nanmedian(values[:, present], axis=0)
-    return out
-
-
-def _quantile_grid(values: np.ndarray) -> np.ndarray:
-    """Each column's values at ``QUANTILES`` as ``(len(QUANTILES), columns)`` (NaN: none)."""
-    grid = np.full((len(QUANTILES), values.shape[1]), np.nan)
-    present = np.isfinite(values).any(axis=0)
-    if present.any():
-        grid[:, present] = np.nanquantile(values[:, present], QUANTILES, axis=0)
-    return grid
-
-
-@dataclass(frozen=True)
-class NumericMoments:
-    """Per numeric column: rows, finite values, their mean and summed squared deviations.
-
-    Summaries of partitions merge exactly like the statistics of the rows taken together (up to
-    float rounding), so the scaler of :class:`FeatureBuilder` can be fitted on data that no single
-    machine holds.
-    """
-
-    n_rows: int
-    count: np.ndarray
-    mean: np.ndarray
-    m2: np.ndarray
-    #: per partition, its values at ``QUANTILES`` (rows) and its count, for the median: the
-    #: median of the union is read off the weighted grid points (exact to a partition's 1%)
-    grid: np.ndarray | None = None
-    grid_counts: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> NumericMoments:
-        finite = np.isfinite(values)
-        count = finite.sum(axis=0)
-        clean = np.where(finite, values, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, clean.sum(axis=0) / np.maximum(count, 1), 0.0)
-            m2 = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0)
-        grid = _quantile_grid(np.where(finite, values, np.nan))
-        return cls(len(values), count, mean, m2, grid, count[None, :].astype(float))
-
-    def merge(self, other: NumericMoments) -> NumericMoments:
-        """Chan, Golub and LeVeque's pairwise update of count, mean and M2; the grids stacked."""
-        count = self.count + other.count
-        delta = other.mean - self.mean
-        with np.errstate(invalid="ignore", divide="ignore"):
-            weight = np.where(count > 0, other.count / np.maximum(count, 1), 0.0)
-            mean = self.mean + delta * weight
-            m2 = self.m2 + other.m2 + delta**2 * self.count * weight
-        grids = [g for g in (self.grid, other.grid) if g is not None]
-        counts = [c for c in (self.grid_counts, other.grid_counts) if c is not None]
-        return NumericMoments(
-            self.n_rows + other.n_rows,
-            count,
-            mean,
-            m2,
-            np.concatenate(grids) if grids else None,
-            np.concatenate(counts) if counts else None,
-        )
-
-    @property
-    def median(self) -> np.ndarray:
-        """Each column's median, from the partitions' quantile grids (NaN: no value)."""
-        n_columns = len(self.count)
-        if self.grid is None or self.grid_counts is None:
-            return np.full(n_columns, np.nan)
-        k = len(QUANTILES)
-        out = np.full(n_columns, np.nan)
-        for j in range(n_columns):
-            points = self.grid[:, j]
-            weights = np.repeat(self.grid_counts[:, j], k) / k  # each point 1/k of its part
-            keep = np.isfinite(points) & (weights > 0)
-            if not keep.any():
-                continue
-            order = np.argsort(points[keep], kind="stable")
-            cumulative = np.cumsum(weights[keep][order])
-            half = cumulative[-1] / 2
-            out[j] = points[keep][order][np.searchsorted(cumulative, half)]
-        return out
-
-    @property
-    def std(self) -> np.ndarray:
-        """Population standard deviation, as :meth:`FeatureBuilder.fit` computes it."""
-        return np.sqrt(self.m2 / np.maximum(self.count, 1))

@@ -29,12 +29,12 @@ from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.core.lock import RunLock
 from defectops.data.io import frame_sha256, read_raw
+from defectops.data.quarantine import reason_counts
+from defectops.data.reference import reference_profile
 from defectops.data.schema import DataSchema, category_strings, encode_target, unknown_labels
 from defectops.data.store import BATCH_COLUMN, ROW_COLUMN, BatchRecord, DataStore, Manifest
 from defectops.data.timestamps import parse as parse_timestamps
 from defectops.data.validation import (
-    reason_counts,
-    reference_profile,
     require_usable_features,
     require_valid_rows,
     usable_counts,

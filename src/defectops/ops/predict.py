@@ -18,18 +18,16 @@ import numpy as np
 import pandas as pd
 
 from defectops.data.io import read_raw, write_table
-from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
-from defectops.data.validation import (
+from defectops.data.quarantine import (
     REASON_COLUMN,
     ROW_COLUMN,
     bad_row_mask,
     reason_counts,
     reason_labels,
-    require_usable_features,
-    require_valid_rows,
-    typed_rows,
-    usable_counts,
 )
+from defectops.data.row_typing import typed_rows
+from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
+from defectops.data.validation import require_usable_features, require_valid_rows, usable_counts
 from defectops.registry.local import LocalRegistry
 
 PROBABILITY = "defect_probability"

@@ -41,7 +41,8 @@ class DefectModel(PythonModel):
         self.schema = DataSchema.from_dict(stored["schema"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
-        from defectops.data.validation import bad_row_mask, typed_rows
+        from defectops.data.quarantine import bad_row_mask
+        from defectops.data.row_typing import typed_rows
 
         frame = pd.DataFrame(model_input).reset_index(drop=True)
         typed, reasons, _ = typed_rows(frame[self.features], self.schema, optional=True)

@@ -39,13 +39,9 @@ from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.data.holdout import Holdout, choose_holdout
 from defectops.data.io import frame_sha256, read_raw
+from defectops.data.reference import reference_profile
 from defectops.data.schema import DataSchema, line_differences
-from defectops.data.validation import (
-    reference_profile,
-    require_valid_rows,
-    validate,
-    write_outputs,
-)
+from defectops.data.validation import require_valid_rows, validate, write_outputs
 from defectops.engines.select import check_engine
 from defectops.evaluation import gate
 from defectops.evaluation.metrics import classification_metrics

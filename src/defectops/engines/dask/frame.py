@@ -83,25 +83,21 @@ from defectops.data.io import (
     unreadable,
     with_decimal_points,
 )
-from defectops.data.schema import DataSchema, check_columns, check_scalar_columns, infer_schema
-from defectops.data.validation import (
-    RowsProfile,
-    _quarantine_frame,
-    bad_row_mask,
-    build_report,
-    clean_rows,
-    merge_reference_profiles,
-    reference_profile,
-    refuse_unknown_labels,
-    typed_rows,
-)
+from defectops.data.quarantine import _quarantine_frame, bad_row_mask, refuse_unknown_labels
+from defectops.data.reference import merge_reference_profiles, reference_profile
+from defectops.data.row_typing import clean_rows, typed_rows
+from defectops.data.rows_profile import RowsProfile
+from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
+from defectops.data.schema_inference import infer_schema
+from defectops.data.validation_report import build_report
 from defectops.engines.select import DASK_CONFIG
 from defectops.engines.staging import Staging
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-    from defectops.features.builder import FeatureBuilder, NumericMoments
+    from defectops.features.builder import FeatureBuilder
+    from defectops.features.moments import NumericMoments
     from defectops.models.classifier import DefectClassifier
     from defectops.training.records import PreparedData, RunResult
 
@@ -806,7 +802,7 @@ def _stage(part: pd.DataFrame, file: str) -> int:
 
 def _offset_quarantine(parts: list[pd.DataFrame], rows_read: list[int]) -> pd.DataFrame:
     """Quarantined rows of every partition, ``source_row`` counted from the first row read."""
-    from defectops.data.validation import ROW_COLUMN
+    from defectops.data.quarantine import ROW_COLUMN
 
     offsets = np.concatenate([[0], np.cumsum(rows_read)[:-1]]).astype(np.int64)
     shifted = []
