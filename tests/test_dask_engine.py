@@ -33,10 +33,10 @@ from defectops.data.io import frame_sha256, read_raw, read_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.engines import select as engine
-from defectops.engines.dask import frame as dist
+from defectops.engines.dask import validate as dist
 from defectops.evaluation.gate import PRODUCTION
 from defectops.features.builder import FeatureBuilder
-from defectops.models.classifier import classifier as models
+from defectops.models import classifier as models
 from defectops.monitoring.sketch import _first_pass as first_pass
 from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry.local import LocalRegistry, load_verified
