@@ -3,13 +3,12 @@ memory goes when it grows with the data.
 
     .venv/bin/python bench/validate_phases.py /tmp/defectops-scale/rows-20000000/train
 
-Runs :func:`~defectops.engines.dask.frame.validate_distributed` on a LocalCluster of 2 worker
-processes
-(as ``--engine dask`` starts one) and samples every worker's RSS every 0.1 s, labelled by the step
-running then: ``validate`` (schema, then one read-validate-stage task per partition), ``in_order``
-(the order check, and a sort if needed), ``count_globally`` (distinct values and duplicate rows
-over every row); ``after-<step>`` is the time between steps. Prints each label's largest worker
-peak. Make the data with ``bench/scale.py`` (``--verbs validate`` is enough).
+Runs :func:`~defectops.engines.dask.validate.validate_distributed` on a LocalCluster of 2 worker
+processes (as ``--engine dask`` starts one) and samples every worker's RSS every 0.1 s, labelled
+by the step running then: ``validate`` (schema, then one read-validate-stage task per partition),
+``in_order`` (the order check, and a sort if needed), ``count_globally`` (distinct values and
+duplicate rows over every row); ``after-<step>`` is the time between steps. Prints each label's
+largest worker peak. Make the data with ``bench/scale.py`` (``--verbs validate`` is enough).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from typing import Any
 import psutil
 
 from defectops.core.config import load_settings
-from defectops.engines.dask import frame as distributed
+from defectops.engines.dask import validate as distributed
 from defectops.engines.select import dask_client
 
 GIB = 2**30
@@ -84,8 +83,8 @@ def main() -> None:
         settings = load_settings(flags={"artifacts": artifacts, "engine": "dask"}, environ={})
         pids = list(client.run(os.getpid).values())
         with PhaseSampler(pids) as sampler:
-            for name in ("_in_order", "_count_globally"):
-                setattr(distributed, name, sampler.step(name[1:], getattr(distributed, name)))
+            for name in ("in_order", "count_globally"):
+                setattr(distributed, name, sampler.step(name, getattr(distributed, name)))
             began = time.perf_counter()
             with distributed.Staging.of(settings) as staging:
                 result = distributed.validate_distributed(

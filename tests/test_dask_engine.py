@@ -33,7 +33,7 @@ from defectops.data.io import frame_sha256, read_raw, read_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.engines import select as engine
-from defectops.engines.dask import frame as dist
+from defectops.engines.dask import validate as dist
 from defectops.evaluation.gate import PRODUCTION
 from defectops.features.builder import FeatureBuilder
 from defectops.models import classifier as models

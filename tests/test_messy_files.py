@@ -555,7 +555,7 @@ def test_dask_decides_an_undecided_sample_from_every_row(
     day-first from month-first, the format is decided from every partition's values."""
     from distributed import Client
 
-    import defectops.engines.dask.frame as dist
+    import defectops.engines.dask.validate as dist
 
     stamps = pd.Timestamp("2021-01-02") + pd.to_timedelta(np.arange(600) * 1.5, unit="h")
     frame = table(n=600)

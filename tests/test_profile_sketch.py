@@ -277,7 +277,7 @@ def test_profile_on_a_cluster_equals_the_one_of_the_same_partitions_in_memory(
 ) -> None:
     from distributed import Client
 
-    from defectops.engines.dask.frame import validate_distributed
+    from defectops.engines.dask.validate import validate_distributed
 
     frame, _ = simulate(SimulationSpec(rows=12_000, seed=9, missing_rate=0.05))
     data = tmp_path / "train"

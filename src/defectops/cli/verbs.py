@@ -227,7 +227,8 @@ def validate(
         if client is None:
             result: Any = run_validation(read_raw(path), settings, source=str(path))
         else:
-            from defectops.engines.dask.frame import Staging, validate_distributed
+            from defectops.engines.dask.validate import validate_distributed
+            from defectops.engines.staging import Staging
 
             with Staging.of(settings) as staging:  # the rows are not needed after the report
                 result = validate_distributed(
@@ -451,7 +452,7 @@ def predict(
 
     settings = settings_from(config, engine=engine, scheduler=scheduler)
     if settings.engine == "dask":
-        from defectops.engines.dask.frame import check_prediction_dir
+        from defectops.engines.dask.predict import check_prediction_dir
 
         check_prediction_dir(out)  # before a cluster is started
     with engine_client(settings) as client:
@@ -462,7 +463,7 @@ def predict(
             console.print(f"scored {scored:,} rows, {flagged:,} flagged as defects: {out}")
             _print_unscored(len(result), scored, out)
             return
-        from defectops.engines.dask.frame import predict_distributed
+        from defectops.engines.dask.predict import predict_distributed
 
         summary = predict_distributed(artifacts, data, out, client)
         console.print(

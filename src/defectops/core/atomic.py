@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
         fd = os.open(directory, os.O_RDONLY)
         try:
@@ -43,7 +43,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -40,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from defectops.core.atomic import _fsync_dir
+from defectops.core.atomic import fsync_dir
 from defectops.core.errors import UserError
 
 try:
@@ -91,7 +91,7 @@ class RunLock:
         with _guard(self.directory, strict=True):
             while time.monotonic() < deadline:
                 if _create_exclusive(self.path, payload):
-                    _fsync_dir(self.directory)
+                    fsync_dir(self.directory)
                     self._record = record
                     return
                 seen = _read_lock(self.path)
@@ -126,7 +126,7 @@ class RunLock:
             if seen is not None and _is_same_holder(seen.holder, record):
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
 
     def __enter__(self) -> RunLock:
         self.acquire()

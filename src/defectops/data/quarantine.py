@@ -35,7 +35,7 @@ def reason_labels(reasons: dict[str, np.ndarray], bad_rows: np.ndarray) -> np.nd
     return labels
 
 
-def _quarantine_frame(
+def quarantine_frame(
     raw: pd.DataFrame, reasons: dict[str, np.ndarray], bad_rows: np.ndarray
 ) -> pd.DataFrame:
     rows = raw.loc[bad_rows].copy()

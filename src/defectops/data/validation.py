@@ -27,7 +27,7 @@ from defectops.core import atomic
 from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.data.io import read_as, write_table
-from defectops.data.quarantine import _quarantine_frame, bad_row_mask, refuse_unknown_labels
+from defectops.data.quarantine import bad_row_mask, quarantine_frame, refuse_unknown_labels
 from defectops.data.row_typing import clean_rows, typed_rows
 from defectops.data.rows_profile import RowsProfile
 from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
@@ -87,7 +87,7 @@ def validate(
 
     frame, reasons, markers = typed_rows(raw, schema, optional=optional)
     bad_rows = bad_row_mask(reasons, len(frame))
-    quarantine = _quarantine_frame(raw, reasons, bad_rows)
+    quarantine = quarantine_frame(raw, reasons, bad_rows)
     refuse_unknown_labels(quarantine, schema, source)
     clean = clean_rows(frame, bad_rows, schema, optional=optional)
     if describe:

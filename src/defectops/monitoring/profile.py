@@ -125,7 +125,7 @@ def allowances(reference: np.ndarray, windows: np.ndarray, base: int) -> list[li
         values = psi(reference, sums)
         logs = np.log(np.maximum(values, PSI_FLOOR))
         spread = float(logs.std()) if np.ptp(logs) > 1e-9 else 0.0  # no float noise
-        summary = _short(np.array([logs.mean(), spread, values.max()]), digits=3)
+        summary = significant_digits(np.array([logs.mean(), spread, values.max()]), digits=3)
         out.append([k * base, *summary.tolist()])
     return out
 
@@ -141,7 +141,7 @@ def windowed_allowances(
     if len(windows) >= 2 * k:
         running = np.cumsum(windows, axis=0)
         sums = np.vstack([running[k - 1 : k], running[k:] - running[:-k]])
-        largest = float(_short(psi(reference, sums).max(keepdims=True), digits=4)[0])
+        largest = float(significant_digits(psi(reference, sums).max(keepdims=True), digits=4)[0])
     return {"allowance": largest, "allowances": allowances(reference, windows, base)}
 
 
@@ -159,18 +159,18 @@ def numeric_profile(values: np.ndarray, window_rows: int, bins: int = BINS) -> d
     if present.size == 0:
         return {"edges": [], "counts": [0, int(values.size)], "percentiles": [],
                 "allowance": 0.0, "allowances": []}  # fmt: skip
-    edges = np.unique(_short(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])))
+    edges = np.unique(significant_digits(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])))
     index = numeric_bin_index(values, edges)
     counts = np.bincount(index, minlength=len(edges) + 2)
     return {
         "edges": edges.tolist(),
         "counts": counts.tolist(),
-        "percentiles": _short(np.percentile(present, PERCENTILES)).tolist(),
+        "percentiles": significant_digits(np.percentile(present, PERCENTILES)).tolist(),
         **column_allowances(index, len(counts), counts, window_rows),
     }
 
 
-def _short(values: np.ndarray, digits: int = 6) -> np.ndarray:
+def significant_digits(values: np.ndarray, digits: int = 6) -> np.ndarray:
     """Six significant digits: the profile stays a few kilobytes, far below any sensor's noise."""
     return np.array([float(f"{v:.{digits}g}") for v in values], dtype=np.float64)
 

@@ -55,12 +55,12 @@ from defectops.monitoring.profile import (
     PERCENTILES,
     PROFILE_VERSION,
     TOP_VALUES,
-    _short,
     base_rows,
     category_bin_index,
     effective_window,
     numeric_bin_index,
     numeric_profile,
+    significant_digits,
     windowed_allowances,
 )
 
@@ -358,7 +358,7 @@ def distributed_profile(
         numeric_out[col] = {
             "edges": edges[col].tolist(),
             "counts": total.tolist(),
-            "percentiles": _short(sketch.quantiles(PERCENTILES / 100)).tolist(),
+            "percentiles": significant_digits(sketch.quantiles(PERCENTILES / 100)).tolist(),
             **allowed,
         }
     categorical_out = {}
@@ -426,7 +426,7 @@ def _edges(sketch: QuantileSketch) -> np.ndarray:
     """Decile edges as ``numeric_profile`` makes them (none for a column with no values)."""
     if sketch.rows == 0:
         return np.empty(0)
-    return np.unique(_short(sketch.quantiles(np.linspace(0, 1, BINS + 1)[1:-1])))
+    return np.unique(significant_digits(sketch.quantiles(np.linspace(0, 1, BINS + 1)[1:-1])))
 
 
 def _merged_counts(parts: Sequence[pd.Series]) -> pd.Series:

@@ -35,7 +35,7 @@ def run_pipeline(
     # when asked for
     if settings.engine == "dask":
         from defectops.engines.dask.batch import store_cluster_rows
-        from defectops.engines.dask.frame import run_distributed
+        from defectops.engines.dask.run import run_distributed
 
         return run_distributed(
             settings, on_chunk=on_chunk, on_data=on_data, store_rows=store_cluster_rows

@@ -1,9 +1,9 @@
 """One production batch on a Dask cluster: ``monitor`` and ``ingest`` with ``--engine dask``.
 
 Nothing that decides an outcome is implemented here. The batch goes through
-:func:`~defectops.engines.dask.frame.validate_distributed` with labels optional, as ``validate`` and
-``run`` do (read, validated and staged partition by partition, put in production order, the
-raw rows fingerprinted from the same read); then:
+:func:`~defectops.engines.dask.validate.validate_distributed` with labels optional, as
+``validate`` and ``run`` do (read, validated and staged partition by partition, put in
+production order, the raw rows fingerprinted from the same read); then:
 
 monitoring
     :func:`~defectops.monitoring.batch.summarise_batch` per partition (the champion's scores
@@ -37,7 +37,9 @@ from defectops.core.config import Settings
 from defectops.data.schema import DataSchema
 from defectops.data.store import DataStore
 from defectops.data.validation import merge_counts, require_valid_rows, usable_counts
-from defectops.engines.dask.frame import DistributedFrame, _rows_of, validate_distributed
+from defectops.engines.dask.frame import DistributedFrame
+from defectops.engines.dask.parts import rows_of
+from defectops.engines.dask.validate import validate_distributed
 from defectops.engines.staging import Staging
 from defectops.monitoring.batch import BatchSummary, ChampionView, report_batch, summarise_batch
 
@@ -128,14 +130,15 @@ def _labelled(part: pd.DataFrame, name: str) -> int:
 
 
 def _write_part(part: Any, index: int, first_row: int, store: DataStore, batch_id: str) -> str:
-    return str(store.write_part(batch_id, index, _rows_of(part), first_row))
+    return str(store.write_part(batch_id, index, rows_of(part), first_row))
 
 
 def store_cluster_rows(
-    frame: DistributedFrame, schema: DataSchema, key: str, store: Any, name: str
+    frame: DistributedFrame, schema: DataSchema, key: str, store: DataStore, name: str
 ) -> None:
     """A back-fill's validated rows on the cluster as one stored batch: each worker writes the
-    partitions it holds (``pipeline.record_backfill``'s writer for the Dask engine)."""
+    partitions it holds (:func:`~defectops.training.backfill.record_backfill`'s writer for the
+    Dask engine)."""
     ClusterBatch(frame, schema, frame.meta.iloc[:0], len(frame), key).write_store(store, name)
 
 
