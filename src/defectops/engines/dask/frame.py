@@ -1030,12 +1030,9 @@ def fit_distributed(
     import xgboost
     from xgboost import dask as dxgb
 
-    from defectops.models.classifier import (
-        CROSS_FIT_MAX_ROWS,
-        FitRecord,
-        _binary_target,
-        _validation_split,
-    )
+    from defectops.models.fitting import CROSS_FIT_MAX_ROWS, FitRecord
+    from defectops.models.splits import validation_split as _validation_split
+    from defectops.models.target import binary_target as _binary_target
 
     if model.model != "gbm":
         raise UserError(f"the dask engine trains gbm only, not {model.model!r}")
