@@ -42,7 +42,7 @@ from defectops.core.config import load_settings
 from defectops.data.io import read_raw
 from defectops.data.simulate import DEMO_HOLDOUT_ROWS, DEMO_ROWS, SimulationSpec, simulate
 from defectops.data.validation import validate
-from defectops.models.classifier import choose_threshold
+from defectops.models.threshold import choose_threshold
 from defectops.ops.predict import Champion
 from defectops.training.run import run_pipeline
 

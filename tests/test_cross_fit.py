@@ -19,12 +19,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from defectops.core.config import load_settings
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.models.classifier import (
-    CROSS_FIT_FOLDS,
-    DefectClassifier,
-    cross_fit_folds,
-    tune_settings,
-)
+from defectops.models.classifier import DefectClassifier
+from defectops.models.splits import CROSS_FIT_FOLDS, cross_fit_folds
+from defectops.models.tuning import tune_settings
 from defectops.training.run import run_pipeline
 
 

@@ -36,7 +36,7 @@ from defectops.engines import select as engine
 from defectops.engines.dask import validate as dist
 from defectops.evaluation.gate import PRODUCTION
 from defectops.features.builder import FeatureBuilder
-from defectops.models import classifier as models
+from defectops.models import fitting as models
 from defectops.monitoring.sketch import _first_pass as first_pass
 from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.registry.local import LocalRegistry, load_verified

@@ -21,14 +21,10 @@ from sklearn.metrics import f1_score, roc_auc_score
 from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.data.schema import DataSchema
-from defectops.models.classifier import (
-    GBM_ROUNDS_NO_SLICE,
-    MODEL_NAMES,
-    DefectClassifier,
-    _platt,
-    build_model,
-    choose_threshold,
-)
+from defectops.models.calibration import platt as _platt
+from defectops.models.classifier import MODEL_NAMES, DefectClassifier, build_model
+from defectops.models.gbm import GBM_ROUNDS_NO_SLICE
+from defectops.models.threshold import choose_threshold
 
 NUMERIC = ("Air temperature [K]", "Torque [Nm]", "noise level")
 CATEGORICAL = ("machine_id", "operator_id", "shift")

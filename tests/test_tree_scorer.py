@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from defectops.models.classifier import TREE_SCORER_MAX_ROWS, CalibratedBooster
+from defectops.models.gbm import TREE_SCORER_MAX_ROWS, CalibratedBooster
 from defectops.models.tree_scorer import compile_trees
 
 

@@ -17,7 +17,7 @@ class ExplainUnavailable(Exception):
 
 def contributions(model: Any, frame: pd.DataFrame, top: int) -> dict[str, Any]:
     """Margin contributions of the first row of ``frame``, the ``top`` largest by size."""
-    from defectops.models.classifier import CalibratedBooster
+    from defectops.models.gbm import CalibratedBooster
 
     estimator = getattr(model, "estimator_", None)
     if not isinstance(estimator, CalibratedBooster):

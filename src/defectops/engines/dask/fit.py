@@ -29,13 +29,11 @@ import pandas as pd
 
 from defectops.core.errors import UserError
 from defectops.engines.dask.parts import StagedPart, apply, rows_of
-from defectops.models import classifier as models
-from defectops.models.classifier import (
-    DefectClassifier,
-    FitRecord,
-    _binary_target,
-    _validation_split,
-)
+from defectops.models import fitting
+from defectops.models.classifier import DefectClassifier
+from defectops.models.fitting import FitRecord
+from defectops.models.splits import validation_split
+from defectops.models.target import binary_target
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -89,13 +87,13 @@ def fit_distributed(
     """
     if model.model != "gbm":
         raise UserError(f"the dask engine trains gbm only, not {model.model!r}")
-    target = _binary_target(y, len(X))
+    target = binary_target(y, len(X))
     # the local procedure's rule, read from its module when fitting: one rule for both engines
-    if model.validation_fraction == 0 or len(target) < models.CROSS_FIT_MAX_ROWS:
+    if model.validation_fraction == 0 or len(target) < fitting.CROSS_FIT_MAX_ROWS:
         return _fit_on_one_worker(model, X, target, init_model)
     fallbacks: list[str] = []
     init = model._usable_init(init_model, fallbacks)
-    fit_rows, val_rows = _validation_split(
+    fit_rows, val_rows = validation_split(
         target, model.validation_fraction, model.random_state, fallbacks=[]
     )
     if np.bincount(target, minlength=2).min() == 0 or val_rows is None:
