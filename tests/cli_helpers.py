@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from defectops.cli.verbs import app
+from defectops.cli.app import app
 
 
 def invoke(*args: str | Path) -> Result:

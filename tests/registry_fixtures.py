@@ -99,7 +99,7 @@ def defectops_cmd(*args: str | Path) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "from defectops.cli.verbs import main; main()",
+        "from defectops.cli import main; main()",
         *(str(a) for a in args),
     ]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from defectops.cli.verbs import app
+from defectops.cli.app import app
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.ops.evaluate import ACCEPTANCE_FAILED, evaluate_latest
 from registry_fixtures import (

@@ -215,7 +215,7 @@ def run_process(project: Any, *args: str, script: bool = False) -> subprocess.Co
             pytest.skip(f"console script not installed at {CONSOLE_SCRIPT}")
         command = [str(CONSOLE_SCRIPT)]
     else:
-        command = [sys.executable, "-c", "from defectops.cli.verbs import main; main()"]
+        command = [sys.executable, "-c", "from defectops.cli import main; main()"]
     return subprocess.run(
         [*command, "validate", "--artifacts", str(project.artifacts), *args],
         cwd=project.root,

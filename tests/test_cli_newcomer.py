@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cli_helpers import invoke
-from defectops.cli import verbs as cli
+from defectops.cli import output as cli
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.registry.history import roles
 

@@ -1,5 +1,5 @@
 """``python -m defectops`` runs the CLI."""
 
-from defectops.cli.verbs import main
+from defectops.cli import main
 
 main()

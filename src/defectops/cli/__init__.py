@@ -1,5 +1,11 @@
 """The command line: ``defectops <verb>``."""
 
-from defectops.cli.verbs import main
+from defectops.cli.app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="defectops")
+
 
 __all__ = ["main"]

@@ -1,0 +1,48 @@
+"""The verb that checks a batch for drift against the champion: ``monitor``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from defectops.cli import output
+from defectops.cli.options import (
+    ArtifactsOpt,
+    ConfigOpt,
+    EngineOpt,
+    SchedulerOpt,
+    check_fail_on,
+    settings_from,
+)
+from defectops.engines.select import engine_client
+
+
+def monitor(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Batch to check (CSV or Parquet).")],
+    artifacts: ArtifactsOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="Batch name for the report (default: file stem).")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 3 when the batch reaches this level: warn or drift."),
+    ] = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Compare a batch with the champion's training profile: PSI, KS, unseen values, scores."""
+    check_fail_on(fail_on)
+    settings = settings_from(locals(), own=("data",))
+    # imported on use: pandas and scikit-learn would slow `defectops --help` down
+    from defectops.monitoring.batch import DRIFT_EXIT_CODE, reached
+    from defectops.training.run import monitor_batch
+
+    with engine_client(settings) as client:
+        report, paths = monitor_batch(settings, data, name=name, client=client)
+    output.print_drift(report)
+    output.console.print(f"report: {paths['report']}\nplot:   {paths['plot']}")
+    if reached(report["status"], fail_on):
+        raise typer.Exit(DRIFT_EXIT_CODE)

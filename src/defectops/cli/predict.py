@@ -1,0 +1,69 @@
+"""The verb that scores a file with the champion: ``predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from defectops.cli import output
+from defectops.cli.options import ConfigOpt, EngineOpt, SchedulerOpt, settings_from
+from defectops.engines.select import engine_client
+
+
+def predict(
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output .csv or .parquet file (with --engine dask: a directory of Parquet files).",
+        ),
+    ],
+    artifacts: Annotated[Path, typer.Option(help="Project directory with a champion.")] = Path(
+        "artifacts"
+    ),
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Score a file with the champion; rows keep their order, two columns are appended."""
+    settings = settings_from(locals(), own=("data", "artifacts"))
+    # imported on use: pandas and scikit-learn would slow `defectops --help` down
+    from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
+
+    if settings.engine == "dask":
+        # imported on use: Dask, for the dask engine only
+        from defectops.engines.dask.predict import check_prediction_dir
+
+        check_prediction_dir(out)  # before a cluster is started
+    with engine_client(settings) as client:
+        if client is None:
+            result = predict_file(artifacts, data, out)
+            flagged = int(result[PREDICTION].sum())
+            scored = int(result[PROBABILITY].notna().sum())
+            output.console.print(f"scored {scored:,} rows, {flagged:,} flagged as defects: {out}")
+            _print_unscored(len(result), scored, out)
+            return
+        # imported on use: Dask, for the dask engine only
+        from defectops.engines.dask.predict import predict_distributed
+
+        summary = predict_distributed(artifacts, data, out, client)
+        output.console.print(
+            f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: "
+            f"{out} ({summary.files} Parquet files)"
+        )
+        _print_unscored(summary.rows, summary.scored, out)
+
+
+def _print_unscored(rows: int, scored: int, out: Path) -> None:
+    # imported on use: pandas and scikit-learn would slow `defectops --help` down
+    from defectops.ops.predict import quarantine_path
+
+    if scored < rows:
+        output.console.print(
+            f"[yellow]{rows - scored:,} of {rows:,} rows not scored[/]: the data contract "
+            f"refused them; they are in {quarantine_path(out)} with their reason"
+        )

@@ -1,0 +1,73 @@
+"""The verbs on the model registry: ``models``, ``promote``, ``rollback`` and ``history``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from defectops.cli import output
+from defectops.cli.options import (
+    ArtifactsOpt,
+    ConfigOpt,
+    ReasonOpt,
+    TrackingOpt,
+    settings_from,
+)
+from defectops.registry.history import read_history
+
+
+def registry_from(received: Mapping[str, Any]) -> Any:
+    """The registry the options name, opened only when a verb needs it."""
+    # imported on use: pandas and scikit-learn would slow `defectops --help` down
+    from defectops.registry.local import ModelRegistry
+
+    return ModelRegistry(settings_from(received))
+
+
+def models(
+    artifacts: ArtifactsOpt = None, tracking_uri: TrackingOpt = None, config: ConfigOpt = None
+) -> None:
+    """List every registered model version: chunk, gate status, PR-AUC, F1, created, aliases."""
+    registry = registry_from(locals())
+    versions = registry.tracker.versions()
+    if not versions:
+        output.console.print("no registered models yet; run `defectops run` first")
+        return
+    output.print_versions(registry.tracker.model_name, versions)
+
+
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to make champion.")],
+    reason: ReasonOpt,
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a version champion by hand (verified, recorded in the history)."""
+    meta = registry_from(locals()).promote(version, reason)
+    output.console.print(f"champion is now version {meta['version']} (chunk {meta['chunk_id']})")
+
+
+def rollback(
+    reason: ReasonOpt,
+    artifacts: ArtifactsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Go back to the previous champion."""
+    meta = registry_from(locals()).rollback(reason)
+    output.console.print(
+        f"rolled back: champion is now version {meta['version']} (chunk {meta['chunk_id']})"
+    )
+
+
+def history(artifacts: ArtifactsOpt = None, config: ConfigOpt = None) -> None:
+    """Every alias change: when, from, to, by whom, why."""
+    settings = settings_from(locals())
+    entries = read_history(settings.artifacts)
+    if not entries:
+        output.console.print("no alias changes recorded yet")
+        return
+    output.print_history(entries)
