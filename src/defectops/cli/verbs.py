@@ -201,10 +201,8 @@ def validate(
     config: ConfigOpt = None,
 ) -> None:
     """Check a data file against the contract; quarantine bad rows; write the validation report."""
-    from defectops.data.io import read_raw
     from defectops.data.validation import require_valid_rows, write_outputs
-    from defectops.data.validation import validate as run_validation
-    from defectops.engines.select import engine_client
+    from defectops.engines.choose import open_engine
 
     settings = settings_from(
         config,
@@ -223,16 +221,8 @@ def validate(
         scheduler=scheduler,
     )
     path = _require_data(settings)
-    with engine_client(settings) as client:
-        if client is None:
-            result: Any = run_validation(read_raw(path), settings, source=str(path))
-        else:
-            from defectops.engines.dask.frame import Staging, validate_distributed
-
-            with Staging.of(settings) as staging:  # the rows are not needed after the report
-                result = validate_distributed(
-                    path, settings, client, source=str(path), staging=staging
-                )
+    with open_engine(settings) as engine_:
+        result = engine_.validate(settings, path)
         report = result.report
         require_valid_rows(str(path), report["rows_read"], report["rows_kept"],
                            report["quarantined_by_reason"])  # fmt: skip
@@ -446,30 +436,20 @@ def predict(
     config: ConfigOpt = None,
 ) -> None:
     """Score a file with the champion; rows keep their order, two columns are appended."""
-    from defectops.engines.select import engine_client
-    from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
+    from defectops.engines.choose import open_engine
 
     settings = settings_from(config, engine=engine, scheduler=scheduler)
     if settings.engine == "dask":
         from defectops.engines.dask.frame import check_prediction_dir
 
         check_prediction_dir(out)  # before a cluster is started
-    with engine_client(settings) as client:
-        if client is None:
-            result = predict_file(artifacts, data, out)
-            flagged = int(result[PREDICTION].sum())
-            scored = int(result[PROBABILITY].notna().sum())
-            console.print(f"scored {scored:,} rows, {flagged:,} flagged as defects: {out}")
-            _print_unscored(len(result), scored, out)
-            return
-        from defectops.engines.dask.frame import predict_distributed
-
-        summary = predict_distributed(artifacts, data, out, client)
-        console.print(
-            f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: "
-            f"{out} ({summary.files} Parquet files)"
-        )
-        _print_unscored(summary.rows, summary.scored, out)
+    with open_engine(settings) as engine_:
+        summary = engine_.predict(artifacts, data, out)
+    files = f" ({summary.files} Parquet files)" if summary.files is not None else ""
+    console.print(
+        f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: {out}{files}"
+    )
+    _print_unscored(summary.rows, summary.scored, out)
 
 
 def _print_unscored(rows: int, scored: int, out: Path) -> None:
@@ -502,7 +482,7 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Validate and store one production batch, check it for drift, retrain when due."""
-    from defectops.engines.select import engine_client
+    from defectops.engines.choose import open_engine
     from defectops.monitoring.batch import DRIFT_EXIT_CODE, reached
     from defectops.ops.ingest import ingest_batch
 
@@ -515,8 +495,8 @@ def ingest(
         engine=engine,
         scheduler=scheduler,
     )
-    with engine_client(settings) as client:
-        result = ingest_batch(settings, data, batch_id=batch_id, client=client)
+    with open_engine(settings) as engine_:
+        result = ingest_batch(settings, data, batch_id=batch_id, engine=engine_)
     batch = result.batch
     if result.duplicate:
         console.print(f"batch {batch.batch_id!r} was already ingested (same rows): nothing to do")
@@ -546,7 +526,7 @@ def label(
     config: ConfigOpt = None,
 ) -> None:
     """Attach labels that arrived late to a stored batch; retrain when the policy says."""
-    from defectops.ops.ingest import attach_labels
+    from defectops.ops.labels import attach_labels
 
     settings = settings_from(
         config, artifacts=artifacts, tracking_uri=tracking_uri, ingest={"label_key": label_key}
@@ -595,14 +575,13 @@ def monitor(
     config: ConfigOpt = None,
 ) -> None:
     """Compare a batch with the champion's training profile: PSI, KS, unseen values, scores."""
-    from defectops.engines.select import engine_client
+    from defectops.engines.choose import open_engine
     from defectops.monitoring.batch import DRIFT_EXIT_CODE, reached
-    from defectops.training.run import monitor_batch
 
     _check_fail_on(fail_on)
     settings = settings_from(config, artifacts=artifacts, engine=engine, scheduler=scheduler)
-    with engine_client(settings) as client:
-        report, paths = monitor_batch(settings, data, name=name, client=client)
+    with open_engine(settings) as engine_:
+        report, paths = engine_.monitor(settings, data, name=name)
     print_drift(report)
     console.print(f"report: {paths['report']}\nplot:   {paths['plot']}")
     if reached(report["status"], fail_on):

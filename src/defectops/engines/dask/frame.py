@@ -922,7 +922,7 @@ def prepare_distributed(
     """:func:`~defectops.training.backfill.prepare` on the cluster: the same checks and hold-out
     rows,
     staged in ``staging`` (by default a :class:`Staging` of their own)."""
-    from defectops.training.backfill import check_prepared, holdout_of
+    from defectops.training.prepare import check_prepared, holdout_of
     from defectops.training.records import PreparedData
 
     if settings.data is None:
@@ -972,6 +972,7 @@ def prepare_distributed(
 
 def run_distributed(
     settings: Settings,
+    client: Client,
     *,
     on_chunk: Callable[[dict[str, Any], int], None] | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
@@ -983,17 +984,16 @@ def run_distributed(
     fitted and scored differs (see the module docstring).
     """
     from defectops.core.lock import RunLock
-    from defectops.engines.select import engine_client
     from defectops.models.classifier import build_model
-    from defectops.training.backfill import _run_locked, check_same_line
+    from defectops.training.backfill import run_locked as _run_locked
+    from defectops.training.prepare import check_same_line
 
     if settings.model != "gbm":
         raise UserError(
             f"--engine dask trains gbm only (XGBoost's Dask estimator), not {settings.model!r}; "
             "use --model gbm or --engine local"
         )
-    with engine_client(settings) as client, Staging.of(settings) as staging:
-        assert client is not None
+    with Staging.of(settings) as staging:
         data = prepare_distributed(settings, client, staging)
         check_same_line(settings, data.schema)
         if on_data is not None:
