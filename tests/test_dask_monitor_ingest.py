@@ -23,9 +23,10 @@ from defectops.core.config import Settings, load_settings
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.store import DataStore
 from defectops.engines import select as engine
+from defectops.engines.choose import open_engine
 from defectops.ops.ingest import ingest_batch
 from defectops.registry.local import LocalRegistry
-from defectops.training.run import monitor_batch, run_pipeline
+from defectops.training.run import run_pipeline
 from partitioned import write_parts
 
 TRAIN_ROWS = 4_000
@@ -103,10 +104,12 @@ def assert_same_report(local: dict[str, Any], dask: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("batch", ["stationary.csv", "drifted", "shuffled", "unlabelled"])
 def test_monitor_report_is_the_local_one(line: dict[str, Any], cluster: str, batch: str) -> None:
-    local, _ = monitor_batch(settings_with(line, "local"), line[batch])
+    local_settings = settings_with(line, "local")
+    with open_engine(local_settings) as here:
+        local, _ = here.monitor(local_settings, line[batch], name=None)
     settings = settings_with(line, "dask", engine="dask", scheduler=cluster)
-    with engine.engine_client(settings) as client:
-        dask, paths = monitor_batch(settings, line[batch], client=client)
+    with open_engine(settings) as there:
+        dask, paths = there.monitor(settings, line[batch], name=None)
     assert_same_report(local, dask)
     assert paths["report"] == line["root"] / "dask" / "drift" / f"{paths['report'].stem}.json"
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -175,9 +178,9 @@ def test_ingest_gives_the_local_store_and_decisions(
     for name in ("local", "dask"):
         flags = {"engine": "dask", "scheduler": cluster} if name == "dask" else {}
         settings = load_settings(flags={"artifacts": tmp_path / name, **flags}, environ={})
-        with engine.engine_client(settings) as client:
-            outcomes[name] = [ingest_batch(settings, path, client=client) for path in feed]
-            again = ingest_batch(settings, feed[1], client=client)
+        with open_engine(settings) as chosen:
+            outcomes[name] = [ingest_batch(settings, path, engine=chosen) for path in feed]
+            again = ingest_batch(settings, feed[1], engine=chosen)
         assert again.duplicate and again.batch.batch_id == "shift_01"
         store = DataStore(settings.store_dir)
         manifests[name] = store.load()

@@ -20,7 +20,9 @@ from defectops.core.errors import UserError
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.store import BatchRecord, DataStore, Manifest
-from defectops.ops.ingest import attach_labels, ingest_batch, retrain_decision
+from defectops.ops.ingest import ingest_batch
+from defectops.ops.labels import attach_labels
+from defectops.ops.retrain import retrain_decision
 from defectops.registry.local import LocalRegistry
 from registry_fixtures import defectops_cmd
 

@@ -485,7 +485,8 @@ def test_ingest_refuses_a_third_class_and_stores_nothing(loop: dict[str, Any]) -
 
 
 def test_label_maps_yes_no_and_refuses_a_third_class(loop: dict[str, Any]) -> None:
-    from defectops.ops.ingest import attach_labels, ingest_batch
+    from defectops.ops.ingest import ingest_batch
+    from defectops.ops.labels import attach_labels
 
     settings = loop["settings"]
     rows = loop["later"].iloc[400:600].copy()

@@ -17,7 +17,7 @@ from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.evaluation.gate import LOCAL_ONLY, PRODUCTION
 from defectops.ops.predict import predict_file
 from defectops.registry.local import LocalRegistry
-from defectops.training.backfill import chunk_bounds
+from defectops.training.chunks import chunk_bounds
 from defectops.training.run import run_pipeline
 
 TRAIN_ROWS = 6_000

@@ -26,7 +26,6 @@ from defectops.cli.options import (
     settings_from,
 )
 from defectops.core.errors import UserError
-from defectops.engines.select import engine_client
 
 
 def simulate(
@@ -73,23 +72,12 @@ def validate(
     """Check a data file against the contract; quarantine bad rows; write the validation report."""
     settings = settings_from(locals())
     # imported on use: pandas would slow `defectops --help` down
-    from defectops.data.io import read_raw
     from defectops.data.validation import require_valid_rows, write_outputs
-    from defectops.data.validation import validate as run_validation
+    from defectops.engines.choose import open_engine
 
     path = _require_data(settings.data)
-    with engine_client(settings) as client:
-        if client is None:
-            result: Any = run_validation(read_raw(path), settings, source=str(path))
-        else:
-            # imported on use: Dask, for the dask engine only
-            from defectops.engines.dask.validate import validate_distributed
-            from defectops.engines.staging import Staging
-
-            with Staging.of(settings) as staging:  # the rows are not needed after the report
-                result = validate_distributed(
-                    path, settings, client, source=str(path), staging=staging
-                )
+    with open_engine(settings) as chosen:
+        result = chosen.validate(settings, path)
         report = result.report
         require_valid_rows(str(path), report["rows_read"], report["rows_kept"],
                            report["quarantined_by_reason"])  # fmt: skip

@@ -16,7 +16,6 @@ from defectops.cli.options import (
     check_fail_on,
     settings_from,
 )
-from defectops.engines.select import engine_client
 
 
 def monitor(
@@ -37,11 +36,11 @@ def monitor(
     check_fail_on(fail_on)
     settings = settings_from(locals(), own=("data",))
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
+    from defectops.engines.choose import open_engine
     from defectops.monitoring.batch import DRIFT_EXIT_CODE, reached
-    from defectops.training.run import monitor_batch
 
-    with engine_client(settings) as client:
-        report, paths = monitor_batch(settings, data, name=name, client=client)
+    with open_engine(settings) as chosen:
+        report, paths = chosen.monitor(settings, data, name=name)
     output.print_drift(report)
     output.console.print(f"report: {paths['report']}\nplot:   {paths['plot']}")
     if reached(report["status"], fail_on):

@@ -9,7 +9,6 @@ import typer
 
 from defectops.cli import output
 from defectops.cli.options import ConfigOpt, EngineOpt, SchedulerOpt, settings_from
-from defectops.engines.select import engine_client
 
 
 def predict(
@@ -32,30 +31,20 @@ def predict(
     """Score a file with the champion; rows keep their order, two columns are appended."""
     settings = settings_from(locals(), own=("data", "artifacts"))
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
-    from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
+    from defectops.engines.choose import open_engine
 
     if settings.engine == "dask":
         # imported on use: Dask, for the dask engine only
         from defectops.engines.dask.predict import check_prediction_dir
 
         check_prediction_dir(out)  # before a cluster is started
-    with engine_client(settings) as client:
-        if client is None:
-            result = predict_file(artifacts, data, out)
-            flagged = int(result[PREDICTION].sum())
-            scored = int(result[PROBABILITY].notna().sum())
-            output.console.print(f"scored {scored:,} rows, {flagged:,} flagged as defects: {out}")
-            _print_unscored(len(result), scored, out)
-            return
-        # imported on use: Dask, for the dask engine only
-        from defectops.engines.dask.predict import predict_distributed
-
-        summary = predict_distributed(artifacts, data, out, client)
-        output.console.print(
-            f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: "
-            f"{out} ({summary.files} Parquet files)"
-        )
-        _print_unscored(summary.rows, summary.scored, out)
+    with open_engine(settings) as chosen:
+        summary = chosen.predict(artifacts, data, out)
+    files = f" ({summary.files} Parquet files)" if summary.files is not None else ""
+    output.console.print(
+        f"scored {summary.scored:,} rows, {summary.flagged:,} flagged as defects: {out}{files}"
+    )
+    _print_unscored(summary.rows, summary.scored, out)
 
 
 def _print_unscored(rows: int, scored: int, out: Path) -> None:

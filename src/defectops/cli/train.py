@@ -29,7 +29,6 @@ from defectops.cli.options import (
     check_fail_on,
     settings_from,
 )
-from defectops.engines.select import engine_client
 
 if TYPE_CHECKING:
     from defectops.core.config import Settings
@@ -189,11 +188,12 @@ def ingest(
     check_fail_on(fail_on)
     settings = settings_from(locals(), own=("data",))
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
+    from defectops.engines.choose import open_engine
     from defectops.monitoring.batch import DRIFT_EXIT_CODE, reached
     from defectops.ops.ingest import ingest_batch
 
-    with engine_client(settings) as client:
-        result = ingest_batch(settings, data, batch_id=batch_id, client=client)
+    with open_engine(settings) as chosen:
+        result = ingest_batch(settings, data, batch_id=batch_id, engine=chosen)
     batch = result.batch
     if result.duplicate:
         output.console.print(
@@ -226,7 +226,7 @@ def label(
     """Attach labels that arrived late to a stored batch; retrain when the policy says."""
     settings = settings_from(locals())
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
-    from defectops.ops.ingest import attach_labels
+    from defectops.ops.labels import attach_labels
 
     result = attach_labels(settings, batch, labels)
     training = result.training

@@ -17,10 +17,10 @@ from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.core.lock import RunLock
 from defectops.engines.dask.validate import validate_distributed
-from defectops.engines.select import engine_client
 from defectops.engines.staging import Staging
 from defectops.models.classifier import build_model
-from defectops.training.backfill import _run_locked, check_prepared, check_same_line, holdout_of
+from defectops.training.backfill import run_locked
+from defectops.training.prepare import check_prepared, check_same_line, holdout_of
 from defectops.training.records import PreparedData, RunResult
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def prepare_distributed(
 
 def run_distributed(
     settings: Settings,
+    client: Client,
     *,
     on_chunk: Callable[[dict[str, Any], int], None] | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
@@ -94,12 +95,11 @@ def run_distributed(
             f"--engine dask trains gbm only (XGBoost's Dask estimator), not {settings.model!r}; "
             "use --model gbm or --engine local"
         )
-    with engine_client(settings) as client, Staging.of(settings) as staging:
-        assert client is not None
+    with Staging.of(settings) as staging:
         data = prepare_distributed(settings, client, staging)
         check_same_line(settings, data.schema)
         if on_data is not None:
             on_data(data)
         build_model(settings, data.schema)
         with RunLock(settings.artifacts, purpose="run"):
-            return _run_locked(settings, data, on_chunk, store_rows)
+            return run_locked(settings, data, on_chunk, store_rows)

@@ -1,0 +1,133 @@
+"""The training step shared by the back-fill and ``ingest``: fit one challenger, score it on
+the hold-out, describe it, and save, log and register it by the gate's decision."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from defectops.core import atomic
+from defectops.core.config import Settings
+from defectops.data.io import frame_sha256
+from defectops.data.schema import DataSchema
+from defectops.evaluation import gate
+from defectops.evaluation.metrics import classification_metrics
+from defectops.models.classifier import build_model
+from defectops.monitoring.profile import PROFILED_SCORES, build_profile
+from defectops.monitoring.sketch import distributed_profile
+from defectops.registry.local import SCHEMA
+from defectops.training.lineage import (
+    jsonable_params,
+)
+
+
+def incumbent(local: Any, X_hold: Any, y_hold: np.ndarray) -> gate.Candidate | None:
+    """The champion already in ``production/`` (same line: see :func:`check_same_line`),
+    scored on this run's hold-out, or None when there is none."""
+    if local.champion_metadata() is None:
+        return None
+    model, meta = local.load_champion()
+    scores = model.decision_scores(X_hold)
+    threshold = float(model.threshold_)
+    metrics = classification_metrics(y_hold, scores, threshold)
+    return gate.Candidate(int(meta.get("chunk_id") or 0), scores, threshold, metrics)
+
+
+@dataclass
+class Fitted:
+    """A challenger trained and scored on the hold-out, before the gate has seen it."""
+
+    model: Any
+    candidate: gate.Candidate
+    profile: dict[str, Any]
+    fit_seconds: float
+
+
+def fit_and_score(
+    settings: Settings,
+    schema: DataSchema,
+    rows: pd.DataFrame,
+    init: Any,
+    X_hold: pd.DataFrame,
+    y_hold: np.ndarray,
+    *,
+    chunk_id: int,
+) -> Fitted:
+    """Train one challenger on ``rows`` and score it on the hold-out; profile it for drift."""
+
+    features = list(schema.features)
+    model = build_model(settings, schema)
+    began = time.perf_counter()
+    model.fit(rows[features], rows[schema.target].to_numpy(), init_model=init)
+    fit_seconds = time.perf_counter() - began
+    scores = model.decision_scores(X_hold)
+    metrics = classification_metrics(y_hold, scores, model.threshold_)
+    candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
+    profiled = rows[features]
+    # the scores are profiled on the training rows, in order, like the features: how much they
+    # move from batch to batch needs the whole training period, not the hold-out's stretch
+    # (pandas rows are cut first: only the profiled rows are scored)
+    tail = profiled.iloc[-PROFILED_SCORES:] if isinstance(profiled, pd.DataFrame) else profiled
+    trained_scores = model.decision_scores(tail)[-PROFILED_SCORES:]
+    if isinstance(profiled, pd.DataFrame):
+        profile = build_profile(profiled, schema, trained_scores, settings.chunk_size)
+    else:  # rows on a cluster: merged per-partition summaries, only the scores gathered
+        profile = distributed_profile(profiled, schema, trained_scores, settings.chunk_size)
+    return Fitted(model, candidate, profile, fit_seconds)
+
+
+def model_facts(
+    fitted: Fitted, rows: pd.DataFrame, schema: DataSchema, decision: gate.Decision
+) -> dict[str, Any]:
+    """The metadata every model carries, however its training rows were chosen."""
+    model, target = fitted.model, schema.target
+    return {
+        "rows_trained": len(rows),
+        "defects_trained": int(rows[target].sum()),
+        "data_sha256": frame_sha256(rows[[*schema.features, target]]),
+        "params": jsonable_params(model.get_params()),
+        "threshold": float(model.threshold_),
+        "best_iteration": getattr(model, "best_iteration_", None),
+        "training": model.fit_record_.to_dict(),
+        "fallbacks": list(getattr(model, "fallbacks_", [])),
+        "metrics": fitted.candidate.metrics,
+        "status": decision.status,
+        "reason": decision.reason,
+        "decision": decision.to_dict(),
+        "fit_seconds": round(fitted.fit_seconds, 4),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def commit_model(
+    registry: Any,
+    fitted: Fitted,
+    metadata: dict[str, Any],
+    feature_schema: dict[str, Any],
+    decision: gate.Decision,
+    *,
+    run_id: str | None,
+    run_key: str,
+    width: int,
+) -> dict[str, Any]:
+    """Save, log and register one model; crown it when the gate promoted it."""
+
+    local = registry.local
+    chunk_id = int(metadata["chunk_id"])
+    model_dir = local.model_dir(chunk_id, width)
+    model_schema = {**feature_schema, "profile": fitted.profile}
+    atomic.write_json(model_dir / SCHEMA, model_schema)
+    stored = local.save(fitted.model, metadata, width=width)
+    version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema)
+    stored = {**stored, "version": version}
+    atomic.write_json(model_dir / "metadata.json", stored)
+    if decision.promote:
+        registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")
+    else:
+        registry.mark_challenger(version)
+    return stored
