@@ -44,7 +44,7 @@ $(PREFECT_VENV)/.installed: pyproject.toml
 	@touch $@
 
 test-prefect: $(PREFECT_VENV)/.installed  ## the Prefect flow's test, with Prefect installed
-	$(PREFECT_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_prefect_flow.py
+	$(PREFECT_VENV)/bin/python -m pytest -p no:cacheprovider tests/integration/ops/test_prefect_flow.py
 
 venv: $(VENV)/.all  ## just the environment, with every extra
 
@@ -96,9 +96,9 @@ CONFIG_FLAG     = $(if $(CI_CONFIG),--config $(CI_CONFIG))
 
 ci-build: lint  ## CI build stage: install with the dev extras, ruff, mypy, hadolint
 	@if [ -x $(BIN)/hadolint ]; then $(BIN)/hadolint Dockerfile; \
-	else echo "hadolint: no binary for this platform; tests/test_ci_files.py checks the Dockerfile"; fi
+	else echo "hadolint: no binary for this platform; tests/integration/cli/test_ci_files.py checks the Dockerfile"; fi
 
-postgres-server:  ## install PostgreSQL's server programs when missing (tests/test_postgres_topology.py)
+postgres-server:  ## install PostgreSQL's server programs when missing (tests/integration/registry/test_postgres_topology.py)
 	bash .ci/install-postgres.sh
 
 ci-test: $(VENV)/.dev postgres-server  ## CI test stage: the suite, coverage.xml, htmlcov/, test-results/junit.xml

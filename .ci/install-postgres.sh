@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL's server programs (initdb, pg_ctl) are installed: the test
-# tests/test_postgres_topology.py starts its own throw-away cluster with them. When they are
+# tests/integration/registry/test_postgres_topology.py starts its own throw-away cluster with them. When they are
 # missing, Debian's `postgresql` package is installed (as root, or with passwordless sudo).
 # Used by .ci/run, `make postgres-server` and the test's fixture.
 set -euo pipefail

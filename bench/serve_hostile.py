@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/serve_hostile.py
 
-The corpus and the service are those of ``tests/test_serving_hostile.py`` (which asserts growth
+The corpus and the service are those of ``tests/integration/serving/test_serving_hostile.py``
+(which asserts growth
 under 50 MB); this prints the figures: requests sent, the statuses answered, RSS before and
 after (after 30 ordinary requests have warmed the process up).
 """
@@ -19,6 +20,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import test_serving_hostile as hostile
+
 from dashboard_fixtures import build_tree, uvicorn_service
 
 

@@ -2,7 +2,8 @@
 
 Every file is one way a plant export arrives broken. Each must be refused by ``validate``,
 ``run``, ``predict`` and ``ingest`` with exit code 2 and one line, and leave a project as it was
-(``tests/test_bad_corpus.py``). The rows are the simulator's demo line, so a file fails only for
+(``tests/integration/training/test_bad_corpus.py``). The rows are the simulator's demo line, so a
+file fails only for
 the reason its name gives. The files are committed; this script says how each was made.
 """
 

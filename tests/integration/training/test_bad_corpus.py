@@ -17,8 +17,9 @@ import pytest
 
 from cli_helpers import assert_user_error, invoke, snapshot
 from defectops.data.simulate import SimulationSpec, simulate
+from paths import TEST_DATA
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bad"
+CORPUS = TEST_DATA / "bad"
 FILES = sorted(p for p in CORPUS.iterdir() if p.name != "make_corpus.py")
 
 

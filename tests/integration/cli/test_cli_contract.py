@@ -18,9 +18,10 @@ import pytest
 from typer.testing import Result
 
 from cli_helpers import assert_user_error, invoke
+from paths import REPO
 
 MakeFrame = Callable[..., pd.DataFrame]
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 AI4I = REPO.parent / "shared" / "data" / "ai4i2020.csv"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "defectops"
 

@@ -324,7 +324,8 @@ def test_plain_mlflow_pyfunc_champion_predicts_like_defectops_predict(
     assert result.returncode == 0, result.stderr[-4000:]
     out = read_json(ro.root / "pyfunc_out.json")
     # the logged signature names the feature columns, of any type: the model reads them by its
-    # own data contract (tests/test_mlflow_interop.py gives it what pandas reads from a CSV)
+    # own data contract (tests/integration/registry/test_mlflow_interop.py gives it what pandas
+    # reads from a CSV)
     logged = {c["name"]: c["type"] for c in out["inputs"]}
     assert logged == dict.fromkeys([*schema["numeric"], *schema["categorical"]], "any")
     expected = holdout_predictions["defect_probability"].to_numpy()

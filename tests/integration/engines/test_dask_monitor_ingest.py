@@ -3,7 +3,8 @@
 One 2-worker :class:`distributed.LocalCluster` (worker processes, so everything sent to a worker
 is pickled as on a real cluster; ``cluster`` in conftest.py) serves through ``--scheduler``. A small
 champion is back-filled on the first rows of a simulated line whose drift starts at
-``DRIFT_AT`` (see ``tests/test_monitor.py`` for what drifts there); batches are split over
+``DRIFT_AT`` (see ``tests/integration/ops/test_monitor.py`` for what drifts there); batches are
+split over
 several Parquet files, some with rows out of order across the files.
 """
 

@@ -21,9 +21,10 @@ from defectops.data.reference import reference_profile
 from defectops.data.schema import category_strings
 from defectops.data.schema_inference import infer_schema
 from defectops.data.validation import validate, write_outputs
+from paths import SHARED_DATA
 
 MakeFrame = Callable[..., pd.DataFrame]
-AI4I = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ai4i2020.csv"
+AI4I = SHARED_DATA / "ai4i2020.csv"
 
 
 def cfg(**flags: Any) -> Settings:

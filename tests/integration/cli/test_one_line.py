@@ -13,8 +13,9 @@ import pytest
 
 from cli_helpers import assert_user_error, invoke, snapshot
 from defectops.data.simulate import SimulationSpec, simulate
+from paths import SHARED_DATA
 
-AI4I = Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020.csv"
+AI4I = SHARED_DATA / "ai4i2020.csv"
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
+from paths import REPO
 from registry_fixtures import (
     BIN,
     MODEL_NAME,
@@ -57,7 +58,7 @@ from registry_fixtures import (
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 INSTALLER = REPO / ".ci" / "install-postgres.sh"
 DATABASE = "mlflow"
 ROLE = "mlflow"

@@ -14,8 +14,9 @@ from cli_helpers import invoke
 from defectops.cli import output as cli
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.registry.history import roles
+from paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def test_version_is_the_package_version() -> None:

@@ -20,8 +20,9 @@ from defectops.data.io import read_raw
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.models.classifier import build_model
+from paths import SHARED_DATA
 
-AI4I = Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020.csv"
+AI4I = SHARED_DATA / "ai4i2020.csv"
 
 
 def cfg(**flags: Any):

@@ -21,8 +21,9 @@ from defectops.core.config import DEFAULT_NA_VALUES, load_settings
 from defectops.core.errors import UserError
 from defectops.data.io import read_raw
 from defectops.data.validation import validate
+from paths import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 AI4I = DATA / "ai4i2020.csv"
 SECOM = DATA / "secom_uci.csv"
 

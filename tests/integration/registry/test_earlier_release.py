@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
@@ -20,8 +19,9 @@ import pytest
 from defectops.data.schema import DataSchema
 from defectops.data.validation import typed_rows
 from defectops.registry.model_files import load_verified
+from paths import TEST_DATA
 
-RELEASE = Path(__file__).parent / "data" / "release-0.1.0"
+RELEASE = TEST_DATA / "release-0.1.0"
 
 
 @pytest.mark.parametrize("name", ["logreg", "gbm"])

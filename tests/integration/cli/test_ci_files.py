@@ -34,9 +34,10 @@ import pytest
 import yaml
 
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
+from paths import REPO
 from registry_fixtures import alias_in_db, read_json
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 STAGES = ["build", "test", "train", "evaluate", "deploy"]
 CI_FILES = {
     "gitlab": REPO / ".gitlab-ci.yml",
@@ -313,7 +314,8 @@ def test_ci_test_target_writes_coverage_and_keeps_make_test_fast() -> None:
         # in a temporary directory of its own, removed afterwards: /tmp is left as it was
         f"bash .ci/scratch-tmp {VENV}/bin/python -m pytest -n auto",
         # Prefect caps FastAPI, so its flow's test runs in an environment of its own
-        ".venv-prefect/bin/python -m pytest -p no:cacheprovider tests/test_prefect_flow.py",
+        ".venv-prefect/bin/python -m pytest -p no:cacheprovider "
+        "tests/integration/ops/test_prefect_flow.py",
     ], test.stdout
     ci = make("-n", "ci-test")
     assert ci.returncode == 0, ci.stderr

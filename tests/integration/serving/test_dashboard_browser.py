@@ -30,6 +30,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from dashboard_fixtures import CHUNKS, PROMOTED, Service, build_tree, uvicorn_service
 from defectops.registry.local import METADATA, PRODUCTION_DIR
+from paths import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -45,7 +46,7 @@ LAUNCH_ARGS = [
 TOKEN = "browser-test-token"
 #: the README's picture; refreshed only when DEFECTOPS_SCREENSHOT=1 (``make test`` leaves the
 #: work tree as it found it)
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
+DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 
 
 def install_chromium() -> str | None:
