@@ -134,9 +134,19 @@ def _fixed(value: str | None) -> str:
     return f"{float(value):.3f}" if value else "-"
 
 
-def print_versions(model_name: str, versions: list[Any]) -> None:
-    """Every registered version in a table whose cells stay whole in 80 columns."""
-    table = Table(title=f"registered model {model_name}", title_justify="left")
+def print_versions(model_name: str, versions: list[Any], role_of: dict[str, str]) -> None:
+    """Every registered version in a table whose cells stay whole in 80 columns.
+
+    The status is the gate's verdict when the version was trained; what became of it since
+    (champion now, former champion, rolled back) is said apart, below the table, so that a
+    replaced champion does not read as serving and a hand-promoted one as rejected.
+    """
+    table = Table(
+        title=f"registered model {model_name}",
+        title_justify="left",
+        caption=_roles_caption(role_of),
+        caption_justify="left",
+    )
     # 80 columns hold every cell whole: a short header for the version, minutes for the time
     for column in ("ver", "chunk", "status", "PR-AUC", "F1", "created (UTC)", "aliases"):
         table.add_column(column, no_wrap=True)
@@ -152,6 +162,17 @@ def print_versions(model_name: str, versions: list[Any]) -> None:
             ", ".join(sorted(v.aliases)),
         )
     console.print(table)
+
+
+def _roles_caption(role_of: dict[str, str]) -> str:
+    """``status: the gate's verdict ...`` then ``champion now: v4``, ``former champion: v1, v2``."""
+    lines = ["status: the gate's verdict when each version was trained"]
+    for role in ("champion", "former champion", "rolled back"):
+        held = sorted((v for v, r in role_of.items() if r == role), key=int)
+        if held:
+            name = "champion now" if role == "champion" else role
+            lines.append(f"{name}: " + ", ".join(f"v{v}" for v in held))
+    return "\n".join(lines)
 
 
 def _version(version: str | None, chunk: int | None) -> str:

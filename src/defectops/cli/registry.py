@@ -15,7 +15,7 @@ from defectops.cli.options import (
     TrackingOpt,
     settings_from,
 )
-from defectops.registry.history import read_history
+from defectops.registry.history import read_history, roles
 
 
 def registry_from(received: Mapping[str, Any]) -> Any:
@@ -29,13 +29,16 @@ def registry_from(received: Mapping[str, Any]) -> Any:
 def models(
     artifacts: ArtifactsOpt = None, tracking_uri: TrackingOpt = None, config: ConfigOpt = None
 ) -> None:
-    """List every registered model version: chunk, gate status, PR-AUC, F1, created, aliases."""
+    """List every registered model version: chunk, gate verdict, PR-AUC, F1, created, aliases,
+    and what became of the versions that were champion."""
     registry = registry_from(locals())
     versions = registry.tracker.versions()
     if not versions:
         output.console.print("no registered models yet; run `defectops run` first")
         return
-    output.print_versions(registry.tracker.model_name, versions)
+    champion = next((v.version for v in versions if "champion" in v.aliases), None)
+    role_of = roles(read_history(registry.settings.artifacts), champion)
+    output.print_versions(registry.tracker.model_name, versions, role_of)
 
 
 def promote(

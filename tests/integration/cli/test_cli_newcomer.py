@@ -7,6 +7,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 from rich.console import Console
 
@@ -142,3 +143,26 @@ def test_rollback_asks_why_as_promote_does(tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         assert "--reason" in result.output
     assert not (tmp_path / "artifacts").exists()  # refused before anything was opened
+
+
+def test_the_models_table_says_what_became_of_former_champions() -> None:
+    def version(number: str, aliases: list[str]) -> SimpleNamespace:
+        tags = {"pr_auc": "0.6", "f1": "0.5"}
+        return SimpleNamespace(
+            version=number, chunk_id=int(number), status="production", tags=tags,
+            created=0, aliases=aliases,
+        )  # fmt: skip
+
+    console = Console(width=80, record=True, force_terminal=True)
+    original = cli.console
+    cli.console = console
+    try:
+        versions = [version("1", []), version("2", []), version("3", ["champion"])]
+        role_of = {"1": "former champion", "2": "rolled back", "3": "champion"}
+        cli.print_versions("defect-classifier", versions, role_of)
+    finally:
+        cli.console = original
+    lines = [line.strip() for line in console.export_text().splitlines()]
+    assert "champion now: v3" in lines and "former champion: v1" in lines
+    assert "rolled back: v2" in lines
+    assert any(line.startswith("status: the gate's verdict") for line in lines)
