@@ -28,7 +28,7 @@ from defectops.core.config import Settings
 from defectops.core.errors import IntegrityError, UserError
 from defectops.registry.history import append_history, previous_champion, read_history
 from defectops.registry.model_files import dump_model, file_sha256, load_verified
-from defectops.registry.tracking import CHALLENGER, CHAMPION
+from defectops.registry.tracking import CHALLENGER, CHAMPION, Tracker
 
 MODELS_DIR = "incremental_models"
 #: where a new back-fill keeps the chunk models of the one before it
@@ -138,8 +138,6 @@ class ModelRegistry:
     """
 
     def __init__(self, settings: Settings) -> None:
-        from defectops.registry.tracking import Tracker
-
         self.settings = settings
         self.local = LocalRegistry(settings.artifacts)
         self.tracker = Tracker(settings)

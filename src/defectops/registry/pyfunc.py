@@ -15,6 +15,7 @@ strings), as ``defectops predict`` does; a row the contract refuses scores NaN.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,16 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
+from defectops.data.quarantine import bad_row_mask
+from defectops.data.row_typing import typed_rows
+from defectops.data.schema import DataSchema
+from defectops.registry.model_files import load_verified
+
 
 class DefectModel(PythonModel):
     """Loads the verified classifier; predicts defect probabilities."""
 
     def load_context(self, context: Any) -> None:
-        import json
-
-        from defectops.data.schema import DataSchema
-        from defectops.registry.model_files import load_verified
-
         path = Path(context.artifacts["classifier"])
         expected = {"model_sha256": context.model_config["model_sha256"]}
         self.classifier = load_verified(path, expected)
@@ -41,9 +42,6 @@ class DefectModel(PythonModel):
         self.schema = DataSchema.from_dict(stored["schema"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
-        from defectops.data.quarantine import bad_row_mask
-        from defectops.data.row_typing import typed_rows
-
         frame = pd.DataFrame(model_input).reset_index(drop=True)
         typed, reasons, _ = typed_rows(frame[self.features], self.schema, optional=True)
         bad = bad_row_mask(reasons, len(typed))

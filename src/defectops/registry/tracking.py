@@ -31,6 +31,9 @@ EXPERIMENT = "defectops"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
+#: the pyfunc model's code, logged as source with every version (MLflow's "models from code")
+PYFUNC_CODE = Path(__file__).with_name("pyfunc.py")
+
 
 def _quiet_mlflow() -> None:
     """MLflow logs set-up chatter and hints at INFO/WARNING; a CLI run should stay readable."""
@@ -203,8 +206,6 @@ class Tracker:
         model_dir: Path,
         feature_schema: dict[str, Any],
     ) -> Any:
-        from defectops.registry import pyfunc as mlflow_model
-
         self._ensure_registered_model()
         features = list(feature_schema["schema"]["numeric"]) + list(
             feature_schema["schema"]["categorical"]
@@ -212,7 +213,7 @@ class Tracker:
         with self._active(run_id):
             info = self._mlflow.pyfunc.log_model(
                 name="model",
-                python_model=mlflow_model.__file__,
+                python_model=str(PYFUNC_CODE),
                 artifacts={
                     "classifier": str(model_dir / metadata["model_file"]),
                     "metadata": str(model_dir / "metadata.json"),
