@@ -1,0 +1,1 @@
+"""What a run leaves for people: JSON reports, the learning curve and the model card."""
