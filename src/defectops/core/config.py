@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 from defectops.core.errors import UserError
+from defectops.core.layout import Layout
 
 ENV_PREFIX = "DEFECTOPS_"
 ENV_NESTED = "__"
@@ -245,25 +246,30 @@ class Settings(BaseSettings):
         return (init_settings,)
 
     @property
+    def layout(self) -> Layout:
+        """Every path of the artifacts directory, with the reports and staging placed here."""
+        return Layout(self.artifacts, self.reports, self.staging)
+
+    @property
     def reports_dir(self) -> Path:
         """Reports live beside the models unless placed elsewhere."""
-        return self.reports if self.reports is not None else self.artifacts / "reports"
+        return self.layout.reports_dir
 
     @property
     def store_dir(self) -> Path:
         """The ingested batches (Parquet, one directory per batch) and their manifest."""
-        return self.artifacts / "store"
+        return self.layout.store_dir
 
     @property
     def quarantine_path(self) -> Path:
-        return self.artifacts / "quarantine.csv"
+        return self.layout.quarantine
 
     @property
     def resolved_tracking_uri(self) -> str:
         """The embedded default: a SQLite file in the artifact directory, no server needed."""
         if self.tracking_uri:
             return self.tracking_uri
-        return f"sqlite:///{(self.artifacts / 'mlflow.db').resolve()}"
+        return f"sqlite:///{self.layout.mlflow_db.resolve()}"
 
 
 def load_settings(

@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from defectops.core.atomic import fsync_dir
 from defectops.core.errors import UserError
+from defectops.core.layout import LOCK
 
 try:
     import fcntl
@@ -50,7 +51,7 @@ except ImportError:  # pragma: no cover - not on POSIX
 
 __all__ = ["LOCK_NAME", "RunLock", "lock_holder"]
 
-LOCK_NAME = ".defectops.lock"
+LOCK_NAME = LOCK
 
 #: An unparseable lock file younger than this may be one whose writer has not finished writing.
 _CORRUPT_GRACE_S = 1.0

@@ -158,11 +158,7 @@ class ValidationOutputs(Protocol):
 
 def write_outputs(result: ValidationOutputs, settings: Settings) -> dict[str, Path]:
     """Write the validation report and, when rows were quarantined, the quarantine file."""
-    written = {
-        "report": atomic.write_json(
-            settings.reports_dir / "data_validation_report.json", result.report
-        )
-    }
+    written = {"report": atomic.write_json(settings.layout.validation_report, result.report)}
     if len(result.quarantine):
         written["quarantine"] = write_table(result.quarantine, settings.quarantine_path)
     else:

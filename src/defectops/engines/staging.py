@@ -53,7 +53,7 @@ class Staging:
 
     @classmethod
     def of(cls, settings: Settings) -> Staging:
-        return cls(settings.staging or settings.artifacts / ".staging")
+        return cls(settings.layout.staging_dir)
 
     def new_set(self, kind: str) -> str:
         """A name for one more set of staged partitions (validated rows, a sorted copy, ...)."""

@@ -260,7 +260,7 @@ def report_batch(
     report["rows_read"] = rows_read
     report["rows_quarantined"] = int(rows_read - rows_kept)
     report["data_sha256"] = sha
-    paths = write_drift_outputs(report, champion, settings.reports_dir / "drift")
+    paths = write_drift_outputs(report, champion, settings.layout.drift_reports_dir)
     return report, paths
 
 

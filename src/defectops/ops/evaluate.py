@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from defectops.core.errors import UserError
-from defectops.registry.local import METADATA, MODELS_DIR, PRODUCTION_DIR
+from defectops.core.layout import METADATA, Layout
 from defectops.reporting.reports import TRAINING_REPORT
 
 #: exit code of ``defectops evaluate`` when the latest challenger fails acceptance
 ACCEPTANCE_FAILED = 3
-RUN_STATE = "run_state.json"
 
 Verdict = Literal["promoted", "kept", "rejected"]
 
@@ -85,26 +84,26 @@ def evaluate_latest(artifacts: Path, reports: Path | None = None) -> GateOutcome
     :class:`UserError` (exit 2) when there is no finished run to judge.
     """
     artifacts = Path(artifacts)
-    reports = Path(reports) if reports is not None else artifacts / "reports"
-    _require_finished_run(artifacts)
-    report_path = reports / TRAINING_REPORT
+    layout = Layout(artifacts, reports)
+    _require_finished_run(layout)
+    report_path = layout.reports_dir / TRAINING_REPORT
     report = _read(report_path, f"run `defectops run --artifacts {artifacts}` first")
     models = report.get("models") if isinstance(report, dict) else None
     if not isinstance(models, list) or not models:
         raise UserError(f"{report_path}: lists no models; run `defectops run` again")
     latest = max(models, key=lambda m: int(m["chunk_id"]))
     chunk_id = int(latest["chunk_id"])
-    metadata = _chunk_metadata(artifacts, chunk_id, report_path)
+    metadata = _chunk_metadata(layout, chunk_id, report_path)
     if metadata.get("model_sha256") != latest.get("model_sha256"):
         raise UserError(
             f"{report_path} does not match the model of chunk {chunk_id} in "
-            f"{artifacts / MODELS_DIR} (another run wrote one of them); run `defectops run` again"
+            f"{layout.models_dir} (another run wrote one of them); run `defectops run` again"
         )
     decision = metadata.get("decision") or {}
     promoted = bool(decision.get("promote", metadata.get("status") == "production"))
     accepted = bool(decision.get("accepted", promoted))
     verdict: Verdict = "promoted" if promoted else ("kept" if accepted else "rejected")
-    champion = _read_optional(artifacts / PRODUCTION_DIR / METADATA)
+    champion = _read_optional(layout.production_dir / METADATA)
     return GateOutcome(
         verdict=verdict,
         exit_code=0 if accepted else ACCEPTANCE_FAILED,
@@ -116,23 +115,23 @@ def evaluate_latest(artifacts: Path, reports: Path | None = None) -> GateOutcome
     )
 
 
-def _require_finished_run(artifacts: Path) -> None:
+def _require_finished_run(layout: Layout) -> None:
     """A run that died mid-way leaves the previous run's report; judging it would mislead."""
-    state = _read_optional(artifacts / RUN_STATE)
+    state = _read_optional(layout.run_state)
     if state is not None and not state.get("finished", False):
         raise UserError(
-            f"the last run in {artifacts} did not finish ({artifacts / RUN_STATE}); "
+            f"the last run in {layout.root} did not finish ({layout.run_state}); "
             "start the same `defectops run` again to resume it"
         )
 
 
-def _chunk_metadata(artifacts: Path, chunk_id: int, report_path: Path) -> dict[str, Any]:
-    for path in sorted((artifacts / MODELS_DIR).glob(f"model_*/{METADATA}")):
+def _chunk_metadata(layout: Layout, chunk_id: int, report_path: Path) -> dict[str, Any]:
+    for path in sorted(layout.models_dir.glob(f"model_*/{METADATA}")):
         metadata = _read(path, "run `defectops run` again")
         if int(metadata.get("chunk_id", -1)) == chunk_id:
             return metadata
     raise UserError(
-        f"{report_path} names chunk {chunk_id}, but {artifacts / MODELS_DIR} has no model of it; "
+        f"{report_path} names chunk {chunk_id}, but {layout.models_dir} has no model of it; "
         "run `defectops run` again"
     )
 

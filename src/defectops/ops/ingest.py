@@ -106,7 +106,7 @@ def ingest_batch(
         if champion is not None and checked.rows:
             summary = checked.summary(champion)
             drift = drift_report_of(champion, summary, settings, batch=name, source=str(data))
-            paths.update(write_drift_outputs(drift, champion, settings.reports_dir / "drift"))
+            paths.update(write_drift_outputs(drift, champion, settings.layout.drift_reports_dir))
         record = BatchRecord(
             batch_id=name,
             sha256=checked.sha256,
@@ -173,7 +173,7 @@ def finish_pending(
     outcome = IngestResult(record, drift=drift, training=training, paths=paths)
     if pending["kind"] == "ingest":
         paths["report"] = atomic.write_json(
-            settings.reports_dir / "ingest" / f"{trigger}.json", outcome.summary()
+            settings.layout.ingest_reports_dir / f"{trigger}.json", outcome.summary()
         )
     failpoints.reached("ingest:before-clear")
     manifest.pending = None

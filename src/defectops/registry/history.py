@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HISTORY_FILE = "registry_history.jsonl"
+from defectops.core.layout import Layout
 
 
 def who() -> str:
@@ -29,7 +29,7 @@ def who() -> str:
 
 
 def read_history(artifacts: Path) -> list[dict[str, Any]]:
-    path = Path(artifacts) / HISTORY_FILE
+    path = Layout(Path(artifacts)).history
     if not path.exists():
         return []
     entries = []
@@ -43,7 +43,7 @@ def read_history(artifacts: Path) -> list[dict[str, Any]]:
 
 def append_history(artifacts: Path, entry: dict[str, Any]) -> dict[str, Any]:
     """Append one alias change (``at`` and ``by`` filled in) and return it."""
-    path = Path(artifacts) / HISTORY_FILE
+    path = Layout(Path(artifacts)).history
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "seq": len(read_history(artifacts)) + 1,

@@ -26,16 +26,10 @@ from typing import Any
 from defectops.core import atomic, failpoints
 from defectops.core.config import Settings
 from defectops.core.errors import IntegrityError, UserError
+from defectops.core.layout import METADATA, MODELS_DIR, SCHEMA, Layout
 from defectops.registry.history import append_history, previous_champion, read_history
 from defectops.registry.model_files import dump_model, file_sha256, load_verified
 from defectops.registry.tracking import CHALLENGER, CHAMPION, Tracker
-
-MODELS_DIR = "incremental_models"
-#: where a new back-fill keeps the chunk models of the one before it
-PREVIOUS_RUNS_DIR = "previous_runs"
-PRODUCTION_DIR = "production"
-METADATA = "metadata.json"
-SCHEMA = "feature_schema.json"
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -52,23 +46,24 @@ class LocalRegistry:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self.layout = Layout(self.root)
 
     @property
     def models_dir(self) -> Path:
-        return self.root / MODELS_DIR
+        return self.layout.models_dir
 
     @property
     def production_dir(self) -> Path:
-        return self.root / PRODUCTION_DIR
+        return self.layout.production_dir
 
     def model_dir(self, chunk_id: int, width: int = 2) -> Path:
-        return self.models_dir / f"model_{chunk_id:0{width}d}"
+        return self.layout.model_dir(chunk_id, width)
 
     def save(self, model: Any, metadata: dict[str, Any], *, width: int = 2) -> dict[str, Any]:
         """Write one chunk's model and metadata; returns the metadata with file and sha256 added."""
         chunk_id = int(metadata["chunk_id"])
         directory = self.model_dir(chunk_id, width)
-        name = f"model_chunk_{chunk_id:0{width}d}.joblib"
+        name = self.layout.model_file(chunk_id, width)
         path = atomic.write_with(directory / name, lambda tmp: dump_model(model, tmp))
         stored = {**metadata, "model_file": name, "model_sha256": file_sha256(path)}
         atomic.write_json(directory / METADATA, stored)
@@ -80,7 +75,7 @@ class LocalRegistry:
         stay as they are). Returns where they went, or None when there were none."""
         if not self.models_dir.exists():
             return None
-        base = self.root / PREVIOUS_RUNS_DIR / label
+        base = self.layout.previous_runs_dir / label
         target, n = base, 1
         while target.exists():
             n += 1

@@ -25,6 +25,7 @@ from typing import Any
 
 from defectops.core import atomic, failpoints
 from defectops.core.config import Settings
+from defectops.core.layout import Layout
 from defectops.evaluation.metrics import METRICS
 
 EXPERIMENT = "defectops"
@@ -84,7 +85,7 @@ class Tracker:
             return str(found.experiment_id)
         location = None
         if self.uri.startswith("sqlite:"):
-            location = (self.settings.artifacts / "mlruns").resolve().as_uri()
+            location = self.settings.layout.mlruns_dir.resolve().as_uri()
         return str(self.client.create_experiment(EXPERIMENT, artifact_location=location))
 
     def find_run(self, **tags: str) -> str | None:
@@ -415,10 +416,11 @@ def relocate_embedded_store(artifacts: Path) -> bool:
     """
     import sqlite3
 
-    db = Path(artifacts) / "mlflow.db"
+    layout = Layout(Path(artifacts))
+    db = layout.mlflow_db
     if not db.is_file():
         return False
-    new_root = (Path(artifacts) / "mlruns").resolve().as_uri()
+    new_root = layout.mlruns_dir.resolve().as_uri()
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("select name from sqlite_master")}
         if "experiments" not in tables:
@@ -439,7 +441,7 @@ def relocate_embedded_store(artifacts: Path) -> bool:
                 f"where substr({column}, 1, ?) = ?",
                 (new_root, len(old_root) + 1, len(old_root), old_root),
             )
-    for mlmodel in (Path(artifacts) / "mlruns").rglob("MLmodel"):
+    for mlmodel in layout.mlruns_dir.rglob("MLmodel"):
         text = mlmodel.read_text(encoding="utf-8")
         if old_root in text:
             atomic.write_text(mlmodel, text.replace(old_root, new_root))

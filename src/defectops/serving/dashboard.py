@@ -29,10 +29,10 @@ from typing import Any
 from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
+from defectops.core.layout import METADATA, MODELS_DIR
 from defectops.evaluation.gate import PRODUCTION
 from defectops.evaluation.metrics import LABELS, LOWER_IS_BETTER
 from defectops.registry.history import previous_champion, read_history, roles
-from defectops.registry.local import METADATA, MODELS_DIR
 from defectops.reporting.reports import TRAINING_REPORT
 from defectops.serving.live import LiveStats
 from defectops.serving.model_holder import ModelHolder

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from defectops.core.layout import METADATA, PRODUCTION_DIR
 from defectops.ops.predict import Champion
-from defectops.registry.local import METADATA, PRODUCTION_DIR, LocalRegistry
+from defectops.registry.local import LocalRegistry
 from defectops.serving.columns import BatchRules
 from defectops.serving.schemas import (
     DEFAULT_MAX_CATEGORY_LENGTH,

@@ -270,7 +270,7 @@ def record_backfill(
             raise TypeError(f"rows of type {type(frame).__name__} need the engine's store_rows")
         store_rows(frame, data.schema, key, store, name)
     for earlier in [b for b in manifest.batches if b.batch_id.startswith("backfill-")]:
-        kept = Path(settings.artifacts) / "previous_runs" / earlier.batch_id
+        kept = settings.layout.previous_runs_dir / earlier.batch_id
         kept.mkdir(parents=True, exist_ok=True)
         store.batch_dir(earlier.batch_id).replace(kept / store.batch_dir(earlier.batch_id).name)
         manifest.batches.remove(earlier)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from defectops.core import atomic
+from defectops.core.layout import Layout
 
 
 @dataclass
@@ -20,17 +21,15 @@ class RunState:
     champion_chunk: int | None = None
     finished: bool = False
 
-    FILE = "run_state.json"
-
     @classmethod
     def load(cls, artifacts: Path) -> RunState | None:
-        path = Path(artifacts) / cls.FILE
+        path = Layout(Path(artifacts)).run_state
         if not path.exists():
             return None
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
     def save(self, artifacts: Path) -> None:
-        atomic.write_json(Path(artifacts) / self.FILE, asdict(self))
+        atomic.write_json(Layout(Path(artifacts)).run_state, asdict(self))
 
 
 def read_json_file(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from defectops.core import atomic
 from defectops.core.config import Settings
+from defectops.core.layout import SCHEMA
 from defectops.data.io import frame_sha256
 from defectops.data.schema import DataSchema
 from defectops.evaluation import gate
@@ -20,7 +21,6 @@ from defectops.evaluation.metrics import classification_metrics
 from defectops.models.classifier import build_model
 from defectops.monitoring.profile import PROFILED_SCORES, build_profile
 from defectops.monitoring.sketch import distributed_profile
-from defectops.registry.local import SCHEMA
 from defectops.training.lineage import (
     jsonable_params,
 )

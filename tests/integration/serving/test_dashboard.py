@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from dashboard_fixtures import CHUNKS, PROMOTED, Tree, build_tree, tree_settings
 from defectops.core.config import load_settings
-from defectops.registry.local import METADATA, PRODUCTION_DIR
+from defectops.core.layout import METADATA, PRODUCTION_DIR
 from defectops.serving import create_app
 from defectops.serving.dashboard import DASHBOARD_ROUTES, STATIC_TYPES, registry_view
 from defectops.serving.live import LiveStats, percentile

@@ -29,7 +29,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from dashboard_fixtures import CHUNKS, PROMOTED, Service, build_tree, uvicorn_service
-from defectops.registry.local import METADATA, PRODUCTION_DIR
+from defectops.core.layout import METADATA, PRODUCTION_DIR
 from paths import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")

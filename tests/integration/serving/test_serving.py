@@ -18,10 +18,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from defectops.core.config import Settings, load_settings
+from defectops.core.layout import METADATA, PRODUCTION_DIR, SCHEMA
 from defectops.data.io import read_table, write_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.ops.predict import Champion
-from defectops.registry.local import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
+from defectops.registry.local import LocalRegistry
 from defectops.serving import create_app
 from defectops.training.run import run_pipeline
 

@@ -27,13 +27,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from defectops.core.config import Settings, load_settings
+from defectops.core.layout import METADATA, SCHEMA
 from defectops.data.io import read_table
 from defectops.data.schema import category_text
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.data.validation import validate
 from defectops.monitoring.batch import monitor_batch
 from defectops.ops.predict import Champion
-from defectops.registry.local import METADATA, SCHEMA, LocalRegistry
+from defectops.registry.local import LocalRegistry
 from defectops.serving import create_app
 from defectops.serving.live_drift import MIN_ROWS, SCORE_EDGES
 from defectops.serving.request_log import RESULT_COLUMNS, RequestLog

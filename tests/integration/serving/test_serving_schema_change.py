@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from defectops.core.config import load_settings
+from defectops.core.layout import PRODUCTION_DIR
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.ops.predict import Champion
-from defectops.registry.local import PRODUCTION_DIR
 from defectops.serving import create_app
 from defectops.training.run import run_pipeline
 

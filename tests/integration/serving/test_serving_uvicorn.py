@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from defectops.core.config import load_settings
+from defectops.core.layout import METADATA, PRODUCTION_DIR, SCHEMA
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.registry.local import METADATA, PRODUCTION_DIR, SCHEMA, LocalRegistry
+from defectops.registry.local import LocalRegistry
 from defectops.training.run import run_pipeline
 
 TOKEN = "uvicorn-test-token"
