@@ -25,7 +25,7 @@ from typing import Any
 
 from defectops.core import atomic, failpoints
 from defectops.core.config import Settings
-from defectops.core.layout import Layout
+from defectops.core.layout import METADATA, SCHEMA, Layout
 from defectops.evaluation.metrics import METRICS
 
 EXPERIMENT = "defectops"
@@ -217,8 +217,8 @@ class Tracker:
                 python_model=str(PYFUNC_CODE),
                 artifacts={
                     "classifier": str(model_dir / metadata["model_file"]),
-                    "metadata": str(model_dir / "metadata.json"),
-                    "feature_schema": str(model_dir / "feature_schema.json"),
+                    "metadata": str(model_dir / METADATA),
+                    "feature_schema": str(model_dir / SCHEMA),
                 },
                 model_config={"model_sha256": metadata["model_sha256"], "features": features},
                 signature=request_signature(features),

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from defectops.core.config import Settings
+from defectops.core.layout import METADATA
 from defectops.core.lock import RunLock
 from defectops.data.io import frame_sha256
 from defectops.data.reference import reference_profile
@@ -186,7 +187,7 @@ class _Loop:
             self.champion = incumbent(local, X_hold, y_hold)
         for chunk_id in state.completed:
             model_dir = local.model_dir(chunk_id, self.width)
-            meta = read_json_file(model_dir / "metadata.json")
+            meta = read_json_file(model_dir / METADATA)
             self.models.append(meta)
             warm = self.settings.strategy == "warm-start"
             if chunk_id == state.champion_chunk or warm:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from defectops.core import atomic
 from defectops.core.config import Settings
-from defectops.core.layout import SCHEMA
+from defectops.core.layout import METADATA, SCHEMA
 from defectops.data.io import frame_sha256
 from defectops.data.schema import DataSchema
 from defectops.evaluation import gate
@@ -125,7 +125,7 @@ def commit_model(
     stored = local.save(fitted.model, metadata, width=width)
     version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema)
     stored = {**stored, "version": version}
-    atomic.write_json(model_dir / "metadata.json", stored)
+    atomic.write_json(model_dir / METADATA, stored)
     if decision.promote:
         registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")
     else:
