@@ -870,7 +870,8 @@ def report(
 ) -> None:
     """Write reports/MODEL_CARD.md and update the README's results section."""
     from defectops.registry.local import read_json
-    from defectops.reporting.model_card import update_readme, write_model_card
+    from defectops.reporting.model_card import write_model_card
+    from defectops.reporting.readme_results import update_readme
     from defectops.reporting.reports import LEARNING_CURVE, TRAINING_REPORT
 
     settings = settings_from(config, artifacts=artifacts)
