@@ -33,7 +33,8 @@ def report(
     settings = settings_from(locals())
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
     from defectops.registry.local import read_json
-    from defectops.reporting.model_card import update_readme, write_model_card
+    from defectops.reporting.model_card import write_model_card
+    from defectops.reporting.readme_results import update_readme
     from defectops.reporting.reports import LEARNING_CURVE, TRAINING_REPORT
 
     card = write_model_card(settings.reports_dir)

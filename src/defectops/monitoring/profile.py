@@ -8,8 +8,8 @@ verified and logged with the model) and made only of counts at fixed edges:
   points to within one percentile);
 * categorical columns: the most frequent values with their counts, the count of all other values
   and of missing ones (for PSI), and the *novelty rate*: the mean share of a window's values
-  never seen in the windows before it. Identifiers that keep changing (supplier
-  batches, lots) have a high novelty rate, so their unseen values are expected, not drift;
+  never seen in the windows before it. Identifiers that keep changing (supplier batches, lots)
+  have a high novelty rate, so their unseen values are expected, not drift;
 * the model's scores on its training rows (the last ``PROFILED_SCORES`` of them, in order), like
   a numeric column: a production batch's scores are compared with them. The hold-out is a short
   stretch at the end of the data; the score's natural movement from batch to batch (as inputs

@@ -2,17 +2,16 @@
 
 :func:`~defectops.monitoring.profile.build_profile` needs every row in one frame. Rows that live
 on a cluster (:class:`~defectops.engines.dask.frame.DistributedFrame`) are profiled here instead,
-all of
-them, by two passes over the partitions that each return a few summaries, merged on the client
-into a profile with the same keys and meaning, so drift comparison reads it unchanged:
+all of them, by two passes over the partitions that each return a few summaries, merged on the
+client into a profile with the same keys and meaning, so drift comparison reads it unchanged:
 
 first pass
-    per numeric column a :class:`QuantileSketch` (its count and its values at ``SKETCH_POINTS``
-    evenly spaced ranks); per categorical column the exact count of every value and, for the
-    novelty rate, each value's first window and its rows there. Merged: the numeric bin edges
-    and percentiles from the union of the sketches (within the sketch's rank bound, exact when
-    no partition has more than ``SKETCH_POINTS`` values), the top values and ``distinct`` from
-    the summed counts (exact).
+    per numeric column a :class:`~defectops.monitoring.quantile_sketch.QuantileSketch` (its
+    count and its values at ``SKETCH_POINTS`` evenly spaced ranks); per categorical column the
+    exact count of every value and, for the novelty rate, each value's first window and its rows
+    there. Merged: the numeric bin edges and percentiles from the union of the sketches (within
+    the sketch's rank bound, exact when no partition has more than ``SKETCH_POINTS`` values),
+    the top values and ``distinct`` from the summed counts (exact).
 second pass
     with the merged edges and top values: every column's counts per bin, missing included, for
     the whole partition (exact) and for each base window of ``base_rows(rows)`` consecutive rows
@@ -42,7 +41,7 @@ shorter than a window (thousands of files of a few hundred rows) send those colu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -63,9 +62,7 @@ from defectops.monitoring.profile import (
     significant_digits,
     windowed_allowances,
 )
-
-#: values each partition's sketch keeps per numeric column: the rank error is about 1 / this
-SKETCH_POINTS = 2_000
+from defectops.monitoring.quantile_sketch import SKETCH_POINTS, QuantileSketch
 
 
 class PartitionedRows(Protocol):
@@ -92,109 +89,6 @@ class PandasParts:
 
     def gather_each(self, fn: Callable[..., Any], **kwargs: Any) -> list[Any]:
         return [fn(part, **kwargs) for part in self.parts]
-
-
-# -- the quantile sketch --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QuantileSketch:
-    """A mergeable summary of numbers from which any quantile is read to within ``rows / K``.
-
-    A partition of ``n`` values keeps them all when ``n <= K`` (weight 1 each); otherwise it
-    cuts its sorted values into ``K`` blocks of ``n / K`` consecutive ranks and keeps the value
-    at each block's centre, weighted ``n / K``, plus its minimum and maximum. Merging is the
-    union of the kept values (:meth:`union`; associative and in any order). A quantile is read
-    as ``np.quantile`` reads one ("linear"): each kept value sits at the centre of the ranks it
-    stands for, and the value at rank ``q * (rows - 1)`` is interpolated between neighbours.
-
-    Error bound: for a union of partitions holding ``rows`` values in all, the estimate ``x``
-    of the ``q`` quantile has at least ``q * (rows - 1) - rows / K`` values ``<= x`` and at most
-    ``q * (rows - 1) + rows / K + 1`` values ``< x``: its rank is off by at most ``rows / K``
-    (0.05% of the rows at ``K = 2,000``), whatever the distribution, ties included. (Each
-    partition misplaces any value's rank by at most ``n / 2K``, as every block's kept value
-    lies at its centre; the interpolation adds at most half a block.) The estimate is exactly
-    ``np.quantile``'s when no partition has more than ``K`` values. A sketch of all-missing data
-    is empty (``rows == 0``) and has no quantiles.
-
-    >>> values = np.arange(10_001, dtype=float)
-    >>> halves = [QuantileSketch.of(values[:5000], 100), QuantileSketch.of(values[5000:], 100)]
-    >>> merged = QuantileSketch.union(halves)
-    >>> merged.rows, len(merged.values)
-    (10001, 200)
-    >>> abs(float(merged.quantiles(np.array([0.5]))[0]) - 5000) <= rank_error(10_001, 100)
-    True
-    """
-
-    #: kept values, sorted
-    values: np.ndarray
-    #: rows each kept value stands for
-    weights: np.ndarray
-    rows: int
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: np.ndarray, points: int = SKETCH_POINTS) -> QuantileSketch:
-        """The sketch of one partition's values; missing ones (NaN, inf) are left out."""
-        present = np.sort(values[np.isfinite(values)].astype(np.float64, copy=False))
-        n = int(present.size)
-        if n == 0:
-            return cls(np.empty(0), np.empty(0), 0, np.nan, np.nan)
-        if n <= points:
-            return cls(present, np.ones(n), n, float(present[0]), float(present[-1]))
-        block = n / points
-        centres = np.rint((np.arange(points) + 0.5) * block - 0.5).astype(np.int64)
-        kept = present[np.clip(centres, 0, n - 1)]
-        return cls(kept, np.full(points, block), n, float(present[0]), float(present[-1]))
-
-    @classmethod
-    def union(cls, sketches: Iterable[QuantileSketch]) -> QuantileSketch:
-        """One sketch of all the sketches' values (their partitions' rows together)."""
-        full = [s for s in sketches if s.rows]
-        if not full:
-            return cls(np.empty(0), np.empty(0), 0, np.nan, np.nan)
-        values = np.concatenate([s.values for s in full])
-        weights = np.concatenate([s.weights for s in full])
-        order = np.lexsort((weights, values))  # ties by weight: the same in any order
-        return cls(
-            values[order],
-            weights[order],
-            sum(s.rows for s in full),
-            min(s.low for s in full),
-            max(s.high for s in full),
-        )
-
-    def quantiles(self, q: np.ndarray) -> np.ndarray:
-        """The ``q`` quantiles (``0 <= q <= 1``), as ``np.quantile`` with its default method."""
-        q = np.asarray(q, dtype=np.float64)
-        if self.rows == 0:
-            raise ValueError("a sketch of no values has no quantiles")
-        # each kept value at the centre of its ranks; the extremes at the first and last rank
-        position = np.cumsum(self.weights) - self.weights + (self.weights - 1) / 2
-        xp, fp = position, self.values
-        if xp[0] > 0:
-            xp, fp = np.concatenate(([0.0], xp)), np.concatenate(([self.low], fp))
-        if xp[-1] < self.rows - 1:
-            xp = np.concatenate((xp, [self.rows - 1.0]))
-            fp = np.concatenate((fp, [self.high]))
-        if xp.size == 1:
-            return np.full(q.shape, fp[0])
-        rank = (self.rows - 1) * q  # as np.quantile computes it, to the last bit
-        left = np.clip(np.searchsorted(xp, rank, side="right") - 1, 0, xp.size - 2)
-        t = np.clip((rank - xp[left]) / (xp[left + 1] - xp[left]), 0.0, 1.0)
-        a, b = fp[left], fp[left + 1]
-        # numpy's interpolation, so unit weights give its exact bits
-        return np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)
-
-
-def rank_error(rows: int, points: int = SKETCH_POINTS) -> float:
-    """The most a merged sketch's quantile is off, in ranks (see :class:`QuantileSketch`).
-
-    >>> rank_error(20_000_000)
-    10000.0
-    """
-    return rows / points
 
 
 # -- what the workers compute, one partition at a time --------------------------------------------
@@ -308,10 +202,9 @@ def distributed_profile(
     """:func:`~defectops.monitoring.profile.build_profile` of all of ``frame``'s rows, in order.
 
     ``frame`` is a :class:`~defectops.engines.dask.frame.DistributedFrame` (or
-    :class:`PandasParts`);
-    its partitions are read twice and only summaries come back (see the module's docstring for
-    what is exact and what is within the sketch's bound). ``scores`` (the hold-out's, a small
-    array) are profiled exactly as ``build_profile`` does.
+    :class:`PandasParts`); its partitions are read twice and only summaries come back (see the
+    module's docstring for what is exact and what is within the sketch's bound). ``scores`` (the
+    hold-out's, a small array) are profiled exactly as ``build_profile`` does.
     """
     numeric, categorical = list(schema.numeric), list(schema.categorical)
     select = getattr(frame, "select", None)
@@ -328,12 +221,45 @@ def distributed_profile(
     counts = {col: _merged_counts([part.categories[col] for part in first]) for col in categorical}
     listed = {col: counts[col].index[:TOP_VALUES].tolist() for col in categorical}
     base = base_rows(rows)
-    second: list[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = frame.gather_each(
-        _second_pass, edges=edges, values=listed, window_rows=base
+    second = _BinCounts.of(
+        frame.gather_each(_second_pass, edges=edges, values=listed, window_rows=base),
+        base,
+        window_rows,
     )
-    base_order = _row_order([_whole_windows(part) for part in second])
+    return {
+        "version": PROFILE_VERSION,
+        "rows": rows,
+        "window_rows": window_rows,
+        "numeric": _numeric_profiles(sketches, edges, second, rows),
+        "categorical": _categorical_profiles(first, counts, listed, second),
+        "scores": numeric_profile(
+            np.asarray(scores, dtype=np.float64), effective_window(len(scores), window_rows)
+        ),
+    }
 
-    def binned(col: str, n_bins: int) -> tuple[np.ndarray, dict[str, Any]]:
+
+@dataclass(frozen=True)
+class _BinCounts:
+    """Every partition's second pass, and the stretches its base windows are cut from."""
+
+    parts: list[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    #: rows of a base window (``base_rows``) and of a drift window
+    base: int
+    window_rows: int
+    order: list[int | tuple[int, ...]]
+
+    @classmethod
+    def of(
+        cls,
+        parts: list[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]],
+        base: int,
+        window_rows: int,
+    ) -> _BinCounts:
+        return cls(parts, base, window_rows, _row_order([_whole_windows(part) for part in parts]))
+
+    def binned(self, col: str, n_bins: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """A column's counts per bin over all rows, and its allowances from the base windows."""
+        second, base = self.parts, self.base
         total = np.zeros(n_bins, dtype=np.int64)
         for part in second:
             total += part[col][0]
@@ -341,55 +267,63 @@ def distributed_profile(
             second[item][col][1]
             if isinstance(item, int)
             else _window_counts(np.concatenate([second[p][col][2] for p in item]), n_bins, base)[1]
-            for item in base_order
+            for item in self.order
         ]
         stacked = np.concatenate(windows) if windows else np.empty((0, n_bins))
-        return total, windowed_allowances(total, stacked.astype(np.int64), base, window_rows)
+        return total, windowed_allowances(total, stacked.astype(np.int64), base, self.window_rows)
 
-    order = _row_order([part.windows for part in first])
 
-    numeric_out = {}
+def _numeric_profiles(
+    sketches: dict[str, QuantileSketch],
+    edges: dict[str, np.ndarray],
+    second: _BinCounts,
+    rows: int,
+) -> dict[str, dict[str, Any]]:
+    """Each numeric column's part of the profile: edges and percentiles from its sketch."""
+    out = {}
     for col, sketch in sketches.items():
         if sketch.rows == 0:
-            numeric_out[col] = {"edges": [], "counts": [0, rows], "percentiles": [],
-                                "allowance": 0.0, "allowances": []}  # fmt: skip
+            out[col] = {"edges": [], "counts": [0, rows], "percentiles": [],
+                        "allowance": 0.0, "allowances": []}  # fmt: skip
             continue
-        total, allowed = binned(col, len(edges[col]) + 2)
-        numeric_out[col] = {
+        total, allowed = second.binned(col, len(edges[col]) + 2)
+        out[col] = {
             "edges": edges[col].tolist(),
             "counts": total.tolist(),
             "percentiles": significant_digits(sketch.quantiles(PERCENTILES / 100)).tolist(),
             **allowed,
         }
-    categorical_out = {}
-    for col in categorical:
-        total, allowed = binned(col, len(listed[col]) + 2)
+    return out
+
+
+def _categorical_profiles(
+    first: list[_FirstPass],
+    counts: dict[str, pd.Series],
+    listed: dict[str, list[str]],
+    second: _BinCounts,
+) -> dict[str, dict[str, Any]]:
+    """Each categorical column's part of the profile: top values, exact counts and novelty."""
+    order = _row_order([part.windows for part in first])
+    out = {}
+    for col, values in listed.items():
+        total, allowed = second.binned(col, len(values) + 2)
         blocks = [
             first[item].firsts[col]
             if isinstance(item, int)
             else _first_appearances(
                 pd.Series(np.concatenate([first[p].tails[col] for p in item]), dtype=object),
-                window_rows,
+                second.window_rows,
             )
             for item in order
         ]
-        categorical_out[col] = {
-            "values": listed[col],
+        out[col] = {
+            "values": values,
             "counts": total.tolist(),
             "distinct": len(counts[col]),
             "novelty_rate": _novelty_rate(blocks),
             **allowed,
         }
-    return {
-        "version": PROFILE_VERSION,
-        "rows": rows,
-        "window_rows": window_rows,
-        "numeric": numeric_out,
-        "categorical": categorical_out,
-        "scores": numeric_profile(
-            np.asarray(scores, dtype=np.float64), effective_window(len(scores), window_rows)
-        ),
-    }
+    return out
 
 
 def _row_order(windows: Sequence[int]) -> list[int | tuple[int, ...]]:

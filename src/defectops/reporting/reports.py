@@ -1,9 +1,10 @@
 """What a run leaves for people: JSON reports and the learning-curve picture.
 
 ``incremental_training_report.json`` holds every model's metadata, a summary and the champion;
-``model_evaluation.json`` the champion and a recommendation; the PNG shows, per chunk, the hold-out
-metrics against the majority baseline, the promotions, the prequential (next-batch) score and the
-fit time, so an engineer who did not run it can read the run at a glance.
+``model_evaluation.json`` the champion and a recommendation; the PNG
+(:mod:`defectops.reporting.learning_curve`) shows, per chunk, the hold-out metrics against the
+majority baseline, the promotions, the prequential (next-batch) score and the fit time, so an
+engineer who did not run it can read the run at a glance.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from defectops.core import atomic
 from defectops.core.config import Settings
 from defectops.evaluation.gate import PRODUCTION
 from defectops.evaluation.metrics import LABELS, LOWER_IS_BETTER, METRICS
+from defectops.reporting.learning_curve import plot_learning_curve
 
 if TYPE_CHECKING:
     from defectops.training.records import PreparedData
@@ -129,112 +131,3 @@ def write_run_reports(
         ),
     }
     return report, paths
-
-
-def plot_learning_curve(
-    models: list[dict[str, Any]], out: Path, champion: int | None = None
-) -> Path:
-    """Four panels: hold-out metrics, promotions and the champion; accuracy; prequential score;
-    fit time. ``champion``: the chunk whose model is champion at the end of the run."""
-    import matplotlib.pyplot as plt
-
-    fig = learning_curve_figure(models, champion)
-    model, strategy = models[0]["model"], models[0]["strategy"]
-    fig.suptitle(f"defectops incremental learning: model {model}, strategy {strategy}")
-    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return out
-
-
-def learning_curve_figure(models: list[dict[str, Any]], champion: int | None = None) -> Any:
-    """The figure :func:`plot_learning_curve` writes (a matplotlib Figure, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    chunks = np.array([m["chunk_id"] for m in models])
-    metric = {n: np.array([m["metrics"][n] for m in models], dtype=float) for n in METRICS}
-    promoted = np.array([m["status"] == PRODUCTION for m in models])
-    baseline_pr = models[0]["metrics"]["baseline_pr_auc"]
-    baseline_acc = models[0]["metrics"]["baseline_accuracy"]
-
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), constrained_layout=True)
-    ax = axes[0, 0]
-    for name, style in (("pr_auc", "-o"), ("roc_auc", "-s"), ("f1", "-^"), ("mcc", "-v")):
-        ax.plot(chunks, metric[name], style, ms=4, label=LABELS[name])
-    ax.axhline(
-        baseline_pr, color="grey", ls="--", lw=1, label=f"baseline PR-AUC ({baseline_pr:.2f})"
-    )
-    if promoted.any():
-        ax.scatter(
-            chunks[promoted],
-            metric["pr_auc"][promoted],
-            s=140,
-            marker="*",
-            color="gold",
-            edgecolor="black",
-            zorder=5,
-            label="promoted",
-        )
-    if champion is not None and champion in chunks:
-        at = int(np.flatnonzero(chunks == champion)[0])
-        ax.scatter(
-            [champion],
-            [metric["pr_auc"][at]],
-            s=420,
-            facecolors="none",
-            edgecolors="crimson",
-            linewidths=2,
-            zorder=6,
-            label=f"champion now (chunk {champion})",
-        )
-    ax.set_title("Hold-out metrics per chunk (same rows for every model)")
-    ax.set_xlabel("chunk (model trained with data up to it)")
-    ax.set_ylim(min(0.0, np.nanmin(metric["mcc"]) - 0.05), 1.02)
-    ax.legend(fontsize=8, loc="best")
-
-    ax = axes[0, 1]
-    ax.plot(chunks, metric["accuracy"], "-o", ms=4, label="accuracy")
-    ax.plot(chunks, metric["balanced_accuracy"], "-s", ms=4, label="balanced accuracy")
-    ax.axhline(
-        baseline_acc, color="red", ls="--", lw=1, label=f"majority baseline ({baseline_acc:.2f})"
-    )
-    below = np.array([m["metrics"]["below_baseline"] for m in models])
-    if below.any():
-        ax.scatter(
-            chunks[below],
-            metric["accuracy"][below],
-            s=90,
-            marker="x",
-            color="red",
-            zorder=5,
-            label="no better than the majority baseline (a warning, not the gate)",
-        )
-    ax.set_title("Accuracy against always predicting the majority class")
-    ax.set_xlabel("chunk")
-    ax.legend(fontsize=8, loc="best")
-
-    ax = axes[1, 0]
-    pre = [(m["chunk_id"], m["prequential"]) for m in models if m.get("prequential")]
-    if pre:
-        ax.plot(
-            [c for c, _ in pre],
-            [p["pr_auc"] for _, p in pre],
-            "-o",
-            ms=4,
-            color="tab:purple",
-            label="PR-AUC on the next chunk (prequential)",
-        )
-    ax.plot(chunks, metric["pr_auc"], "--", color="tab:blue", alpha=0.6, label="PR-AUC on hold-out")
-    ax.set_title("Prequential score: model k tested on chunk k+1 before training on it")
-    ax.set_xlabel("chunk")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8, loc="best")
-
-    ax = axes[1, 1]
-    ax.bar(chunks, [m["fit_seconds"] for m in models], color="tab:green")
-    ax.set_title("Fit time per chunk")
-    ax.set_xlabel("chunk")
-    ax.set_ylabel("seconds")
-    return fig

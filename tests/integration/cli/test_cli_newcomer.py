@@ -107,7 +107,7 @@ def test_roles_follow_the_history_not_the_gate() -> None:
 def test_the_learning_curve_rings_the_champion_and_says_what_a_cross_means() -> None:
     import matplotlib.pyplot as plt
 
-    from defectops.reporting.reports import learning_curve_figure
+    from defectops.reporting.learning_curve import learning_curve_figure
 
     def model(chunk: int, pr_auc: float, status: str, accuracy: float) -> dict:
         names = ("roc_auc", "f1", "mcc", "balanced_accuracy", "precision", "recall")

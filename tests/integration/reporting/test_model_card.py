@@ -13,13 +13,12 @@ from defectops.core.config import load_settings
 from defectops.core.errors import UserError
 from defectops.data.simulate import SimulationSpec, write_simulation
 from defectops.registry.local import file_sha256
-from defectops.reporting.model_card import (
+from defectops.reporting.model_card import render_model_card, write_model_card
+from defectops.reporting.readme_results import (
     END,
     START,
-    render_model_card,
     render_results_section,
     update_readme,
-    write_model_card,
 )
 from defectops.training.run import run_pipeline
 

@@ -27,12 +27,8 @@ from defectops.monitoring.profile import (
     numeric_bin_index,
     psi,
 )
-from defectops.monitoring.sketch import (
-    PandasParts,
-    QuantileSketch,
-    distributed_profile,
-    rank_error,
-)
+from defectops.monitoring.quantile_sketch import QuantileSketch, rank_error
+from defectops.monitoring.sketch import PandasParts, distributed_profile
 
 ROWS = 30_000
 WINDOW = 500
