@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from defectops.registry.history import HISTORY_FILE, append_history, previous_champion, read_history
+from defectops.core.layout import HISTORY as HISTORY_FILE
+from defectops.registry.history import append_history, previous_champion, read_history
 
 
 def champion(frm, to, action="gate"):
