@@ -14,11 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from defectops.evaluation.records import ModelRecord
+
 # a pipe or a CI log has no width; 100 columns keep the tables on one line each
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
 
 
-def print_models(models: list[dict[str, Any]]) -> None:
+def print_models(models: list[ModelRecord]) -> None:
     """One row per chunk model; the full one-line reasons are in the training report."""
     table = Table(title="models (hold-out metrics)", title_justify="left")
     for column in ("chunk", "rows", "PR-AUC", "F1", "MCC", "vs champion", "status"):
@@ -50,7 +52,7 @@ def print_models(models: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def print_champion(champion: dict[str, Any] | None, model_name: str, tracking_uri: str) -> None:
+def print_champion(champion: ModelRecord | None, model_name: str, tracking_uri: str) -> None:
     """The champion a run left, and where MLflow keeps it; nothing promoted is said in red."""
     if champion is None:
         console.print("[red]no model passed acceptance; nothing promoted[/]")

@@ -32,6 +32,7 @@ from defectops.cli.options import (
 
 if TYPE_CHECKING:
     from defectops.core.config import Settings
+    from defectops.evaluation.records import ModelRecord
 
 ChunkOpt = Annotated[int | None, typer.Option(min=1, help="Rows per chunk (default 1000).")]
 HoldoutOpt = Annotated[
@@ -133,7 +134,7 @@ def run_and_show(settings: Settings) -> None:
 
         kept: list[int] = []
 
-        def advance(model: dict[str, Any], total: int) -> None:
+        def advance(model: ModelRecord, total: int) -> None:
             progress.update(task, total=total, advance=1)
             if model.get("resumed"):
                 kept.append(model["chunk_id"])

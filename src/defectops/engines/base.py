@@ -22,11 +22,12 @@ if TYPE_CHECKING:
     from defectops.data.schema import DataSchema
     from defectops.data.store import DataStore, Manifest
     from defectops.engines.staging import Staging
+    from defectops.evaluation.records import ModelRecord
     from defectops.monitoring.batch import BatchSummary, ChampionView
     from defectops.training.records import PreparedData, RunResult
 
 #: called after each chunk with the model's stored metadata and the number of chunks
-OnChunk = Callable[[dict[str, Any], int], None]
+OnChunk = Callable[["ModelRecord", int], None]
 #: called once the run's rows are validated and its hold-out set aside, before any fit
 OnData = Callable[["PreparedData"], None]
 

@@ -28,11 +28,13 @@ one-line reason that ends up in the model's metadata, the registry and the repor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import numpy as np
 
 from defectops.core.config import GateSettings
 from defectops.evaluation.metrics import LABELS, Comparison, paired_bootstrap
+from defectops.evaluation.records import DecisionRecord
 
 PRODUCTION = "production"
 LOCAL_ONLY = "local_only"
@@ -56,8 +58,8 @@ class Decision:
     accepted: bool
     comparison: dict | None = None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> DecisionRecord:
+        return cast(DecisionRecord, asdict(self))
 
 
 def acceptance(metrics: dict, gate: GateSettings) -> tuple[bool, str]:

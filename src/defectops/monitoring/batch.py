@@ -26,6 +26,7 @@ from defectops.data.io import frame_sha256, read_raw
 from defectops.data.schema import DataSchema
 from defectops.data.validation import require_valid_rows, validate
 from defectops.evaluation.metrics import bootstrap_interval, classification_metrics
+from defectops.evaluation.records import ModelRecord
 from defectops.monitoring.drift import STATUSES, BatchCounts, compare_counts, summarise
 from defectops.registry.local import LocalRegistry
 
@@ -42,7 +43,7 @@ class ChampionView:
     """What monitoring needs of the champion: the model, its contract and its profile."""
 
     model: Any
-    metadata: dict[str, Any]
+    metadata: ModelRecord
     schema: DataSchema
     reference: dict[str, Any]
     profile: dict[str, Any]

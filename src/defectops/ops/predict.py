@@ -28,6 +28,7 @@ from defectops.data.quarantine import (
 from defectops.data.row_typing import typed_rows
 from defectops.data.schema import DataSchema, check_columns, check_scalar_columns
 from defectops.data.validation import require_usable_features, require_valid_rows, usable_counts
+from defectops.evaluation.records import ModelRecord
 from defectops.registry.local import LocalRegistry
 
 PROBABILITY = "defect_probability"
@@ -39,7 +40,7 @@ class Champion:
     """A verified champion with what it needs to read new rows."""
 
     model: Any
-    metadata: dict[str, Any]
+    metadata: ModelRecord
     schema: DataSchema
 
     @classmethod

@@ -26,6 +26,7 @@ from defectops.engines.base import Engine
 from defectops.engines.local import LocalEngine
 from defectops.evaluation import gate
 from defectops.evaluation.metrics import classification_metrics
+from defectops.evaluation.records import ModelRecord, model_record
 from defectops.monitoring.batch import (
     ChampionView,
 )
@@ -108,7 +109,7 @@ def maybe_retrain(
     decision = gate.decide(
         fitted.candidate, incumbent, y_hold, settings.gate, seed=settings.seed + chunk_id
     )
-    metadata = {
+    metadata: ModelRecord = {
         **_lineage(settings, schema, hold, choice),
         "chunk_id": chunk_id,
         "trigger_batch": trigger,
@@ -177,7 +178,7 @@ def _incumbent(
     return gate.Candidate(int(champion.metadata.get("chunk_id", 0)), scores, threshold, metrics)
 
 
-def _lineage(settings: Settings, schema: DataSchema, hold: Any, choice: Holdout) -> dict[str, Any]:
+def _lineage(settings: Settings, schema: DataSchema, hold: Any, choice: Holdout) -> ModelRecord:
     """The config and hold-out a retrained model was judged by."""
     return {
         "model": settings.model,
@@ -195,10 +196,10 @@ def _register(
     manifest: Manifest,
     trigger: str,
     fitted: Fitted,
-    metadata: dict[str, Any],
+    metadata: ModelRecord,
     rows: Any,
     decision: gate.Decision,
-) -> dict[str, Any]:
+) -> ModelRecord:
     """Save, log and register the challenger (crowned when the gate says so) in an MLflow run
     keyed by the trigger, and note the retrain in the manifest (saved by the caller)."""
     schema = DataSchema.from_dict(manifest.schema or {})
@@ -303,7 +304,7 @@ def _champion_of_version(
     registry = ModelRegistry(settings)
     with tempfile.TemporaryDirectory(dir=settings.artifacts) as tmp:
         source = registry.tracker.download_model(version, Path(tmp))
-        metadata = {**read_json(source / METADATA), "version": version}
+        metadata: ModelRecord = {**model_record(read_json(source / METADATA)), "version": version}
         model = load_verified(source / metadata["model_file"], metadata)
     return ChampionView(model, metadata, current.schema, current.reference, current.profile)
 

@@ -27,6 +27,7 @@ from defectops.core import atomic, failpoints
 from defectops.core.config import Settings
 from defectops.core.errors import IntegrityError, UserError
 from defectops.core.layout import METADATA, MODELS_DIR, SCHEMA, Layout
+from defectops.evaluation.records import ModelRecord, model_record
 from defectops.registry.history import append_history, previous_champion, read_history
 from defectops.registry.model_files import dump_model, file_sha256, load_verified
 from defectops.registry.tracking import CHALLENGER, CHAMPION, Tracker
@@ -59,13 +60,13 @@ class LocalRegistry:
     def model_dir(self, chunk_id: int, width: int = 2) -> Path:
         return self.layout.model_dir(chunk_id, width)
 
-    def save(self, model: Any, metadata: dict[str, Any], *, width: int = 2) -> dict[str, Any]:
+    def save(self, model: Any, metadata: ModelRecord, *, width: int = 2) -> ModelRecord:
         """Write one chunk's model and metadata; returns the metadata with file and sha256 added."""
         chunk_id = int(metadata["chunk_id"])
         directory = self.model_dir(chunk_id, width)
         name = self.layout.model_file(chunk_id, width)
         path = atomic.write_with(directory / name, lambda tmp: dump_model(model, tmp))
-        stored = {**metadata, "model_file": name, "model_sha256": file_sha256(path)}
+        stored: ModelRecord = {**metadata, "model_file": name, "model_sha256": file_sha256(path)}
         atomic.write_json(directory / METADATA, stored)
         return stored
 
@@ -85,9 +86,7 @@ class LocalRegistry:
         os.replace(self.models_dir, destination)
         return destination
 
-    def set_production(
-        self, source: Path, metadata: dict[str, Any], schema: dict[str, Any]
-    ) -> None:
+    def set_production(self, source: Path, metadata: ModelRecord, schema: dict[str, Any]) -> None:
         """Copy a verified model into ``production/``; metadata.json is written last (commit point).
 
         ``source`` is the model file: a chunk model of this tree, or one downloaded from MLflow.
@@ -107,14 +106,14 @@ class LocalRegistry:
             if stale.name != metadata["model_file"]:
                 stale.unlink(missing_ok=True)
 
-    def champion_metadata(self) -> dict[str, Any] | None:
+    def champion_metadata(self) -> ModelRecord | None:
         path = self.production_dir / METADATA
-        return read_json(path) if path.exists() else None
+        return model_record(read_json(path)) if path.exists() else None
 
     def champion_schema(self) -> dict[str, Any]:
         return read_json(self.production_dir / SCHEMA)
 
-    def load_champion(self) -> tuple[Any, dict[str, Any]]:
+    def load_champion(self) -> tuple[Any, ModelRecord]:
         """The verified champion and its metadata, or a UserError saying how to get one."""
         metadata = self.champion_metadata()
         if metadata is None:
@@ -140,7 +139,7 @@ class ModelRegistry:
     def crown(
         self,
         version: str,
-        metadata: dict[str, Any],
+        metadata: ModelRecord,
         source_dir: Path,
         *,
         reason: str,
@@ -153,7 +152,7 @@ class ModelRegistry:
         current = self.tracker.alias_version(CHAMPION)
         production = self.local.champion_metadata()
         schema = read_json(source_dir / SCHEMA)
-        stored = {**metadata, "version": version}
+        stored: ModelRecord = {**metadata, "version": version}
         if production is None or str(production.get("version")) != version:
             self.local.set_production(source_dir / metadata["model_file"], stored, schema)
         if current != version:
@@ -176,7 +175,7 @@ class ModelRegistry:
         if current != version:
             self.tracker.set_alias(CHALLENGER, version)
 
-    def promote(self, version: str, reason: str, *, action: str = "promote") -> dict[str, Any]:
+    def promote(self, version: str, reason: str, *, action: str = "promote") -> ModelRecord:
         """Make any registered version champion (manual override, still recorded)."""
         known = {v.version: v for v in self.tracker.versions()}
         if version not in known:
@@ -187,7 +186,7 @@ class ModelRegistry:
             )
         with tempfile.TemporaryDirectory(dir=self.settings.artifacts) as tmp:
             source = self.tracker.download_model(version, Path(tmp))
-            metadata = read_json(source / METADATA)
+            metadata = model_record(read_json(source / METADATA))
             expected = known[version].tags.get("model_sha256")
             if expected and expected != metadata.get("model_sha256"):
                 raise IntegrityError(
@@ -197,7 +196,7 @@ class ModelRegistry:
             self.crown(version, metadata, source, reason=reason, action=action)
         return {**metadata, "version": version}
 
-    def rollback(self, reason: str) -> dict[str, Any]:
+    def rollback(self, reason: str) -> ModelRecord:
         """Back to the previous champion (by the history); rolling back twice goes two back."""
         current = self.tracker.alias_version(CHAMPION)
         target = previous_champion(read_history(self.settings.artifacts), current)
@@ -214,7 +213,7 @@ class ModelRegistry:
         ):
             with tempfile.TemporaryDirectory(dir=self.settings.artifacts) as tmp:
                 source = self.tracker.download_model(version, Path(tmp))
-                metadata = read_json(source / METADATA)
+                metadata = model_record(read_json(source / METADATA))
                 self.local.set_production(
                     source / metadata["model_file"],
                     {**metadata, "version": version},

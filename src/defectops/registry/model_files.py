@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def dump_model(model: Any, path: Path) -> None:
         joblib.dump(model, path)
 
 
-def load_verified(path: Path, metadata: dict[str, Any]) -> Any:
+def load_verified(path: Path, metadata: Mapping[str, Any]) -> Any:
     """Load a model file only if its sha256 matches the one recorded when it was written."""
     if not path.is_file():
         raise UserError(f"model file {path} is missing")

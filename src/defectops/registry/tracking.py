@@ -27,6 +27,7 @@ from defectops.core import atomic, failpoints
 from defectops.core.config import Settings
 from defectops.core.layout import METADATA, SCHEMA, Layout
 from defectops.evaluation.metrics import METRICS
+from defectops.evaluation.records import ModelRecord
 
 EXPERIMENT = "defectops"
 CHAMPION = "champion"
@@ -128,7 +129,7 @@ class Tracker:
         self,
         parent_id: str,
         run_key: str,
-        metadata: dict[str, Any],
+        metadata: ModelRecord,
         model_dir: Path,
         feature_schema: dict[str, Any],
     ) -> str:
@@ -177,14 +178,14 @@ class Tracker:
         self.client.set_terminated(child_id, status="FINISHED")
         return str(version.version)
 
-    def _log_chunk_data(self, child_id: str, parent_id: str, metadata: dict[str, Any]) -> None:
+    def _log_chunk_data(self, child_id: str, parent_id: str, metadata: ModelRecord) -> None:
         metrics = _chunk_metrics(metadata)
         self._log_params(child_id, _chunk_params(metadata))
         self._log_metrics(child_id, metrics)
         failpoints.reached("tracking:after-child-metrics")
         self._log_metrics(parent_id, metrics, step=int(metadata["chunk_id"]))
 
-    def _complete_chunk_data(self, child_id: str, parent_id: str, metadata: dict[str, Any]) -> None:
+    def _complete_chunk_data(self, child_id: str, parent_id: str, metadata: ModelRecord) -> None:
         """What :meth:`_log_chunk_data` had not logged when its run was killed, and only that.
 
         Each of its three calls is one atomic batch; the child's metrics say whether the first
@@ -203,7 +204,7 @@ class Tracker:
     def _log_model(
         self,
         run_id: str,
-        metadata: dict[str, Any],
+        metadata: ModelRecord,
         model_dir: Path,
         feature_schema: dict[str, Any],
     ) -> Any:
@@ -343,7 +344,7 @@ class Tracker:
             self.client.log_batch(run_id, metrics=items)
 
 
-def _chunk_params(metadata: dict[str, Any]) -> dict[str, Any]:
+def _chunk_params(metadata: ModelRecord) -> dict[str, Any]:
     params = {f"model.{k}": v for k, v in metadata.get("params", {}).items()}
     params.update(
         chunk=metadata["chunk_id"],
@@ -370,7 +371,7 @@ def _chunk_params(metadata: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _chunk_metrics(metadata: dict[str, Any]) -> dict[str, float]:
+def _chunk_metrics(metadata: ModelRecord) -> dict[str, float]:
     metrics = {f"holdout_{k}": metadata["metrics"][k] for k in METRICS}
     pre = metadata.get("prequential") or {}
     metrics.update({f"prequential_{k}": v for k, v in pre.items() if k in ("pr_auc", "roc_auc")})

@@ -16,11 +16,10 @@ import numpy as np
 from defectops.core import atomic
 from defectops.evaluation.gate import PRODUCTION
 from defectops.evaluation.metrics import LABELS, METRICS
+from defectops.evaluation.records import ModelRecord
 
 
-def plot_learning_curve(
-    models: list[dict[str, Any]], out: Path, champion: int | None = None
-) -> Path:
+def plot_learning_curve(models: list[ModelRecord], out: Path, champion: int | None = None) -> Path:
     """Four panels: hold-out metrics, promotions and the champion; accuracy; prequential score;
     fit time. ``champion``: the chunk whose model is champion at the end of the run."""
     import matplotlib.pyplot as plt
@@ -33,7 +32,7 @@ def plot_learning_curve(
     return out
 
 
-def learning_curve_figure(models: list[dict[str, Any]], champion: int | None = None) -> Any:
+def learning_curve_figure(models: list[ModelRecord], champion: int | None = None) -> Any:
     """The figure :func:`plot_learning_curve` writes (a matplotlib Figure, Agg backend)."""
     import matplotlib
 
@@ -52,7 +51,7 @@ def learning_curve_figure(models: list[dict[str, Any]], champion: int | None = N
 
 def _holdout_panel(
     ax: Any,
-    models: list[dict[str, Any]],
+    models: list[ModelRecord],
     chunks: np.ndarray,
     metric: dict[str, np.ndarray],
     champion: int | None,
@@ -95,7 +94,7 @@ def _holdout_panel(
 
 
 def _accuracy_panel(
-    ax: Any, models: list[dict[str, Any]], chunks: np.ndarray, metric: dict[str, np.ndarray]
+    ax: Any, models: list[ModelRecord], chunks: np.ndarray, metric: dict[str, np.ndarray]
 ) -> None:
     """Accuracy beside the majority baseline: on an imbalanced line it alone means nothing."""
     baseline_acc = models[0]["metrics"]["baseline_accuracy"]
@@ -121,10 +120,10 @@ def _accuracy_panel(
 
 
 def _prequential_panel(
-    ax: Any, models: list[dict[str, Any]], chunks: np.ndarray, metric: dict[str, np.ndarray]
+    ax: Any, models: list[ModelRecord], chunks: np.ndarray, metric: dict[str, np.ndarray]
 ) -> None:
     """The next-batch score beside the hold-out's: batches come one at a time like production."""
-    pre = [(m["chunk_id"], m["prequential"]) for m in models if m.get("prequential")]
+    pre = [(m["chunk_id"], p) for m in models if (p := m.get("prequential"))]
     if pre:
         ax.plot(
             [c for c, _ in pre],
@@ -141,7 +140,7 @@ def _prequential_panel(
     ax.legend(fontsize=8, loc="best")
 
 
-def _fit_time_panel(ax: Any, models: list[dict[str, Any]], chunks: np.ndarray) -> None:
+def _fit_time_panel(ax: Any, models: list[ModelRecord], chunks: np.ndarray) -> None:
     ax.bar(chunks, [m["fit_seconds"] for m in models], color="tab:green")
     ax.set_title("Fit time per chunk")
     ax.set_xlabel("chunk")

@@ -18,6 +18,7 @@ from defectops.core import atomic
 from defectops.core.config import Settings
 from defectops.evaluation.gate import PRODUCTION
 from defectops.evaluation.metrics import LABELS, LOWER_IS_BETTER, METRICS
+from defectops.evaluation.records import ModelRecord
 from defectops.reporting.learning_curve import plot_learning_curve
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ EVALUATION_REPORT = "model_evaluation.json"
 LEARNING_CURVE = "incremental_learning_visualization.png"
 
 
-def summarise(models: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(models: list[ModelRecord]) -> dict[str, Any]:
     """Best, worst and mean of each hold-out metric over the run, and the gate's tally."""
     summary: dict[str, Any] = {}
     for name in METRICS:
@@ -54,14 +55,15 @@ def summarise(models: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def champion_section(champion: dict[str, Any] | None) -> dict[str, Any] | None:
+def champion_section(champion: ModelRecord | None) -> dict[str, Any] | None:
     if champion is None:
         return None
     keys = ("chunk_id", "status", "reason", "threshold", "metrics", "model_file", "model_sha256")
-    return {key: champion[key] for key in keys} | {"rows_seen": champion["rows_seen"]}
+    fields: dict[str, Any] = dict(champion)
+    return {key: fields[key] for key in keys} | {"rows_seen": champion["rows_seen"]}
 
 
-def recommendation(champion: dict[str, Any] | None, primary: str) -> str:
+def recommendation(champion: ModelRecord | None, primary: str) -> str:
     if champion is None:
         return "no model passed acceptance: do not deploy; check the data and the gate settings"
     metrics = champion["metrics"]
@@ -78,8 +80,8 @@ def recommendation(champion: dict[str, Any] | None, primary: str) -> str:
 
 def write_run_reports(
     settings: Settings,
-    models: list[dict[str, Any]],
-    champion: dict[str, Any] | None,
+    models: list[ModelRecord],
+    champion: ModelRecord | None,
     data: PreparedData,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write the two JSON reports and the learning-curve PNG; return the report and the paths."""

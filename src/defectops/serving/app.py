@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from defectops import __version__
 from defectops.core.config import Settings, load_settings
 from defectops.core.errors import IntegrityError, UserError
+from defectops.evaluation.records import ModelRecord
 from defectops.serving.columns import columns_of_batch
 from defectops.serving.dashboard import DASHBOARD_ROUTES, register_dashboard
 from defectops.serving.docs import DOCS_ROUTES, register_docs
@@ -175,7 +176,7 @@ def app_from_env() -> FastAPI:
     )
 
 
-def registry_rollback(settings: Settings, reason: str) -> dict[str, Any]:
+def registry_rollback(settings: Settings, reason: str) -> ModelRecord:
     """``defectops rollback``: the champion alias and ``production/`` move back together."""
     from defectops.registry.local import ModelRegistry
 

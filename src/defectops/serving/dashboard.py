@@ -32,6 +32,7 @@ from fastapi.responses import Response
 from defectops.core.layout import METADATA, MODELS_DIR
 from defectops.evaluation.gate import PRODUCTION
 from defectops.evaluation.metrics import LABELS, LOWER_IS_BETTER
+from defectops.evaluation.records import ModelRecord
 from defectops.registry.history import previous_champion, read_history, roles
 from defectops.reporting.reports import TRAINING_REPORT
 from defectops.serving.live import LiveStats
@@ -138,7 +139,7 @@ def read_models(artifacts: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def champion_card(
-    metadata: dict[str, Any], history: list[dict[str, Any]], loaded_at: str | None
+    metadata: ModelRecord, history: list[dict[str, Any]], loaded_at: str | None
 ) -> dict[str, Any]:
     """The served champion: what it is, when and why it became champion, and how good it is."""
     version = str(metadata.get("version", metadata.get("chunk_id")))
@@ -273,7 +274,7 @@ def run_summary(
 
 def registry_view(
     artifacts: Path,
-    served: dict[str, Any] | None,
+    served: ModelRecord | None,
     *,
     reports: Path | None = None,
     loaded_at: str | None = None,

@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from defectops.core.layout import METADATA, PRODUCTION_DIR
+from defectops.evaluation.records import ModelRecord
 from defectops.ops.predict import Champion
 from defectops.registry.local import LocalRegistry
 from defectops.serving.columns import BatchRules
@@ -58,7 +59,7 @@ class LoadedModel:
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> ModelRecord:
         return self.champion.metadata
 
     def values(self, parsed: BaseModel) -> list[Any]:

@@ -38,8 +38,10 @@ from defectops.data.reference import reference_profile
 from defectops.data.schema import DataSchema
 from defectops.data.store import BatchRecord, DataStore
 from defectops.data.validation import write_outputs
+from defectops.engines.base import OnChunk
 from defectops.engines.select import check_engine
 from defectops.evaluation import gate
+from defectops.evaluation.records import ModelRecord, model_record
 from defectops.models.classifier import build_model
 from defectops.registry.local import ModelRegistry, load_verified
 from defectops.reporting.reports import write_run_reports
@@ -62,7 +64,7 @@ from defectops.training.step import commit_model, fit_and_score, incumbent, mode
 def run_local(
     settings: Settings,
     *,
-    on_chunk: Callable[[dict[str, Any], int], None] | None = None,
+    on_chunk: OnChunk | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
 ) -> RunResult:
     """:func:`defectops.training.run.run_pipeline` with the rows in this process (the local
@@ -76,9 +78,6 @@ def run_local(
     with RunLock(settings.artifacts, purpose="run"):
         return run_locked(settings, data, on_chunk)
 
-
-#: called after each chunk with the model's stored metadata and the number of chunks
-OnChunk = Callable[[dict[str, Any], int], None]
 
 #: writes rows another engine holds as one stored batch: (rows, schema, run key, store, name)
 StoreRows = Callable[[Any, DataSchema, str, Any, str], None]
@@ -119,11 +118,11 @@ class _Loop:
     state: RunState
     key: str
     run_id: str  # the run's MLflow run, parent of one nested run per chunk
-    common: dict[str, Any]
+    common: ModelRecord
     written: dict[str, Path]
     champion: gate.Candidate | None = None
     previous: Any = None
-    models: list[dict[str, Any]] = field(default_factory=list)
+    models: list[ModelRecord] = field(default_factory=list)
 
     @classmethod
     def start(cls, settings: Settings, data: PreparedData) -> _Loop:
@@ -132,7 +131,7 @@ class _Loop:
         features, target = list(schema.features), schema.target
         train = data.train.reset_index(drop=True)
         holdout_sha = frame_sha256(data.holdout[[*features, target]])
-        common = {
+        common: ModelRecord = {
             "model": settings.model,
             "strategy": settings.strategy,
             "config_hash": config_hash(settings),
@@ -187,7 +186,7 @@ class _Loop:
             self.champion = incumbent(local, X_hold, y_hold)
         for chunk_id in state.completed:
             model_dir = local.model_dir(chunk_id, self.width)
-            meta = read_json_file(model_dir / METADATA)
+            meta = model_record(read_json_file(model_dir / METADATA))
             self.models.append(meta)
             warm = self.settings.strategy == "warm-start"
             if chunk_id == state.champion_chunk or warm:
@@ -213,7 +212,7 @@ class _Loop:
             fitted.candidate, self.champion, y_hold, settings.gate, seed=settings.seed + k
         )
         features = list(schema.features)
-        metadata = {
+        metadata: ModelRecord = {
             **self.common,
             "chunk_id": k + 1,
             "chunk_rows": [int(bounds[k][0]), int(bounds[k][1])],
@@ -249,7 +248,7 @@ def record_backfill(
     settings: Settings,
     data: PreparedData,
     key: str,
-    champion: dict[str, Any] | None,
+    champion: ModelRecord | None,
     store_rows: StoreRows | None = None,
 ) -> None:
     """Put the back-fill's validated rows in the data store, first in its history, so that

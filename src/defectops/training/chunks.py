@@ -9,8 +9,7 @@ import pandas as pd
 
 from defectops.core.errors import UserError
 from defectops.evaluation.metrics import classification_metrics
-
-PREQUENTIAL_METRICS = ("pr_auc", "roc_auc", "f1")
+from defectops.evaluation.records import PrequentialRecord
 
 
 def chunk_bounds(n_rows: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -54,7 +53,7 @@ def prequential(
     k: int,
     features: list[str],
     target: str,
-) -> dict[str, Any] | None:
+) -> PrequentialRecord | None:
     """Model k scored on chunk k+1, which it has not seen: the honest next-batch estimate."""
     if k + 1 >= len(bounds):
         return None
@@ -63,6 +62,10 @@ def prequential(
     y = rows[target].to_numpy()
     scores = model.decision_scores(rows[features])
     metrics = classification_metrics(y, scores, model.threshold_)
-    return {"chunk_id": k + 2, "rows": int(end - start)} | {
-        name: metrics[name] for name in PREQUENTIAL_METRICS
-    }
+    return PrequentialRecord(
+        chunk_id=k + 2,
+        rows=int(end - start),
+        pr_auc=metrics["pr_auc"],
+        roc_auc=metrics["roc_auc"],
+        f1=metrics["f1"],
+    )

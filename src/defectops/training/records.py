@@ -12,6 +12,7 @@ import pandas as pd
 from defectops.data.holdout import Holdout
 from defectops.data.schema import DataSchema
 from defectops.data.validation import ValidationResult
+from defectops.evaluation.records import ModelRecord
 
 
 @dataclass
@@ -32,7 +33,7 @@ class PreparedData:
 
 @dataclass
 class RunResult:
-    models: list[dict[str, Any]]
-    champion: dict[str, Any] | None
+    models: list[ModelRecord]
+    champion: ModelRecord | None
     report: dict[str, Any]
     paths: dict[str, Path]

@@ -18,6 +18,7 @@ from defectops.data.io import frame_sha256
 from defectops.data.schema import DataSchema
 from defectops.evaluation import gate
 from defectops.evaluation.metrics import classification_metrics
+from defectops.evaluation.records import ModelRecord
 from defectops.models.classifier import build_model
 from defectops.monitoring.profile import PROFILED_SCORES, build_profile
 from defectops.monitoring.sketch import distributed_profile
@@ -83,7 +84,7 @@ def fit_and_score(
 
 def model_facts(
     fitted: Fitted, rows: pd.DataFrame, schema: DataSchema, decision: gate.Decision
-) -> dict[str, Any]:
+) -> ModelRecord:
     """The metadata every model carries, however its training rows were chosen."""
     model, target = fitted.model, schema.target
     return {
@@ -107,14 +108,14 @@ def model_facts(
 def commit_model(
     registry: Any,
     fitted: Fitted,
-    metadata: dict[str, Any],
+    metadata: ModelRecord,
     feature_schema: dict[str, Any],
     decision: gate.Decision,
     *,
     run_id: str | None,
     run_key: str,
     width: int,
-) -> dict[str, Any]:
+) -> ModelRecord:
     """Save, log and register one model; crown it when the gate promoted it."""
 
     local = registry.local
@@ -122,9 +123,9 @@ def commit_model(
     model_dir = local.model_dir(chunk_id, width)
     model_schema = {**feature_schema, "profile": fitted.profile}
     atomic.write_json(model_dir / SCHEMA, model_schema)
-    stored = local.save(fitted.model, metadata, width=width)
+    stored: ModelRecord = local.save(fitted.model, metadata, width=width)
     version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema)
-    stored = {**stored, "version": version}
+    stored = {**stored, "version": str(version)}
     atomic.write_json(model_dir / METADATA, stored)
     if decision.promote:
         registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")

@@ -16,6 +16,7 @@ import numpy as np
 from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.core.lock import RunLock
+from defectops.engines.base import OnChunk
 from defectops.engines.dask.validate import validate_distributed
 from defectops.engines.staging import Staging
 from defectops.models.classifier import build_model
@@ -81,7 +82,7 @@ def run_distributed(
     settings: Settings,
     client: Client,
     *,
-    on_chunk: Callable[[dict[str, Any], int], None] | None = None,
+    on_chunk: OnChunk | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
     store_rows: Any = None,
 ) -> RunResult:
