@@ -12,6 +12,7 @@ from defectops.cli.options import (
     ArtifactsOpt,
     ConfigOpt,
     EngineOpt,
+    FailOnOpt,
     SchedulerOpt,
     check_fail_on,
     settings_from,
@@ -24,10 +25,7 @@ def monitor(
     name: Annotated[
         str | None, typer.Option(help="Batch name for the report (default: file stem).")
     ] = None,
-    fail_on: Annotated[
-        str | None,
-        typer.Option("--fail-on", help="Exit 3 when the batch reaches this level: warn or drift."),
-    ] = None,
+    fail_on: FailOnOpt = None,
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,

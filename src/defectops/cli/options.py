@@ -61,6 +61,10 @@ StrictOpt = Annotated[
         show_default=False,
     ),
 ]
+FailOnOpt = Annotated[
+    str | None,
+    typer.Option("--fail-on", help="Exit 3 when the batch reaches this level: warn or drift."),
+]
 ArtifactsOpt = Annotated[
     Path | None, typer.Option(help="Directory for models, reports and the registry.")
 ]

@@ -15,6 +15,7 @@ from defectops.cli.options import (
     DataOpt,
     DropOpt,
     EngineOpt,
+    FailOnOpt,
     KeepIdsOpt,
     ModelOpt,
     NaOpt,
@@ -177,10 +178,7 @@ def ingest(
     retrain: Annotated[
         str | None, typer.Option(help="Retrain policy: every-batch, every-n or on-drift.")
     ] = None,
-    fail_on: Annotated[
-        str | None,
-        typer.Option("--fail-on", help="Exit 3 when the batch reaches this drift level."),
-    ] = None,
+    fail_on: FailOnOpt = None,
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
     config: ConfigOpt = None,
