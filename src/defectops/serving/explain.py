@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from defectops.models.gbm import CalibratedBooster
+
 
 class ExplainUnavailable(Exception):
     pass
@@ -17,8 +19,6 @@ class ExplainUnavailable(Exception):
 
 def contributions(model: Any, frame: pd.DataFrame, top: int) -> dict[str, Any]:
     """Margin contributions of the first row of ``frame``, the ``top`` largest by size."""
-    from defectops.models.gbm import CalibratedBooster
-
     estimator = getattr(model, "estimator_", None)
     if not isinstance(estimator, CalibratedBooster):
         kind = getattr(model, "model", type(model).__name__)

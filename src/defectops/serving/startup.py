@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from defectops.core.config import Settings
 from defectops.core.errors import UserError
+from defectops.registry.local import ModelRegistry
 from defectops.registry.tracking import CHAMPION
 
 
@@ -23,8 +24,6 @@ def fetch_champion(settings: Settings) -> str:
     ``production/`` (baked into the image) is served; with none, a :class:`UserError` says so.
     """
     from mlflow.exceptions import MlflowException
-
-    from defectops.registry.local import ModelRegistry
 
     uri = settings.resolved_tracking_uri
     settings.artifacts.mkdir(parents=True, exist_ok=True)
