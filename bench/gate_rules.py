@@ -30,8 +30,8 @@ from defectops.data.io import read_raw, read_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.evaluation.gate import Candidate, decide
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry, load_verified
-from defectops.training.run import run_pipeline
 
 AI4I = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ai4i2020.csv"
 SECOM = AI4I.with_name("secom_uci.csv")

@@ -21,7 +21,7 @@ from defectops.data.io import write_table
 from defectops.data.simulate import SimulationSpec, simulate
 from defectops.monitoring.batch import ChampionView, monitor_batch
 from defectops.monitoring.profile import build_profile
-from defectops.training.run import run_pipeline
+from defectops.ops.run import run_pipeline
 
 
 def main() -> None:

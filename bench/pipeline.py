@@ -20,7 +20,7 @@ import numpy as np
 
 from defectops.core.config import load_settings
 from defectops.data.simulate import write_demo_data
-from defectops.training.run import run_pipeline
+from defectops.ops.run import run_pipeline
 
 DEFAULT_RUNS = [
     "gbm:expanding",

@@ -43,8 +43,8 @@ from defectops.data.io import read_raw
 from defectops.data.simulate import DEMO_HOLDOUT_ROWS, DEMO_ROWS, SimulationSpec, simulate
 from defectops.data.validation import validate
 from defectops.models.threshold import choose_threshold
-from defectops.ops.predict import Champion
-from defectops.training.run import run_pipeline
+from defectops.ops.run import run_pipeline
+from defectops.scoring.predict import Champion
 
 THRESHOLD = load_settings(environ={}).threshold  # the project's own threshold rule
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from defectops.data.io import read_table
-from defectops.ops.predict import Champion
+from defectops.scoring.predict import Champion
 
 LUA = """
 wrk.method = "POST"

@@ -35,9 +35,9 @@ from typing import Any
 from defectops.core.config import load_settings
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.ops.predict import Champion
+from defectops.ops.run import run_pipeline
+from defectops.scoring.predict import Champion
 from defectops.serving import create_app
-from defectops.training.run import run_pipeline
 
 
 async def call(app: Any, path: str, body: bytes) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from defectops.core.config import Settings, load_settings
-from defectops.training.run import run_pipeline
+from defectops.ops.run import run_pipeline
 from registry_fixtures import CHUNK_SIZE, LineData, free_port, write_line_data
 
 PROMOTED = [1, 2, 4, 5, 6]

@@ -49,7 +49,7 @@ def predict(
 
 def _print_unscored(rows: int, scored: int, out: Path) -> None:
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
-    from defectops.ops.predict import quarantine_path
+    from defectops.scoring.predict import quarantine_path
 
     if scored < rows:
         output.console.print(

@@ -119,7 +119,7 @@ def run_and_show(settings: Settings) -> None:
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from defectops.training.run import run_pipeline
+    from defectops.ops.run import run_pipeline
 
     console = output.console
     with Progress(

@@ -40,6 +40,9 @@ RUN_STATE = "run_state.json"
 MLFLOW_DB = "mlflow.db"
 LOCK = ".defectops.lock"
 VALIDATION_REPORT = "data_validation_report.json"
+#: under the reports directory: one drift report per batch, and one report per ingest
+DRIFT_REPORTS = "drift"
+INGEST_REPORTS = "ingest"
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,11 @@ class Layout:
 
     @property
     def drift_reports_dir(self) -> Path:
-        return self.reports_dir / "drift"
+        return self.reports_dir / DRIFT_REPORTS
 
     @property
     def ingest_reports_dir(self) -> Path:
-        return self.reports_dir / "ingest"
+        return self.reports_dir / INGEST_REPORTS
 
     @property
     def validation_report(self) -> Path:

@@ -9,7 +9,6 @@ reports. :func:`~defectops.engines.select.open_engine` opens the one the setting
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +21,8 @@ if TYPE_CHECKING:
     from defectops.data.schema import DataSchema
     from defectops.data.store import DataStore, Manifest
     from defectops.engines.staging import Staging
-    from defectops.evaluation.records import ModelRecord
+    from defectops.evaluation.records import OnChunk, OnData, RunResult
     from defectops.monitoring.batch import BatchSummary, ChampionView
-    from defectops.training.records import PreparedData, RunResult
-
-#: called after each chunk with the model's stored metadata and the number of chunks
-OnChunk = Callable[["ModelRecord", int], None]
-#: called once the run's rows are validated and its hold-out set aside, before any fit
-OnData = Callable[["PreparedData"], None]
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from defectops.data.io import frame_sha256, read_raw
 from defectops.data.schema import DataSchema
 from defectops.data.store import DataStore, Manifest
 from defectops.data.validation import ValidationResult, usable_counts, validate
-from defectops.engines.base import OnChunk, OnData, PredictionSummary
+from defectops.engines.base import PredictionSummary
 from defectops.engines.staging import Staging
+from defectops.evaluation.records import OnChunk, OnData, RunResult
 from defectops.monitoring.batch import BatchSummary, ChampionView, monitor_batch, summarise_batch
-from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
+from defectops.scoring.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.training.backfill import run_local
-from defectops.training.records import RunResult
 
 
 class LocalEngine:

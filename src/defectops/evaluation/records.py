@@ -9,8 +9,12 @@ instead of reading ``None`` at run time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypedDict, cast
+
+from defectops.data.prepared import PreparedData
 
 
 class DecisionRecord(TypedDict, total=False):
@@ -82,3 +86,19 @@ class ModelRecord(TypedDict, total=False):
 def model_record(stored: Mapping[str, Any]) -> ModelRecord:
     """A record read back from JSON; the keys are the ones defectops wrote."""
     return cast(ModelRecord, dict(stored))
+
+
+#: called after each chunk with the model's stored record and the number of chunks
+OnChunk = Callable[[ModelRecord, int], None]
+#: called once the run's rows are validated and its hold-out set aside, before any fit
+OnData = Callable[[PreparedData], None]
+
+
+@dataclass
+class RunResult:
+    """What a back-fill returns: every model's record, the champion, the report and its files."""
+
+    models: list[ModelRecord]
+    champion: ModelRecord | None
+    report: dict[str, Any]
+    paths: dict[str, Path]

@@ -221,7 +221,7 @@ def monitor_batch(
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Validate, score and compare one batch file in this process; write its report and plot.
 
-    :func:`defectops.training.run.monitor_batch` chooses this or the Dask engine's
+    :func:`defectops.ops.run.monitor_batch` chooses this or the Dask engine's
     :func:`~defectops.engines.dask.batch.monitor_batch_on_cluster`; the report is the same.
     """
     champion = ChampionView.load(settings.artifacts)

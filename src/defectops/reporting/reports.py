@@ -22,7 +22,7 @@ from defectops.evaluation.records import ModelRecord
 from defectops.reporting.learning_curve import plot_learning_curve
 
 if TYPE_CHECKING:
-    from defectops.training.records import PreparedData
+    from defectops.data.prepared import PreparedData
 
 TRAINING_REPORT = "incremental_training_report.json"
 EVALUATION_REPORT = "model_evaluation.json"

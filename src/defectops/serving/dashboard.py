@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
-from defectops.core.layout import METADATA, MODELS_DIR
+from defectops.core.layout import METADATA, Layout
 from defectops.evaluation.gate import PRODUCTION
 from defectops.evaluation.metrics import LABELS, LOWER_IS_BETTER
 from defectops.evaluation.records import ModelRecord
@@ -125,7 +125,7 @@ def read_models(artifacts: Path) -> tuple[list[dict[str, Any]], list[str]]:
     after every chunk, so a run in progress already shows. Unreadable files are listed, not fatal.
     """
     models, problems = [], []
-    directory = Path(artifacts) / MODELS_DIR
+    directory = Layout(Path(artifacts)).models_dir
     if not directory.is_dir():
         return [], []
     for path in sorted(directory.glob(f"model_*/{METADATA}")):
@@ -249,9 +249,9 @@ def run_summary(
     """
     if not models:
         return None
-    reports = Path(reports) if reports is not None else Path(artifacts) / "reports"
-    report = _read_json(reports / TRAINING_REPORT) or {}
-    state = _read_json(Path(artifacts) / "run_state.json") or {}
+    layout = Layout(Path(artifacts), Path(reports) if reports is not None else None)
+    report = _read_json(layout.reports_dir / TRAINING_REPORT) or {}
+    state = _read_json(layout.run_state) or {}
     # the report is written when a run ends: one of an earlier run says nothing of these models
     reported = [str(m.get("version")) for m in report.get("models") or []]
     same_run = reported == [str(m.get("version")) for m in models]

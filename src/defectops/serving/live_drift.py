@@ -37,6 +37,7 @@ from prometheus_client.utils import floatToGoString
 
 from defectops.core.atomic import to_jsonable
 from defectops.core.config import MonitorSettings
+from defectops.core.layout import DRIFT_REPORTS
 from defectops.monitoring.drift import compare, worst
 from defectops.serving.model_holder import LoadedModel
 from defectops.serving.window import ScoredWindow
@@ -306,7 +307,7 @@ class ServiceMonitor:
 
     def _refresh_report(self) -> None:
         """The newest readable ``defectops monitor`` report, re-read only when it changed."""
-        directory = self.reports_dir / "drift"
+        directory = self.reports_dir / DRIFT_REPORTS
         try:
             found = [(p.stat().st_mtime_ns, p) for p in directory.glob("*.json")]
         except OSError:

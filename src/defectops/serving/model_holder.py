@@ -22,8 +22,8 @@ from pydantic import BaseModel
 
 from defectops.core.layout import METADATA, PRODUCTION_DIR
 from defectops.evaluation.records import ModelRecord
-from defectops.ops.predict import Champion
 from defectops.registry.local import LocalRegistry
+from defectops.scoring.predict import Champion
 from defectops.serving.columns import BatchRules
 from defectops.serving.schemas import (
     DEFAULT_MAX_CATEGORY_LENGTH,

@@ -34,14 +34,13 @@ from defectops.core.config import Settings
 from defectops.core.layout import METADATA
 from defectops.core.lock import RunLock
 from defectops.data.io import frame_sha256
+from defectops.data.prepared import PreparedData
 from defectops.data.reference import reference_profile
 from defectops.data.schema import DataSchema
 from defectops.data.store import BatchRecord, DataStore
 from defectops.data.validation import write_outputs
-from defectops.engines.base import OnChunk
-from defectops.engines.select import check_engine
 from defectops.evaluation import gate
-from defectops.evaluation.records import ModelRecord, model_record
+from defectops.evaluation.records import ModelRecord, OnChunk, RunResult, model_record
 from defectops.models.classifier import build_model
 from defectops.registry.local import ModelRegistry, load_verified
 from defectops.reporting.reports import write_run_reports
@@ -56,7 +55,6 @@ from defectops.training.prepare import (
     check_same_line,
     prepare,
 )
-from defectops.training.records import PreparedData, RunResult
 from defectops.training.resume import RunState, read_json_file
 from defectops.training.step import commit_model, fit_and_score, incumbent, model_facts
 
@@ -67,9 +65,8 @@ def run_local(
     on_chunk: OnChunk | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
 ) -> RunResult:
-    """:func:`defectops.training.run.run_pipeline` with the rows in this process (the local
+    """:func:`defectops.ops.run.run_pipeline` with the rows in this process (the local
     engine)."""
-    check_engine(settings)
     data = prepare(settings)
     check_same_line(settings, data.schema)
     if on_data is not None:

@@ -10,11 +10,11 @@ from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.data.holdout import Holdout, choose_holdout
 from defectops.data.io import read_raw
+from defectops.data.prepared import PreparedData
 from defectops.data.reference import reference_profile
 from defectops.data.schema import DataSchema, line_differences
 from defectops.data.validation import require_valid_rows, validate
 from defectops.registry.local import LocalRegistry
-from defectops.training.records import PreparedData
 
 
 def prepare(settings: Settings) -> PreparedData:

@@ -38,9 +38,9 @@ from defectops.evaluation.gate import PRODUCTION
 from defectops.features.builder import FeatureBuilder
 from defectops.models import fitting as models
 from defectops.monitoring.sketch import _first_pass as first_pass
-from defectops.ops.predict import PREDICTION, PROBABILITY, predict_file
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry, load_verified
-from defectops.training.run import run_pipeline
+from defectops.scoring.predict import PREDICTION, PROBABILITY, predict_file
 from partitioned import write_parts
 
 TRAIN_ROWS = 3_000

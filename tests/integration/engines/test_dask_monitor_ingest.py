@@ -26,8 +26,8 @@ from defectops.data.store import DataStore
 from defectops.engines import select as engine
 from defectops.engines.choose import open_engine
 from defectops.ops.ingest import ingest_batch
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry
-from defectops.training.run import run_pipeline
 from partitioned import write_parts
 
 TRAIN_ROWS = 4_000

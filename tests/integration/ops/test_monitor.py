@@ -25,7 +25,7 @@ from defectops.data.simulate import SimulationSpec, simulate
 from defectops.monitoring.batch import ChampionView, drift_report, monitor_batch
 from defectops.monitoring.drift import compare
 from defectops.monitoring.profile import build_profile, numeric_profile, psi
-from defectops.training.run import run_pipeline
+from defectops.ops.run import run_pipeline
 from registry_fixtures import defectops_cmd
 
 TRAIN_ROWS = 12_000

@@ -17,7 +17,7 @@ import pytest
 
 from cli_helpers import invoke
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.ops.predict import Champion, score_rows
+from defectops.scoring.predict import Champion, score_rows
 
 
 @pytest.fixture(scope="module")

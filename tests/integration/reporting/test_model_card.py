@@ -12,6 +12,7 @@ import pytest
 from defectops.core.config import load_settings
 from defectops.core.errors import UserError
 from defectops.data.simulate import SimulationSpec, write_simulation
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import file_sha256
 from defectops.reporting.model_card import render_model_card, write_model_card
 from defectops.reporting.readme_results import (
@@ -20,7 +21,6 @@ from defectops.reporting.readme_results import (
     render_results_section,
     update_readme,
 )
-from defectops.training.run import run_pipeline
 
 MODEL_SHA = "8467e2bc4756c42b6aa15f5022e0c081d4e21c80abf9d93fab12c55e61d81aab"
 DATA_SHA = "fccf36ee592c002a65452684d868725932b8843f8936c612706380ab8784a571"

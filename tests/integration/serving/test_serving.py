@@ -21,10 +21,10 @@ from defectops.core.config import Settings, load_settings
 from defectops.core.layout import METADATA, PRODUCTION_DIR, SCHEMA
 from defectops.data.io import read_table, write_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
-from defectops.ops.predict import Champion
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry
+from defectops.scoring.predict import Champion
 from defectops.serving import create_app
-from defectops.training.run import run_pipeline
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

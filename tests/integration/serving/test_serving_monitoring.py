@@ -33,12 +33,12 @@ from defectops.data.schema import category_text
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.data.validation import validate
 from defectops.monitoring.batch import monitor_batch
-from defectops.ops.predict import Champion
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry
+from defectops.scoring.predict import Champion
 from defectops.serving import create_app
 from defectops.serving.live_drift import MIN_ROWS, SCORE_EDGES
 from defectops.serving.request_log import RESULT_COLUMNS, RequestLog
-from defectops.training.run import run_pipeline
 
 TOKEN = "monitoring-admin-token-8c1f"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from defectops.core.config import load_settings
 from defectops.core.layout import PRODUCTION_DIR
 from defectops.data.simulate import SimulationSpec, simulate
-from defectops.ops.predict import Champion
+from defectops.ops.run import run_pipeline
+from defectops.scoring.predict import Champion
 from defectops.serving import create_app
-from defectops.training.run import run_pipeline
 
 TOKEN = "schema-change-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -19,8 +19,8 @@ from defectops.core.config import load_settings
 from defectops.core.layout import METADATA, PRODUCTION_DIR, SCHEMA
 from defectops.data.io import read_table
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry
-from defectops.training.run import run_pipeline
 
 TOKEN = "uvicorn-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

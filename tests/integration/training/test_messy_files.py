@@ -423,7 +423,7 @@ def test_defects_only_early_in_an_ordered_file_still_run_by_default(tmp_project:
 def loop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A champion trained on 0/1 labels, and the rows that come after it."""
     from defectops.data.simulate import SimulationSpec, simulate
-    from defectops.training.run import run_pipeline
+    from defectops.ops.run import run_pipeline
 
     root = tmp_path_factory.mktemp("loop")
     frame, _ = simulate(SimulationSpec(rows=2_400, seed=4))
@@ -525,8 +525,8 @@ def test_a_marker_in_a_requests_categorical_field_is_missing_as_in_training(
     from fastapi.testclient import TestClient
 
     from defectops.data.simulate import SimulationSpec, simulate
+    from defectops.ops.run import run_pipeline
     from defectops.serving import create_app
-    from defectops.training.run import run_pipeline
 
     frame, _ = simulate(SimulationSpec(rows=1_500, seed=9))
     frame["shift"] = frame["shift"].astype(object)

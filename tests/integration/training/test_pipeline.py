@@ -15,10 +15,10 @@ from defectops.core.config import load_settings
 from defectops.core.errors import UserError
 from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.evaluation.gate import LOCAL_ONLY, PRODUCTION
-from defectops.ops.predict import predict_file
+from defectops.ops.run import run_pipeline
 from defectops.registry.local import LocalRegistry
+from defectops.scoring.predict import predict_file
 from defectops.training.chunks import chunk_bounds
-from defectops.training.run import run_pipeline
 
 TRAIN_ROWS = 6_000
 HOLDOUT_ROWS = 3_000

@@ -22,7 +22,7 @@ from defectops.data.simulate import SimulationSpec, simulate, write_frames
 from defectops.models.classifier import DefectClassifier
 from defectops.models.splits import CROSS_FIT_FOLDS, cross_fit_folds
 from defectops.models.tuning import tune_settings
-from defectops.training.run import run_pipeline
+from defectops.ops.run import run_pipeline
 
 
 def rows(n: int, seed: int, noise_labels: bool = False) -> tuple[pd.DataFrame, np.ndarray]:

@@ -16,7 +16,7 @@ import pandas as pd
 from defectops.core.config import Settings
 from defectops.data.schema import DataSchema
 from defectops.data.store import DataStore, Manifest
-from defectops.engines.base import OnChunk, OnData, PredictionSummary
+from defectops.engines.base import PredictionSummary
 from defectops.engines.dask.batch import (
     ClusterBatch,
     check_batch,
@@ -28,7 +28,7 @@ from defectops.engines.dask.predict import predict_distributed
 from defectops.engines.dask.run import run_distributed
 from defectops.engines.dask.validate import validate_distributed
 from defectops.engines.staging import Staging
-from defectops.training.records import RunResult
+from defectops.evaluation.records import OnChunk, OnData, RunResult
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -20,7 +20,7 @@ from defectops.core.errors import UserError
 from defectops.data.schema import check_columns
 from defectops.data.validation import merge_counts, require_usable_features
 from defectops.engines.dask.read import read_partitions
-from defectops.ops.predict import (
+from defectops.scoring.predict import (
     PREDICTION,
     PROBABILITY,
     Champion,
@@ -100,7 +100,8 @@ def predict_distributed(
 
 def _refused(staging: Path, client: Client) -> pd.DataFrame:
     """The refused rows of the scored parts in ``staging``, ``source_row`` counted from the
-    file's first row, as :func:`defectops.ops.predict.refused_rows` lays them out for one frame."""
+    file's first row, as :func:`defectops.scoring.predict.refused_rows` lays them out for one
+    frame."""
     import dask
     import dask.dataframe as dd
 

@@ -16,13 +16,13 @@ import numpy as np
 from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.core.lock import RunLock
-from defectops.engines.base import OnChunk
+from defectops.data.prepared import PreparedData
 from defectops.engines.dask.validate import validate_distributed
 from defectops.engines.staging import Staging
+from defectops.evaluation.records import OnChunk, RunResult
 from defectops.models.classifier import build_model
 from defectops.training.backfill import run_locked
 from defectops.training.prepare import check_prepared, check_same_line, holdout_of
-from defectops.training.records import PreparedData, RunResult
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -86,7 +86,7 @@ def run_distributed(
     on_data: Callable[[PreparedData], None] | None = None,
     store_rows: Any = None,
 ) -> RunResult:
-    """:func:`~defectops.training.run.run_pipeline` with the rows on a Dask cluster.
+    """:func:`~defectops.ops.run.run_pipeline` with the rows on a Dask cluster.
 
     The training loop, gate, registry and reports are the local ones; only where rows are read,
     fitted and scored differs (see :mod:`defectops.engines.dask`).

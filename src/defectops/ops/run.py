@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from defectops.core.config import Settings
-from defectops.engines.base import OnChunk, OnData
 from defectops.engines.choose import open_engine
-from defectops.training.records import RunResult
+from defectops.evaluation.records import OnChunk, OnData, RunResult
 
 
 def run_pipeline(
