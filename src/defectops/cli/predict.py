@@ -31,13 +31,9 @@ def predict(
     """Score a file with the champion; rows keep their order, two columns are appended."""
     settings = settings_from(locals(), own=("data", "artifacts"))
     # imported on use: pandas and scikit-learn would slow `defectops --help` down
-    from defectops.engines.choose import open_engine
+    from defectops.engines.choose import check_prediction_output, open_engine
 
-    if settings.engine == "dask":
-        # imported on use: Dask, for the dask engine only
-        from defectops.engines.dask.predict import check_prediction_dir
-
-        check_prediction_dir(out)  # before a cluster is started
+    check_prediction_output(settings, out)
     with open_engine(settings) as chosen:
         summary = chosen.predict(artifacts, data, out)
     files = f" ({summary.files} Parquet files)" if summary.files is not None else ""

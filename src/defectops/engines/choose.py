@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from defectops.core.config import Settings
 from defectops.engines.base import Engine
@@ -28,3 +29,13 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
     with engine_client(settings) as client:
         assert client is not None
         yield DaskEngine(client)
+
+
+def check_prediction_output(settings: Settings, out: Path) -> None:
+    """Refuse an output the engine cannot write before the engine opens (a Dask engine's
+    cluster takes seconds to start): the Dask engine writes a directory of Parquet parts."""
+    if settings.engine == "dask":
+        # imported here so that the local engine's verbs never load the Dask engine
+        from defectops.engines.dask.predict import check_prediction_dir
+
+        check_prediction_dir(out)
