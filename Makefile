@@ -14,15 +14,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# an environment made before the CPU build of XGBoost was a dependency holds the full wheel,
+# whose files the CPU build would overwrite: remove it first (on Linux x86_64, which takes it)
+DROP_GPU_XGBOOST := $(BIN)/python -c "import platform, sys; \
+	sys.exit(not (sys.platform == 'linux' and platform.machine() == 'x86_64'))" \
+	&& $(BIN)/python -m pip uninstall --quiet --yes xgboost nvidia-nccl-cu12 2>/dev/null; true
+
 $(VENV)/.run: pyproject.toml | $(BIN)/python
+	@$(DROP_GPU_XGBOOST)
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
+	@$(DROP_GPU_XGBOOST)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.run
 
 $(VENV)/.all: pyproject.toml | $(BIN)/python
+	@$(DROP_GPU_XGBOOST)
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	@touch $@ $(VENV)/.dev $(VENV)/.run
 

@@ -56,15 +56,29 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+#: the libraries a model's behaviour depends on, each with other names it is published under
+LIBRARIES = [
+    ("numpy",),
+    ("pandas",),
+    ("scikit-learn",),
+    ("xgboost", "xgboost-cpu"),
+    ("imbalanced-learn",),
+    ("joblib",),
+]
+
+
 def library_versions() -> dict[str, str]:
     import importlib.metadata as md
 
     versions = {"python": platform.python_version(), "defectops": __version__}
-    for name in ("numpy", "pandas", "scikit-learn", "xgboost", "imbalanced-learn", "joblib"):
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
+    # a library by the names its distributions go by (xgboost-cpu: XGBoost without GPU code)
+    for name, *also in LIBRARIES:
+        for distribution in (name, *also):
+            try:
+                versions[name] = md.version(distribution)
+                break
+            except md.PackageNotFoundError:
+                continue
     return versions
 
 
