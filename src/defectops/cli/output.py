@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from defectops.evaluation.records import ModelRecord
+if TYPE_CHECKING:  # pandas and scikit-learn would slow `defectops --help` down
+    from defectops.evaluation.records import ModelRecord
 
 # a pipe or a CI log has no width; 100 columns keep the tables on one line each
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)

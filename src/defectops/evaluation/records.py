@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from defectops.data.prepared import PreparedData
+if TYPE_CHECKING:
+    from defectops.data.prepared import PreparedData
 
 
 class DecisionRecord(TypedDict, total=False):
@@ -91,7 +92,7 @@ def model_record(stored: Mapping[str, Any]) -> ModelRecord:
 #: called after each chunk with the model's stored record and the number of chunks
 OnChunk = Callable[[ModelRecord, int], None]
 #: called once the run's rows are validated and its hold-out set aside, before any fit
-OnData = Callable[[PreparedData], None]
+OnData = Callable[["PreparedData"], None]
 
 
 @dataclass
