@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from defectops.engines.staging import Staging
     from defectops.evaluation.records import OnChunk, OnData, RunResult
     from defectops.monitoring.batch import BatchSummary, ChampionView
+    from defectops.training.rows import RowKeeper
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ class Engine(Protocol):
     """Read, validate, fit and score rows where they live."""
 
     name: str
+
+    @property
+    def rows(self) -> RowKeeper:
+        """Row operations where this engine keeps rows (for the training step and the retrain)."""
+        ...
 
     def validate(self, settings: Settings, path: Path) -> Any:
         """The data contract applied to a file (a result with ``report``, for ``write_outputs``)."""

@@ -22,12 +22,14 @@ from defectops.evaluation.records import OnChunk, OnData, RunResult
 from defectops.monitoring.batch import BatchSummary, ChampionView, monitor_batch, summarise_batch
 from defectops.scoring.predict import PREDICTION, PROBABILITY, predict_file
 from defectops.training.backfill import run_local
+from defectops.training.rows import PANDAS_ROWS
 
 
 class LocalEngine:
     """Rows as pandas frames in this process."""
 
     name = "local"
+    rows = PANDAS_ROWS
 
     def validate(self, settings: Settings, path: Path) -> ValidationResult:
         return validate(read_raw(path), settings, source=str(path))

@@ -5,14 +5,12 @@ rows, a recent hold-out, one challenger through the shared training step, the ga
 from __future__ import annotations
 
 import hashlib
-import itertools
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from defectops.core import failpoints
 from defectops.core.config import Settings
@@ -21,7 +19,7 @@ from defectops.data.holdout import Holdout
 from defectops.data.io import frame_sha256
 from defectops.data.reference import reference_profile
 from defectops.data.schema import DataSchema
-from defectops.data.store import BATCH_COLUMN, DataStore, Manifest
+from defectops.data.store import DataStore, Manifest
 from defectops.engines.base import Engine
 from defectops.engines.local import LocalEngine
 from defectops.evaluation import gate
@@ -39,6 +37,7 @@ from defectops.registry.local import (
 )
 from defectops.training.lineage import config_hash, library_versions, run_params
 from defectops.training.prepare import holdout_of
+from defectops.training.rows import RowKeeper
 from defectops.training.step import Fitted, commit_model, fit_and_score, model_facts
 
 
@@ -93,17 +92,20 @@ def maybe_retrain(
         # a crash came after this retrain crowned its challenger: judge and continue from the
         # champion it started from, as the uninterrupted retrain did
         champion = _champion_of_version(settings, champion, plan["champion_version"])
+    engine = engine or LocalEngine()
     schema = DataSchema.from_dict(manifest.schema or {})
-    frame = (engine or LocalEngine()).labelled_rows(store, manifest, schema.target)
+    frame = engine.labelled_rows(store, manifest, schema.target)
     choice = holdout_of(frame[schema.target].to_numpy(), settings)
-    train, hold = _split(frame, choice)
+    train, hold = _split(frame, choice, engine.rows)
     y_hold = hold[schema.target].to_numpy()
     if len(train) == 0 or y_hold.min() == y_hold.max():
         return {"trained": False, "reason": "the recent hold-out does not hold both classes yet"}
-    rows, init = _training_rows(settings, manifest, train, champion)
+    rows, init = _training_rows(settings, manifest, train, champion, engine.rows)
     X_hold = hold[list(schema.features)]
     chunk_id = _reserved_model_id(settings, store, manifest)
-    fitted = fit_and_score(settings, schema, rows, init, X_hold, y_hold, chunk_id=chunk_id)
+    fitted = fit_and_score(
+        settings, schema, rows, init, X_hold, y_hold, chunk_id=chunk_id, keeper=engine.rows
+    )
     failpoints.reached("retrain:after-fit")
     incumbent = _incumbent(champion, X_hold, y_hold)
     decision = gate.decide(
@@ -114,8 +116,8 @@ def maybe_retrain(
         "chunk_id": chunk_id,
         "trigger_batch": trigger,
         "retrain_reason": plan["reason"],
-        "batches": _batch_ids(rows),
-        "holdout_batches": _batch_ids(hold),
+        "batches": engine.rows.batch_ids(rows),
+        "holdout_batches": engine.rows.batch_ids(hold),
         "rows_seen": len(frame),
         **model_facts(fitted, rows, schema, decision),
         "champion_on_holdout": incumbent.metrics if incumbent is not None else None,
@@ -156,14 +158,14 @@ def _plan(
     return plan
 
 
-def _split(frame: Any, choice: Holdout) -> tuple[Any, Any]:
+def _split(frame: Any, choice: Holdout, keeper: RowKeeper) -> tuple[Any, Any]:
     """Training rows and the recent hold-out, both in production order."""
     if choice.is_tail:
         start = len(frame) - len(choice.positions)
         return frame.iloc[:start], frame.iloc[start:]
     in_holdout = np.zeros(len(frame), dtype=bool)
     in_holdout[choice.positions] = True
-    return _rows_where(frame, ~in_holdout), _rows_where(frame, in_holdout)
+    return keeper.where(frame, ~in_holdout), keeper.where(frame, in_holdout)
 
 
 def _incumbent(
@@ -246,48 +248,21 @@ def _why_not(settings: Settings, manifest: Manifest) -> str:
 
 
 def _training_rows(
-    settings: Settings, manifest: Manifest, train: pd.DataFrame, champion: ChampionView | None
-) -> tuple[pd.DataFrame, Any]:
+    settings: Settings,
+    manifest: Manifest,
+    train: Any,
+    champion: ChampionView | None,
+    keeper: RowKeeper,
+) -> tuple[Any, Any]:
     """The rows (and initial model) the configured strategy trains on."""
     if settings.strategy == "sliding":
         return train.iloc[-settings.window * settings.chunk_size :], None
     if settings.strategy == "warm-start" and champion is not None:
         last = manifest.last_training or {}
         new = sorted(b.batch_id for b in manifest.batches[int(last.get("batch_count", 0)) :])
-        rows = _in_batches(train, new)
+        rows = keeper.in_batches(train, new)
         return (rows, champion.model) if len(rows) else (train, None)
     return train, None
-
-
-def _batch_ids(rows: Any) -> list[str]:
-    """The batches ``rows`` come from (rows on a cluster: gathered as each part's few ids)."""
-    if isinstance(rows, pd.DataFrame):
-        return sorted(set(rows[BATCH_COLUMN]))
-    ids = rows.select([BATCH_COLUMN]).gather_each(_unique, name=BATCH_COLUMN)
-    return sorted(set(itertools.chain.from_iterable(ids)))
-
-
-def _unique(part: pd.DataFrame, name: str) -> list[str]:
-    return [str(v) for v in pd.unique(part[name])]
-
-
-def _rows_where(rows: Any, keep: np.ndarray) -> Any:
-    """The rows where ``keep`` is true, in order (a frame here or on the cluster)."""
-    if isinstance(rows, pd.DataFrame):
-        return rows.iloc[np.flatnonzero(keep)]
-    return rows.take(keep)
-
-
-def _in_batches(rows: Any, batches: list[str]) -> Any:
-    """The rows of these batches, in order."""
-    if isinstance(rows, pd.DataFrame):
-        return rows[rows[BATCH_COLUMN].isin(batches)]
-    keep = rows.select([BATCH_COLUMN]).gather_each(_is_in, name=BATCH_COLUMN, values=batches)
-    return rows.take(np.concatenate(keep) if keep else np.zeros(0, dtype=bool))
-
-
-def _is_in(part: pd.DataFrame, name: str, values: list[str]) -> np.ndarray:
-    return part[name].isin(values).to_numpy()
 
 
 def _version_of(champion: ChampionView | None) -> str | None:

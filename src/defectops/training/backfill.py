@@ -36,7 +36,6 @@ from defectops.core.lock import RunLock
 from defectops.data.io import frame_sha256
 from defectops.data.prepared import PreparedData
 from defectops.data.reference import reference_profile
-from defectops.data.schema import DataSchema
 from defectops.data.store import BatchRecord, DataStore
 from defectops.data.validation import write_outputs
 from defectops.evaluation import gate
@@ -56,6 +55,7 @@ from defectops.training.prepare import (
     prepare,
 )
 from defectops.training.resume import RunState, read_json_file
+from defectops.training.rows import PANDAS_ROWS, RowKeeper
 from defectops.training.step import commit_model, fit_and_score, incumbent, model_facts
 
 
@@ -76,25 +76,21 @@ def run_local(
         return run_locked(settings, data, on_chunk)
 
 
-#: writes rows another engine holds as one stored batch: (rows, schema, run key, store, name)
-StoreRows = Callable[[Any, DataSchema, str, Any, str], None]
-
-
 def run_locked(
     settings: Settings,
     data: PreparedData,
     on_chunk: OnChunk | None,
-    store_rows: StoreRows | None = None,
+    keeper: RowKeeper = PANDAS_ROWS,
 ) -> RunResult:
-    """The training loop of both engines. ``store_rows``: how the engine that holds the rows
-    writes them to the data store (None: pandas rows, which the store writes itself)."""
-    loop = _Loop.start(settings, data)
+    """The training loop of both engines. ``keeper``: the row operations of the engine that
+    holds the rows (fit, profile and store them where they are)."""
+    loop = _Loop.start(settings, data, keeper)
     loop.resume(on_chunk)
     for k in range(len(loop.state.completed), len(loop.bounds)):
         loop.train_chunk(k, on_chunk)
     local = loop.registry.local
     champion_meta = local.champion_metadata() if loop.champion is not None else None
-    record_backfill(settings, data, loop.key, champion_meta, store_rows)
+    record_backfill(settings, data, loop.key, champion_meta, keeper)
     report, paths = write_run_reports(settings, loop.models, champion_meta, data)
     loop.registry.tracker.finish_run(
         loop.run_id, report["summary"], [*loop.written.values(), *paths.values()]
@@ -117,12 +113,13 @@ class _Loop:
     run_id: str  # the run's MLflow run, parent of one nested run per chunk
     common: ModelRecord
     written: dict[str, Path]
+    keeper: RowKeeper
     champion: gate.Candidate | None = None
     previous: Any = None
     models: list[ModelRecord] = field(default_factory=list)
 
     @classmethod
-    def start(cls, settings: Settings, data: PreparedData) -> _Loop:
+    def start(cls, settings: Settings, data: PreparedData, keeper: RowKeeper) -> _Loop:
         """Open the registry and the run (a new one, or the same run resumed) before any fit."""
         schema = data.schema
         features, target = list(schema.features), schema.target
@@ -149,7 +146,7 @@ class _Loop:
         )
         state.parent_run_id = run_id
         state.save(settings.artifacts)
-        return cls(settings, data, registry, state, key, run_id, common, written)
+        return cls(settings, data, registry, state, key, run_id, common, written, keeper)
 
     @cached_property
     def train(self) -> pd.DataFrame:
@@ -204,7 +201,9 @@ class _Loop:
         start, end = training_rows(settings.strategy, bounds, k, settings.window)
         rows = self.train.iloc[start:end]
         init = self.previous if settings.strategy == "warm-start" else None
-        fitted = fit_and_score(settings, schema, rows, init, X_hold, y_hold, chunk_id=k + 1)
+        fitted = fit_and_score(
+            settings, schema, rows, init, X_hold, y_hold, chunk_id=k + 1, keeper=self.keeper
+        )
         decision = gate.decide(
             fitted.candidate, self.champion, y_hold, settings.gate, seed=settings.seed + k
         )
@@ -246,7 +245,7 @@ def record_backfill(
     data: PreparedData,
     key: str,
     champion: ModelRecord | None,
-    store_rows: StoreRows | None = None,
+    keeper: RowKeeper = PANDAS_ROWS,
 ) -> None:
     """Put the back-fill's validated rows in the data store, first in its history, so that
     ``ingest`` learns from them as from every stored batch (expanding: all of them; sliding:
@@ -260,12 +259,7 @@ def record_backfill(
         return
     name = f"backfill-{key[:12]}"
     frame = data.validation.frame
-    if isinstance(frame, pd.DataFrame):
-        store.write_batch(name, frame)
-    else:  # rows another engine holds: it writes them (on a cluster, each worker its part)
-        if store_rows is None:
-            raise TypeError(f"rows of type {type(frame).__name__} need the engine's store_rows")
-        store_rows(frame, data.schema, key, store, name)
+    keeper.store_backfill(frame, data.schema, key, store, name)  # on a cluster: each worker
     for earlier in [b for b in manifest.batches if b.batch_id.startswith("backfill-")]:
         kept = settings.layout.previous_runs_dir / earlier.batch_id
         kept.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,10 @@ from defectops.evaluation import gate
 from defectops.evaluation.metrics import classification_metrics
 from defectops.evaluation.records import ModelRecord
 from defectops.models.classifier import build_model
-from defectops.monitoring.profile import PROFILED_SCORES, build_profile
-from defectops.monitoring.sketch import distributed_profile
 from defectops.training.lineage import (
     jsonable_params,
 )
+from defectops.training.rows import PANDAS_ROWS, RowKeeper
 
 
 def incumbent(local: Any, X_hold: Any, y_hold: np.ndarray) -> gate.Candidate | None:
@@ -58,8 +57,10 @@ def fit_and_score(
     y_hold: np.ndarray,
     *,
     chunk_id: int,
+    keeper: RowKeeper = PANDAS_ROWS,
 ) -> Fitted:
-    """Train one challenger on ``rows`` and score it on the hold-out; profile it for drift."""
+    """Train one challenger on ``rows`` and score it on the hold-out; profile it for drift.
+    ``keeper``: the row operations of the engine that holds ``rows``."""
 
     features = list(schema.features)
     model = build_model(settings, schema)
@@ -69,16 +70,7 @@ def fit_and_score(
     scores = model.decision_scores(X_hold)
     metrics = classification_metrics(y_hold, scores, model.threshold_)
     candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
-    profiled = rows[features]
-    # the scores are profiled on the training rows, in order, like the features: how much they
-    # move from batch to batch needs the whole training period, not the hold-out's stretch
-    # (pandas rows are cut first: only the profiled rows are scored)
-    tail = profiled.iloc[-PROFILED_SCORES:] if isinstance(profiled, pd.DataFrame) else profiled
-    trained_scores = model.decision_scores(tail)[-PROFILED_SCORES:]
-    if isinstance(profiled, pd.DataFrame):
-        profile = build_profile(profiled, schema, trained_scores, settings.chunk_size)
-    else:  # rows on a cluster: merged per-partition summaries, only the scores gathered
-        profile = distributed_profile(profiled, schema, trained_scores, settings.chunk_size)
+    profile = keeper.profile(model, rows, schema, settings.chunk_size)
     return Fitted(model, candidate, profile, fit_seconds)
 
 

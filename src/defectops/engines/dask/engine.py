@@ -21,10 +21,10 @@ from defectops.engines.dask.batch import (
     ClusterBatch,
     check_batch,
     monitor_batch_on_cluster,
-    store_cluster_rows,
 )
 from defectops.engines.dask.frame import DistributedFrame, frame_of_files
 from defectops.engines.dask.predict import predict_distributed
+from defectops.engines.dask.rows import CLUSTER_ROWS
 from defectops.engines.dask.run import run_distributed
 from defectops.engines.dask.validate import validate_distributed
 from defectops.engines.staging import Staging
@@ -38,6 +38,7 @@ class DaskEngine:
     """Rows as partitions on the cluster ``client`` is connected to."""
 
     name = "dask"
+    rows = CLUSTER_ROWS
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -81,7 +82,6 @@ class DaskEngine:
             self.client,
             on_chunk=on_chunk,
             on_data=on_data,
-            store_rows=store_cluster_rows,
         )
 
     def monitor(

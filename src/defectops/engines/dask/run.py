@@ -9,7 +9,7 @@ row); evaluation, gate and registry run unchanged on those arrays.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from defectops.core.config import Settings
 from defectops.core.errors import UserError
 from defectops.core.lock import RunLock
 from defectops.data.prepared import PreparedData
+from defectops.engines.dask.rows import CLUSTER_ROWS
 from defectops.engines.dask.validate import validate_distributed
 from defectops.engines.staging import Staging
 from defectops.evaluation.records import OnChunk, RunResult
@@ -84,7 +85,6 @@ def run_distributed(
     *,
     on_chunk: OnChunk | None = None,
     on_data: Callable[[PreparedData], None] | None = None,
-    store_rows: Any = None,
 ) -> RunResult:
     """:func:`~defectops.ops.run.run_pipeline` with the rows on a Dask cluster.
 
@@ -103,4 +103,4 @@ def run_distributed(
             on_data(data)
         build_model(settings, data.schema)
         with RunLock(settings.artifacts, purpose="run"):
-            return run_locked(settings, data, on_chunk, store_rows)
+            return run_locked(settings, data, on_chunk, CLUSTER_ROWS)
