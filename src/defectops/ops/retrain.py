@@ -15,6 +15,7 @@ import numpy as np
 from defectops.core import failpoints
 from defectops.core.config import Settings
 from defectops.core.errors import UserError
+from defectops.core.layout import METADATA
 from defectops.data.holdout import Holdout
 from defectops.data.io import frame_sha256
 from defectops.data.reference import reference_profile
@@ -25,16 +26,8 @@ from defectops.engines.local import LocalEngine
 from defectops.evaluation import gate
 from defectops.evaluation.metrics import classification_metrics
 from defectops.evaluation.records import ModelRecord, model_record
-from defectops.monitoring.batch import (
-    ChampionView,
-)
-from defectops.registry.local import (
-    METADATA,
-    LocalRegistry,
-    ModelRegistry,
-    load_verified,
-    read_json,
-)
+from defectops.monitoring.batch import ChampionView
+from defectops.registry.local import LocalRegistry, ModelRegistry, load_verified, read_json
 from defectops.training.lineage import config_hash, library_versions, run_params
 from defectops.training.prepare import holdout_of
 from defectops.training.rows import RowKeeper

@@ -20,9 +20,7 @@ from defectops.evaluation import gate
 from defectops.evaluation.metrics import classification_metrics
 from defectops.evaluation.records import ModelRecord
 from defectops.models.classifier import build_model
-from defectops.training.lineage import (
-    jsonable_params,
-)
+from defectops.training.lineage import jsonable_params
 from defectops.training.rows import PANDAS_ROWS, RowKeeper
 
 
