@@ -107,6 +107,7 @@ class _Loop:
 
     settings: Settings
     data: PreparedData
+    train: pd.DataFrame  # the training rows, numbered from 0 in production order
     registry: ModelRegistry
     state: RunState
     key: str
@@ -125,15 +126,16 @@ class _Loop:
         features, target = list(schema.features), schema.target
         train = data.train.reset_index(drop=True)
         holdout_sha = frame_sha256(data.holdout[[*features, target]])
+        config = config_hash(settings)
         common: ModelRecord = {
             "model": settings.model,
             "strategy": settings.strategy,
-            "config_hash": config_hash(settings),
+            "config_hash": config,
             "holdout_sha256": holdout_sha,
             "holdout_rows": len(data.holdout),
             "library_versions": library_versions(),
         }
-        key = run_key(config_hash(settings), frame_sha256(train[[*features, target]]), holdout_sha)
+        key = run_key(config, frame_sha256(train[[*features, target]]), holdout_sha)
         registry = ModelRegistry(settings)
         state = RunState.load(settings.artifacts)
         if state is None or state.run_key != key:  # the same finished run: nothing to retrain
@@ -146,11 +148,7 @@ class _Loop:
         )
         state.parent_run_id = run_id
         state.save(settings.artifacts)
-        return cls(settings, data, registry, state, key, run_id, common, written, keeper)
-
-    @cached_property
-    def train(self) -> pd.DataFrame:
-        return self.data.train.reset_index(drop=True)
+        return cls(settings, data, train, registry, state, key, run_id, common, written, keeper)
 
     @cached_property
     def bounds(self) -> list[tuple[int, int]]:

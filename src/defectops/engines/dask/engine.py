@@ -90,8 +90,7 @@ class DaskEngine:
         return monitor_batch_on_cluster(settings, data, self.client, name=name)
 
     def predict(self, artifacts: Path, data: Path, out: Path) -> PredictionSummary:
-        done = predict_distributed(artifacts, data, out, self.client)
-        return PredictionSummary(done.rows, done.scored, done.flagged, done.files)
+        return predict_distributed(artifacts, data, out, self.client)
 
 
 def _labelled(part: pd.DataFrame, name: str) -> np.ndarray:
