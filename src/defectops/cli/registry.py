@@ -16,6 +16,7 @@ from defectops.cli.options import (
     settings_from,
 )
 from defectops.registry.history import read_history, roles
+from defectops.registry.versions import embedded_versions
 
 
 def registry_from(received: Mapping[str, Any]) -> Any:
@@ -31,14 +32,17 @@ def models(
 ) -> None:
     """List every registered model version: chunk, gate verdict, PR-AUC, F1, created, aliases,
     and what became of the versions that were champion."""
-    registry = registry_from(locals())
-    versions = registry.tracker.versions()
+    settings = settings_from(locals())
+    if not settings.tracking_uri:  # the embedded store: read without importing MLflow
+        versions = embedded_versions(settings.layout.mlflow_db, settings.registered_model)
+    else:
+        versions = registry_from(locals()).tracker.versions()
     if not versions:
         output.console.print("no registered models yet; run `defectops run` first")
         return
     champion = next((v.version for v in versions if "champion" in v.aliases), None)
-    role_of = roles(read_history(registry.settings.artifacts), champion)
-    output.print_versions(registry.tracker.model_name, versions, role_of)
+    role_of = roles(read_history(settings.artifacts), champion)
+    output.print_versions(settings.registered_model, versions, role_of)
 
 
 def promote(

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,11 @@ class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.local = LocalRegistry(settings.artifacts)
-        self.tracker = Tracker(settings)
+
+    @cached_property
+    def tracker(self) -> Tracker:
+        # opened on first use: MLflow's import and store cost seconds the local tree never needs
+        return Tracker(self.settings)
 
     def crown(
         self,
@@ -221,15 +226,14 @@ class ModelRegistry:
                 )
 
     def _record(self, alias: str, old: str | None, new: str, *, reason: str, action: str) -> None:
-        chunks = {v.version: v.chunk_id for v in self.tracker.versions()}
         entry = append_history(
             self.settings.artifacts,
             {
                 "alias": alias,
                 "from_version": old,
                 "to_version": new,
-                "from_chunk": chunks.get(old) if old else None,
-                "to_chunk": chunks.get(new),
+                "from_chunk": self.tracker.chunk_of(old) if old else None,
+                "to_chunk": self.tracker.chunk_of(new),
                 "reason": reason,
                 "action": action,
             },

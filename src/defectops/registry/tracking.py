@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from defectops.core.config import Settings
 from defectops.core.layout import METADATA, SCHEMA, Layout
 from defectops.evaluation.metrics import METRICS
 from defectops.evaluation.records import ModelRecord
+from defectops.registry.versions import ModelVersion, version_of
 
 EXPERIMENT = "defectops"
 CHAMPION = "champion"
@@ -44,18 +44,6 @@ def _quiet_mlflow() -> None:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
-
-
-@dataclass
-class ModelVersion:
-    version: str
-    chunk_id: int | None
-    status: str | None
-    reason: str | None
-    tags: dict[str, str]
-    aliases: list[str]
-    created: int
-    run_id: str | None
 
 
 class Tracker:
@@ -77,10 +65,19 @@ class Tracker:
             relocate_embedded_store(settings.artifacts)
         self._mlflow = mlflow
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        self._experiment_id: str | None = None
+        self._registered = False
+        #: run keys whose parent run this tracker created: nothing of theirs can exist yet
+        self._new_keys: set[str] = set()
 
     # -- runs -------------------------------------------------------------------------------------
 
     def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            self._experiment_id = self._find_or_create_experiment()
+        return self._experiment_id
+
+    def _find_or_create_experiment(self) -> str:
         found = self.client.get_experiment_by_name(EXPERIMENT)
         if found is not None:
             return str(found.experiment_id)
@@ -106,6 +103,7 @@ class Tracker:
             run_name=f"defectops-{run_key[:8]}",
         )
         self._log_params(run.info.run_id, params)
+        self._new_keys.add(run_key)
         return str(run.info.run_id)
 
     def finish_run(self, run_id: str, summary: dict[str, Any], files: list[Path]) -> None:
@@ -138,15 +136,17 @@ class Tracker:
         A version already made for this run key and chunk (a resumed run) is returned as is.
         """
         chunk = int(metadata["chunk_id"])
-        existing = self.find_version(run_key, chunk)
+        resumed = run_key not in self._new_keys  # else nothing of this run can exist yet
+        existing = self.find_version(run_key, chunk) if resumed else None
         if existing is not None:
             if existing.run_id:  # a crash may have come before the run was closed
                 self.client.set_terminated(existing.run_id, status="FINISHED")
             return existing.version
-        child_id = self.find_run(run_key=run_key, chunk=str(chunk))
+        child_id = self.find_run(run_key=run_key, chunk=str(chunk)) if resumed else None
         if child_id is not None:  # made by a run killed part-way: log what it did not
-            self._complete_chunk_data(child_id, parent_id, metadata)
-        if child_id is None:
+            info = self._log_model(child_id, metadata, model_dir, feature_schema)
+            self._complete_chunk_data(child_id, parent_id, metadata, info.model_id)
+        else:
             child = self.client.create_run(
                 self.experiment_id(),
                 tags={
@@ -158,8 +158,9 @@ class Tracker:
                 run_name=f"chunk-{chunk:02d}",
             )
             child_id = child.info.run_id
-            self._log_chunk_data(child_id, parent_id, metadata)
-        info = self._log_model(child_id, metadata, model_dir, feature_schema)
+            # the model first: logged into a run without metrics, MLflow has none to copy
+            info = self._log_model(child_id, metadata, model_dir, feature_schema)
+            self._log_chunk_data(child_id, parent_id, metadata, info.model_id)
         version = self.client.create_model_version(
             self.model_name,
             source=info.model_uri,
@@ -178,14 +179,18 @@ class Tracker:
         self.client.set_terminated(child_id, status="FINISHED")
         return str(version.version)
 
-    def _log_chunk_data(self, child_id: str, parent_id: str, metadata: ModelRecord) -> None:
+    def _log_chunk_data(
+        self, child_id: str, parent_id: str, metadata: ModelRecord, model_id: str | None
+    ) -> None:
         metrics = _chunk_metrics(metadata)
         self._log_params(child_id, _chunk_params(metadata))
-        self._log_metrics(child_id, metrics)
+        self._log_metrics(child_id, metrics, model_id=model_id)
         failpoints.reached("tracking:after-child-metrics")
         self._log_metrics(parent_id, metrics, step=int(metadata["chunk_id"]))
 
-    def _complete_chunk_data(self, child_id: str, parent_id: str, metadata: ModelRecord) -> None:
+    def _complete_chunk_data(
+        self, child_id: str, parent_id: str, metadata: ModelRecord, model_id: str | None
+    ) -> None:
         """What :meth:`_log_chunk_data` had not logged when its run was killed, and only that.
 
         Each of its three calls is one atomic batch; the child's metrics say whether the first
@@ -196,7 +201,7 @@ class Tracker:
         chunk = int(metadata["chunk_id"])
         if not self.client.get_run(child_id).data.metrics:
             self._log_params(child_id, _chunk_params(metadata))
-            self._log_metrics(child_id, metrics)
+            self._log_metrics(child_id, metrics, model_id=model_id)
         steps = {m.step for m in self.client.get_metric_history(parent_id, "promoted")}
         if chunk not in steps:
             self._log_metrics(parent_id, metrics, step=chunk)
@@ -236,12 +241,15 @@ class Tracker:
     def _ensure_registered_model(self) -> None:
         from mlflow.exceptions import MlflowException
 
+        if self._registered:
+            return
         try:
             self.client.get_registered_model(self.model_name)
         except MlflowException:
             self.client.create_registered_model(
                 self.model_name, description="defectops defect classifier (one version a chunk)"
             )
+        self._registered = True
 
     # -- versions and aliases ---------------------------------------------------------------------
 
@@ -258,15 +266,12 @@ class Tracker:
         for alias, version in (registered.aliases or {}).items():
             aliases.setdefault(str(version), []).append(alias)
         out = [
-            ModelVersion(
-                version=str(v.version),
-                chunk_id=int(v.tags["chunk"]) if "chunk" in v.tags else None,
-                status=v.tags.get("status"),
-                reason=v.tags.get("reason"),
-                tags=dict(v.tags),
-                aliases=aliases.get(str(v.version), []),
-                created=int(v.creation_timestamp or 0),
-                run_id=v.run_id,
+            version_of(
+                str(v.version),
+                dict(v.tags),
+                aliases.get(str(v.version), []),
+                int(v.creation_timestamp or 0),
+                v.run_id,
             )
             for v in found
         ]
@@ -277,6 +282,16 @@ class Tracker:
             if version.tags.get("defectops.run_key") == run_key and version.chunk_id == chunk:
                 return version
         return None
+
+    def chunk_of(self, version: str) -> int | None:
+        """The chunk a version was trained on (its ``chunk`` tag), or None when unknown."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_model_version(self.model_name, version).tags
+        except MlflowException:
+            return None
+        return int(tags["chunk"]) if "chunk" in tags else None
 
     def alias_version(self, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
@@ -328,7 +343,9 @@ class Tracker:
         for start in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[start : start + 100])
 
-    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+    def _log_metrics(
+        self, run_id: str, metrics: dict[str, float], step: int = 0, model_id: str | None = None
+    ) -> None:
         import math
         import time
 
@@ -336,7 +353,7 @@ class Tracker:
 
         now = int(time.time() * 1000)
         items = [
-            Metric(k, float(v), now, step)
+            Metric(k, float(v), now, step, model_id=model_id)
             for k, v in metrics.items()
             if v is not None and math.isfinite(float(v))
         ]

@@ -54,9 +54,17 @@ from defectops.training.prepare import (
     check_same_line,
     prepare,
 )
+from defectops.training.recorder import Recorder
 from defectops.training.resume import RunState, read_json_file
 from defectops.training.rows import PANDAS_ROWS, RowKeeper
-from defectops.training.step import commit_model, fit_and_score, incumbent, model_facts
+from defectops.training.step import (
+    Saved,
+    fit_and_score,
+    incumbent,
+    model_facts,
+    register_model,
+    save_model,
+)
 
 
 def run_local(
@@ -84,10 +92,11 @@ def run_locked(
 ) -> RunResult:
     """The training loop of both engines. ``keeper``: the row operations of the engine that
     holds the rows (fit, profile and store them where they are)."""
-    loop = _Loop.start(settings, data, keeper)
-    loop.resume(on_chunk)
-    for k in range(len(loop.state.completed), len(loop.bounds)):
-        loop.train_chunk(k, on_chunk)
+    with Recorder() as recorder:
+        loop = _Loop.start(settings, data, keeper, recorder)
+        loop.resume(on_chunk)
+        for k in range(len(loop.state.completed), len(loop.bounds)):
+            loop.train_chunk(k, on_chunk)
     local = loop.registry.local
     champion_meta = local.champion_metadata() if loop.champion is not None else None
     record_backfill(settings, data, loop.key, champion_meta, keeper)
@@ -111,17 +120,21 @@ class _Loop:
     registry: ModelRegistry
     state: RunState
     key: str
-    run_id: str  # the run's MLflow run, parent of one nested run per chunk
     common: ModelRecord
     written: dict[str, Path]
     keeper: RowKeeper
+    recorder: Recorder
+    run_id: str | None = None  # the run's MLflow run, parent of one nested run per chunk
     champion: gate.Candidate | None = None
     previous: Any = None
     models: list[ModelRecord] = field(default_factory=list)
 
     @classmethod
-    def start(cls, settings: Settings, data: PreparedData, keeper: RowKeeper) -> _Loop:
-        """Open the registry and the run (a new one, or the same run resumed) before any fit."""
+    def start(
+        cls, settings: Settings, data: PreparedData, keeper: RowKeeper, recorder: Recorder
+    ) -> _Loop:
+        """Open the registry and, first on the recorder, the run (a new one, or the same run
+        resumed): the first fit does not wait for MLflow."""
         schema = data.schema
         features, target = list(schema.features), schema.target
         train = data.train.reset_index(drop=True)
@@ -143,12 +156,16 @@ class _Loop:
             registry.local.archive_models(f"run-{before}")
             state = RunState(run_key=key)
         written = write_outputs(data.validation, settings)
-        run_id = registry.tracker.start_run(
-            key, run_params(settings), {"defectops.data_sha256": frame_sha256(train)}
-        )
-        state.parent_run_id = run_id
-        state.save(settings.artifacts)
-        return cls(settings, data, train, registry, state, key, run_id, common, written, keeper)
+        loop = cls(settings, data, train, registry, state, key, common, written, keeper, recorder)
+        recorder.submit(loop.open_run)
+        return loop
+
+    def open_run(self) -> None:
+        """Start (or find again) the run's MLflow run; on the recorder, before any record."""
+        tags = {"defectops.data_sha256": frame_sha256(self.train)}
+        self.run_id = self.registry.tracker.start_run(self.key, run_params(self.settings), tags)
+        self.state.parent_run_id = self.run_id
+        self.state.save(self.settings.artifacts)
 
     @cached_property
     def bounds(self) -> list[tuple[int, int]]:
@@ -217,25 +234,27 @@ class _Loop:
                 fitted.model, self.train, bounds, k, features, schema.target
             ),
         }
-        stored = commit_model(
-            self.registry,
-            fitted,
-            metadata,
-            self.feature_schema,
-            decision,
-            run_id=self.run_id,
-            run_key=self.key,
-            width=self.width,
-        )
+        self.recorder.check()  # a failed record stops the loop before it writes more
+        saved = save_model(self.registry, fitted, metadata, self.feature_schema, width=self.width)
         if decision.promote:
             self.champion = fitted.candidate
-            self.state.champion_chunk = k + 1
-        self.state.completed.append(k + 1)
-        self.state.save(settings.artifacts)
-        self.models.append(stored)
         self.previous = fitted.model
+        self.recorder.submit(lambda: self.record(saved, decision, on_chunk))
+
+    def record(self, saved: Saved, decision: gate.Decision, on_chunk: OnChunk | None) -> None:
+        """Log, register and maybe crown one saved model, then move the resume point past it;
+        on the recorder, in the order the models were fitted."""
+        stored = register_model(
+            self.registry, saved, decision, run_id=self.run_id, run_key=self.key
+        )
+        chunk_id = int(stored["chunk_id"])
+        if decision.promote:
+            self.state.champion_chunk = chunk_id
+        self.state.completed.append(chunk_id)
+        self.state.save(self.settings.artifacts)
+        self.models.append(stored)
         if on_chunk is not None:
-            on_chunk(stored, len(bounds))
+            on_chunk(stored, len(self.bounds))
 
 
 def record_backfill(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,18 +108,51 @@ def commit_model(
     width: int,
 ) -> ModelRecord:
     """Save, log and register one model; crown it when the gate promoted it."""
+    saved = save_model(registry, fitted, metadata, feature_schema, width=width)
+    return register_model(registry, saved, decision, run_id=run_id, run_key=run_key)
 
+
+@dataclass(frozen=True)
+class Saved:
+    """A model's files in the local tree, before MLflow knows of it."""
+
+    record: ModelRecord
+    model_dir: Path
+    model_schema: dict[str, Any]
+
+
+def save_model(
+    registry: Any,
+    fitted: Fitted,
+    metadata: ModelRecord,
+    feature_schema: dict[str, Any],
+    *,
+    width: int,
+) -> Saved:
+    """Write the model file, its metadata and its feature schema (with the drift profile).
+
+    Done where the model was fitted: the next fit may start from this very model (warm start),
+    so it is pickled before anything else can touch it.
+    """
     local = registry.local
-    chunk_id = int(metadata["chunk_id"])
-    model_dir = local.model_dir(chunk_id, width)
+    model_dir = local.model_dir(int(metadata["chunk_id"]), width)
     model_schema = {**feature_schema, "profile": fitted.profile}
     atomic.write_json(model_dir / SCHEMA, model_schema)
     stored: ModelRecord = local.save(fitted.model, metadata, width=width)
-    version = registry.tracker.log_chunk(run_id, run_key, stored, model_dir, model_schema)
-    stored = {**stored, "version": str(version)}
-    atomic.write_json(model_dir / METADATA, stored)
+    return Saved(stored, model_dir, model_schema)
+
+
+def register_model(
+    registry: Any, saved: Saved, decision: gate.Decision, *, run_id: str | None, run_key: str
+) -> ModelRecord:
+    """Log and register a saved model; crown it when the gate promoted it."""
+    version = registry.tracker.log_chunk(
+        run_id, run_key, saved.record, saved.model_dir, saved.model_schema
+    )
+    stored: ModelRecord = {**saved.record, "version": str(version)}
+    atomic.write_json(saved.model_dir / METADATA, stored)
     if decision.promote:
-        registry.crown(version, stored, model_dir, reason=decision.reason, action="gate")
+        registry.crown(version, stored, saved.model_dir, reason=decision.reason, action="gate")
     else:
         registry.mark_challenger(version)
     return stored
