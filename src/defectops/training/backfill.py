@@ -101,6 +101,7 @@ def run_locked(
     champion_meta = local.champion_metadata() if loop.champion is not None else None
     record_backfill(settings, data, loop.key, champion_meta, keeper)
     report, paths = write_run_reports(settings, loop.models, champion_meta, data)
+    assert loop.run_id is not None  # opened by the recorder's first step
     loop.registry.tracker.finish_run(
         loop.run_id, report["summary"], [*loop.written.values(), *paths.values()]
     )
