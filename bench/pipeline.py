@@ -3,7 +3,7 @@
     .venv/bin/python bench/pipeline.py                      # gbm's strategies and logreg
     .venv/bin/python bench/pipeline.py --runs seed-ensemble:expanding   # slow
     .venv/bin/python bench/pipeline.py --runs gbm:expanding gbm:warm-start
-    .venv/bin/python bench/pipeline.py --against-reference  # slow: ~40 min on 2 cores
+    .venv/bin/python bench/pipeline.py --against-reference  # slow: about half an hour on 2 cores
 
 Prints a Markdown table: total wall time of the run (validation, 23 fits, scoring, gate, writes),
 the fit time per chunk (first five vs last five chunks: flat means the cost does not grow with
