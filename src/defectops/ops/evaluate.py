@@ -77,6 +77,10 @@ class GateOutcome:
         return {**asdict(self), "passed": self.passed, "line": self.line()}
 
 
+#: what tells one run's record of a model from another's: the file, the config, the moment
+RECORD_IDENTITY = ("model_sha256", "config_hash", "trained_at")
+
+
 def evaluate_latest(artifacts: Path, reports: Path | None = None) -> GateOutcome:
     """Judge the latest challenger of the last finished run in ``artifacts``.
 
@@ -94,7 +98,8 @@ def evaluate_latest(artifacts: Path, reports: Path | None = None) -> GateOutcome
     latest = max(models, key=lambda m: int(m["chunk_id"]))
     chunk_id = int(latest["chunk_id"])
     metadata = _chunk_metadata(layout, chunk_id, report_path)
-    if metadata.get("model_sha256") != latest.get("model_sha256"):
+    # the same bytes may come from another run (same rows, another gate): its record differs
+    if any(metadata.get(key) != latest.get(key) for key in RECORD_IDENTITY):
         raise UserError(
             f"{report_path} does not match the model of chunk {chunk_id} in "
             f"{layout.models_dir} (another run wrote one of them); run `defectops run` again"

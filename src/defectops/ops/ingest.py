@@ -34,6 +34,7 @@ from defectops.monitoring.batch import (
     write_drift_outputs,
 )
 from defectops.ops.retrain import champion_view, maybe_retrain
+from defectops.registry.tracking import preload
 
 
 @dataclass
@@ -76,6 +77,7 @@ def ingest_batch(
     manifest, the quarantine file, the drift report and the retrain are the local ones.
     """
     engine = engine or LocalEngine()
+    preload()  # a retrain records its model in MLflow: import it while the batch is checked
     with RunLock(settings.artifacts, purpose="ingest"), engine.staging(settings) as staging:
         store = DataStore(settings.store_dir)
         manifest = store.load()

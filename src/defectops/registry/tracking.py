@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,22 @@ def _quiet_mlflow() -> None:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
+
+
+def preload() -> None:
+    """Import MLflow on a background thread, for a command that will record a model.
+
+    The import takes seconds; started first, it runs while the command validates its rows and
+    fits (the fit releases the GIL), and the tracker, when it opens, finds MLflow imported (or
+    waits for the import already under way: Python imports a module once). A daemon thread: a
+    command that fails before it records anything does not wait for it to exit.
+    """
+    threading.Thread(target=_import_mlflow, name="defectops-preload", daemon=True).start()
+
+
+def _import_mlflow() -> None:
+    _quiet_mlflow()
+    import mlflow  # noqa: F401
 
 
 class Tracker:

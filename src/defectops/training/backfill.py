@@ -42,6 +42,7 @@ from defectops.evaluation import gate
 from defectops.evaluation.records import ModelRecord, OnChunk, RunResult, model_record
 from defectops.models.classifier import build_model
 from defectops.registry.local import ModelRegistry, load_verified
+from defectops.registry.tracking import preload
 from defectops.reporting.reports import write_run_reports
 from defectops.training.chunks import chunk_bounds, prequential, training_rows
 from defectops.training.lineage import (
@@ -75,6 +76,7 @@ def run_local(
 ) -> RunResult:
     """:func:`defectops.ops.run.run_pipeline` with the rows in this process (the local
     engine)."""
+    preload()  # the recorder opens MLflow once the rows are prepared: import it meanwhile
     data = prepare(settings)
     check_same_line(settings, data.schema)
     if on_data is not None:

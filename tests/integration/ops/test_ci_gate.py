@@ -13,6 +13,7 @@ Each outcome is forced by the gate settings, not by luck of the data, and judged
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -102,6 +103,23 @@ def test_promoted_newest_model_passes(tmp_path_factory: pytest.TempPathFactory) 
     assert alias_in_db(artifacts, "champion") == CHUNKS
     outcome = evaluate_latest(artifacts)
     assert (outcome.verdict, outcome.champion_version, outcome.chunk_id) == ("promoted", "3", 3)
+
+
+def test_a_model_record_from_another_run_is_not_judged(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The same model bytes recorded by another run (same rows, another gate) do not pass for
+    the report's: the config and the moment of the record tell them apart."""
+    artifacts = trained(tmp_path_factory, "promoted")
+    for key, value in (("config_hash", "0" * 64), ("trained_at", "2020-01-01T00:00:00+00:00")):
+        other = artifacts.parent / f"other-{key}"
+        shutil.copytree(artifacts, other)
+        path = other / "incremental_models" / f"model_{CHUNKS:02d}" / "metadata.json"
+        record = json.loads(path.read_text(encoding="utf-8"))
+        path.write_text(json.dumps({**record, key: value}), encoding="utf-8")
+        result = evaluate(other)
+        assert result.returncode == 2, (key, result.stdout, result.stderr)
+        assert "does not match the model of chunk" in result.stderr
 
 
 def test_kept_champion_passes_without_promotion(tmp_path_factory: pytest.TempPathFactory) -> None:
