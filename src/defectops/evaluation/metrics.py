@@ -29,10 +29,8 @@ METRICS = (
     "brier",
 )
 LOWER_IS_BETTER = frozenset({"brier"})
-#: resamples are drawn and counted a few at a time, so the work stays in the CPU's cache, and
-#: scored many at a time, so each step of the metric runs over long rows of resamples
-PICKS_PER_DRAW = 1 << 17
-COUNTS_PER_SCORE = 1 << 21
+#: resamples are drawn, counted and scored a few at a time, so the work stays in the CPU's cache
+PICKS_PER_BATCH = 1 << 17
 LABELS = {
     "accuracy": "accuracy",
     "balanced_accuracy": "balanced accuracy",
@@ -134,7 +132,7 @@ def paired_bootstrap(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-    batch: int = 1000,
+    batch: int | None = None,
 ) -> Comparison:
     """Resample hold-out rows with replacement; score both models on the *same* resample.
 
@@ -148,14 +146,22 @@ def paired_bootstrap(
     new = row_kinds(metric, y, a, thresholds[0])
     old = row_kinds(metric, y, b, thresholds[1])
     cells, cell_of_row = np.unique(new.of_row * old.size + old.of_row, return_inverse=True)
-    new_sums, old_sums = KindSums(cells // old.size, new.size), KindSums(cells % old.size, old.size)
+    new_of_cell, old_of_cell = cells // old.size, cells % old.size
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    if new.values is not None and old.values is not None:  # a difference of means: one mean
+        gain = sign * (new.values[new_of_cell] - old.values[old_of_cell])
 
-    def delta(counts: np.ndarray) -> np.ndarray:
-        return sign * (new.statistic(new_sums(counts)) - old.statistic(old_sums(counts)))
+        def delta(counts: np.ndarray) -> np.ndarray:
+            return np.einsum("ij,j->i", counts, gain) / counts.sum(axis=1)
+
+    else:
+        new_sums, old_sums = KindSums(new_of_cell, new.size), KindSums(old_of_cell, old.size)
+
+        def delta(counts: np.ndarray) -> np.ndarray:
+            return sign * (new.statistic(new_sums(counts)) - old.statistic(old_sums(counts)))
 
     cell_of_row = cell_of_row.ravel()
-    point = float(delta(np.bincount(cell_of_row, minlength=len(cells))[:, None])[0])
+    point = float(delta(np.bincount(cell_of_row, minlength=len(cells))[None])[0])
     low, high = _bootstrap(
         delta,
         cell_of_row,
@@ -182,7 +188,7 @@ def bootstrap_interval(
     y = np.asarray(y, dtype=np.int8)
     kinds = row_kinds(metric, y, np.asarray(scores, dtype=float), threshold)
 
-    value = float(kinds.statistic(np.bincount(kinds.of_row, minlength=kinds.size)[:, None])[0])
+    value = float(kinds.statistic(np.bincount(kinds.of_row, minlength=kinds.size)[None])[0])
     low, high = _bootstrap(
         kinds.statistic,
         kinds.of_row,
@@ -202,29 +208,26 @@ def _bootstrap(
     n_bootstrap: int,
     confidence: float,
     seed: int,
-    batch: int = 1000,
+    batch: int | None = None,
 ) -> tuple[float, float]:
     """Percentile interval of ``statistic`` over resamples, given as counts per cell.
 
-    A resample draws its rows' indices with replacement (``n_bootstrap`` rows of ``n`` draws
-    in all, from ``default_rng(seed)``); counting them per cell, all resamples of a batch at
-    once, is one lookup and one ``bincount``.
+    A resample draws its rows' indices with replacement: ``n_bootstrap`` rows of ``n`` draws
+    from ``default_rng(seed)``, in order, so ``batch`` (resamples drawn and scored at a time;
+    by default as many as keep a batch in the CPU's cache) changes only the speed. Counting a
+    batch per cell is one lookup and one ``bincount``.
     """
     rng = np.random.default_rng(seed)
     n = len(cell_of_row)
-    per_draw = max(1, PICKS_PER_DRAW // max(n, 1))
-    per_score = max(1, min(batch, COUNTS_PER_SCORE // max(n_cells, 1)))
-    scaled = cell_of_row * per_draw  # a pick of resample r counts at cell * per_draw + r
+    batch = batch or max(1, PICKS_PER_BATCH // max(n, 1))
+    offsets = n_cells * np.arange(batch)[:, None]  # resample r counts at r * n_cells + cell
     values = []
-    for start in range(0, n_bootstrap, per_score):
-        counts = np.empty((n_cells, min(per_score, n_bootstrap - start)), dtype=np.int32)
-        for first in range(0, counts.shape[1], per_draw):
-            size = min(per_draw, counts.shape[1] - first)
-            flat = scaled[rng.integers(0, n, size=(size, n))]
-            flat += np.arange(size)[:, None]
-            drawn = np.bincount(flat.ravel(), minlength=n_cells * per_draw)
-            counts[:, first : first + size] = drawn.reshape(n_cells, per_draw)[:, :size]
-        values.append(statistic(counts))
+    for start in range(0, n_bootstrap, batch):
+        size = min(batch, n_bootstrap - start)
+        flat = cell_of_row[rng.integers(0, n, size=(size, n))]
+        flat += offsets[:size]
+        counts = np.bincount(flat.ravel(), minlength=size * n_cells)
+        values.append(statistic(counts.reshape(size, n_cells)))
     found = np.concatenate(values)
     found = found[np.isfinite(found)]
     if not found.size:

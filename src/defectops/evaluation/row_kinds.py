@@ -25,22 +25,25 @@ THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1
 
 @dataclass(frozen=True)
 class RowKinds:
-    """Each row's kind (``0 .. size - 1``) and the metric read from per-kind totals.
-
-    Totals are laid out ``(kinds, resamples)``: summing kinds and the metrics' running sums
-    then add whole rows of resamples at a time.
-    """
+    """Each row's kind (``0 .. size - 1``) and the metric read from per-kind totals."""
 
     of_row: np.ndarray
     size: int
     statistic: KindStatistic
+    #: each kind's value when the metric is the weighted mean of those (Brier), else None
+    values: np.ndarray | None = None
 
     def totals(self, weights: np.ndarray) -> np.ndarray:
-        """Per-kind totals of ``(resamples, rows)`` weights: ``(kinds, resamples)``, float64."""
-        return KindSums(self.of_row, self.size)(np.asarray(weights, dtype=float).T)
+        """Per-kind totals of ``(resamples, rows)`` weights: ``(resamples, kinds)``, float64."""
+        return KindSums(self.of_row, self.size)(np.asarray(weights, dtype=float))
 
 
 def row_kinds(metric: str, y: np.ndarray, scores: np.ndarray, threshold: float) -> RowKinds:
+    """The kinds of one model's hold-out rows for ``metric``, and the metric on their totals.
+
+    Ranking metrics need only the rows' place among the defects' tied groups; thresholded
+    ones only the cell of the confusion matrix; Brier only the squared error.
+    """
     if metric == "pr_auc":
         bins, size = ranking_bins(y, scores)
         return RowKinds(2 * bins + (y == 1), 2 * size, _average_precision)
@@ -49,7 +52,7 @@ def row_kinds(metric: str, y: np.ndarray, scores: np.ndarray, threshold: float) 
         return RowKinds(2 * units + (y == 1), 2 * size, _roc_auc)
     if metric == "brier":
         errors, kinds = np.unique((scores - y) ** 2, return_inverse=True)
-        return RowKinds(kinds.ravel(), len(errors), lambda t: (errors @ t) / t.sum(axis=0))
+        return RowKinds(kinds.ravel(), len(errors), lambda t: _mean(t, errors), errors)
     if metric in THRESHOLD_METRICS:
         kinds = 2 * (y == 1) + (scores >= threshold)  # tn 0, fp 1, fn 2, tp 3
         return RowKinds(kinds.astype(np.intp), 4, _threshold_statistic(metric))
@@ -57,27 +60,31 @@ def row_kinds(metric: str, y: np.ndarray, scores: np.ndarray, threshold: float) 
 
 
 class KindSums:
-    """Sums rows of ``(columns, b)`` values by the columns' kinds into ``(size, b)``.
+    """Sums the columns of ``(b, columns)`` values by the columns' kinds into ``(b, size)``.
 
-    Sorted once for the many batches of resamples that follow. Integer counts are summed as
-    integers (exact), anything else in float64.
+    Sorted once for the many batches of resamples that follow; one running sum along each row
+    (integers stay integers, so counts are exact), read at the end of each kind.
     """
 
     def __init__(self, of_column: np.ndarray, size: int) -> None:
         ordered = bool(np.all(of_column[1:] >= of_column[:-1]))
         self.order = None if ordered else np.argsort(of_column, kind="stable")
         kinds = of_column if self.order is None else of_column[self.order]
-        self.starts = np.flatnonzero(np.r_[True, kinds[1:] != kinds[:-1]])
-        self.present = kinds[self.starts] if len(kinds) else self.starts
+        last = np.r_[kinds[1:] != kinds[:-1], True] if len(kinds) else np.zeros(0, dtype=bool)
+        self.ends = np.flatnonzero(last)
+        self.present = kinds[self.ends]
         self.size = size
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         exact = np.issubdtype(values.dtype, np.integer)
-        out = np.zeros((self.size, values.shape[1]), dtype=values.dtype if exact else float)
-        if self.present.size:
-            if self.order is not None:
-                values = values[self.order]
-            out[self.present] = np.add.reduceat(values, self.starts, axis=0, dtype=out.dtype)
+        if self.order is not None:
+            values = np.take(values, self.order, axis=1)
+        running = np.cumsum(values, axis=1, dtype=np.int64 if exact else float)[:, self.ends]
+        running[:, 1:] -= running[:, :-1].copy()
+        if len(self.present) == self.size:
+            return running
+        out = np.zeros((len(values), self.size), dtype=running.dtype)
+        out[:, self.present] = running
         return out
 
 
@@ -119,19 +126,24 @@ def ranking_bins(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, int]:
     return _of_rows(order, group, np.cumsum(np.r_[False, has_defect[:-1]]))
 
 
+def _mean(totals: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The weighted mean of per-kind ``values``; ``einsum`` keeps it off BLAS's threads."""
+    return np.einsum("ij,j->i", totals, values) / totals.sum(axis=1)
+
+
 def _split(totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Good parts' and defects' totals per unit or bin: kinds ``2u`` and ``2u + 1``."""
-    return totals[0::2], totals[1::2]
+    return totals[:, 0::2], totals[:, 1::2]
 
 
 def _average_precision(totals: np.ndarray) -> np.ndarray:
     """The mean over defects of the precision at the end of their tied group (bins)."""
     good, defects = _split(totals)
-    caught = np.cumsum(defects, axis=0)
-    seen = caught + np.cumsum(good, axis=0)
+    caught = np.cumsum(defects, axis=1)
+    seen = caught + np.cumsum(good, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = caught / np.where(seen > 0, seen, 1)  # nothing seen, nothing caught
-        return np.sum(defects * precision, axis=0) / caught[-1]
+        return np.einsum("ij,ij->i", defects, precision) / caught[:, -1]
 
 
 def _roc_auc(totals: np.ndarray) -> np.ndarray:
@@ -140,17 +152,17 @@ def _roc_auc(totals: np.ndarray) -> np.ndarray:
     Good parts and defects in one unit are tied (a unit holding both is a single group).
     """
     good, defects = _split(totals)
-    above = np.cumsum(defects, axis=0) - defects
-    wins = np.sum(good * (above + defects / 2), axis=0)
+    above = 2 * np.cumsum(defects, axis=1) - defects  # twice: ties count one half
+    wins = np.einsum("ij,ij->i", good, above) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        return wins / (good.sum(axis=0) * defects.sum(axis=0))
+        return wins / (good.sum(axis=1) * defects.sum(axis=1))
 
 
 def _threshold_statistic(name: str) -> KindStatistic:
     """A thresholded metric on the confusion counts (kinds tn, fp, fn, tp)."""
 
     def statistic(totals: np.ndarray) -> np.ndarray:
-        tn, fp, fn, tp = totals.astype(float)
+        tn, fp, fn, tp = totals.T.astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             if name == "accuracy":
                 return (tp + tn) / (tp + fp + fn + tn)
