@@ -6,8 +6,8 @@
 For each size the simulator writes the training stream as partitioned Parquet, one file per
 ``PIECE_ROWS`` rows generated one after another (each piece its own seed, its timestamps going on
 from the piece before), so generating never holds more than one piece; and a 100,000-row
-hold-out batch that follows it (``--holdout-data``: the gate's paired bootstrap holds
-``n_bootstrap x rows`` weights at a time, so its hold-out is kept at a fixed, moderate size).
+hold-out batch that follows it (``--holdout-data``: the gate's paired bootstrap draws
+``n_bootstrap x rows`` row indices, so its hold-out is kept at a fixed, moderate size).
 Data is cached in ``--workdir`` between invocations.
 
 Each verb runs as its own ``defectops`` process, as a user would start it:

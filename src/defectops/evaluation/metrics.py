@@ -1,8 +1,9 @@
 """Metrics on the fixed hold-out, and the paired bootstrap that tells a real gain from noise.
 
 Point metrics come from scikit-learn. The bootstrap needs the same metrics thousands of times
-over resampled rows, so it uses weighted, vectorised versions (a resample is a row of counts):
-one sort of the scores, then cumulative sums, for all resamples at once.
+over resampled rows, so it reads each resample as counts per kind of row (``row_kinds``): the
+rows are drawn and counted, the metrics are a few running sums over the kinds, for many
+resamples at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn import metrics as skm
+
+from defectops.evaluation.row_kinds import KindSums, row_kinds
 
 #: metrics where a larger value is better; Brier score is the one exception (lower is better)
 METRICS = (
@@ -26,6 +29,8 @@ METRICS = (
     "brier",
 )
 LOWER_IS_BETTER = frozenset({"brier"})
+#: resamples are drawn, counted and scored a few at a time, so the work stays in the CPU's cache
+PICKS_PER_BATCH = 1 << 17
 LABELS = {
     "accuracy": "accuracy",
     "balanced_accuracy": "balanced accuracy",
@@ -73,106 +78,23 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: fl
     }
 
 
-# -- weighted, vectorised metrics for the bootstrap -----------------------------------------------
+# -- weighted metrics, for the bootstrap ---------------------------------------------------------
 
 WeightedMetric = Callable[[np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]
 
 
-def _ranked(y: np.ndarray, scores: np.ndarray, weights: np.ndarray):
-    """Weighted true/false positive counts at each distinct threshold, highest score first."""
-    order = np.argsort(-scores, kind="stable")
-    s, yy, w = scores[order], y[order].astype(float), weights[:, order]
-    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # last index of each tied group
-    tp = np.cumsum(w * yy, axis=1)[:, ends]
-    fp = np.cumsum(w * (1 - yy), axis=1)[:, ends]
-    return tp, fp
-
-
-def weighted_pr_auc(
-    y: np.ndarray, scores: np.ndarray, weights: np.ndarray, _t: float
-) -> np.ndarray:
-    """Average precision (scikit-learn's definition) for each row of resampling ``weights``.
-
-    Written on the defects only: AP is the mean over defects (each counted by its weight) of
-    the precision at the end of its tied group, so beyond one cumulative sum of all weights
-    in score order, the work is on the defects' columns (a fifth of the rows or fewer).
-    """
-    order = np.argsort(-scores, kind="stable")
-    s, positive = scores[order], y[order].astype(bool)
-    group_end = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
-    end_of = np.repeat(group_end, np.diff(np.r_[-1, group_end]))  # each row's group end
-    w = weights[:, order]
-    seen = np.cumsum(w, axis=1)[:, end_of[positive]]  # all weight down to the group's end
-    w_pos = w[:, positive]
-    tp = np.cumsum(w_pos, axis=1)
-    # true positives down to the group's end: the cumulative sum at its group's last defect
-    last = np.searchsorted(np.flatnonzero(positive), end_of[positive], side="right") - 1
-    tp = tp[:, last]
-    total = tp[:, -1] if tp.shape[1] else np.zeros(len(w))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(seen > 0, tp / seen, 0.0)
-        return np.sum(w_pos * precision, axis=1) / total
-
-
-def weighted_roc_auc(
-    y: np.ndarray, scores: np.ndarray, weights: np.ndarray, _t: float
-) -> np.ndarray:
-    """ROC-AUC (ties count one half) for each row of resampling ``weights``."""
-    tp, fp = _ranked(y, scores, weights)
-    tp_prev = np.concatenate([np.zeros((tp.shape[0], 1)), tp[:, :-1]], axis=1)
-    fp_step = np.diff(fp, axis=1, prepend=0.0)
-    area = np.sum(fp_step * (tp_prev + (tp - tp_prev) / 2), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return area / (tp[:, -1] * fp[:, -1])
-
-
-def _confusion(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float):
-    pred = scores >= threshold
-    pos = y == 1
-    return (
-        weights @ (pos & pred),
-        weights @ (~pos & pred),
-        weights @ (pos & ~pred),
-        weights @ (~pos & ~pred),
-    )
-
-
-def weighted_threshold_metric(name: str) -> WeightedMetric:
-    """A thresholded metric (accuracy, F1, MCC, ...) computed from weighted confusion counts."""
+def weighted_metric(name: str) -> WeightedMetric:
+    """The metric for each row of ``(resamples, rows)`` weights (scikit-learn's sample weights)."""
 
     def metric(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, t: float) -> np.ndarray:
-        tp, fp, fn, tn = (c.astype(float) for c in _confusion(y, scores, weights, t))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if name == "accuracy":
-                return (tp + tn) / (tp + fp + fn + tn)
-            if name == "balanced_accuracy":
-                return (tp / (tp + fn) + tn / (tn + fp)) / 2
-            if name == "precision":
-                return np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-            if name == "recall":
-                return np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-            if name == "f1":
-                return np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-            if name == "mcc":
-                den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-                return np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
-        raise ValueError(f"unknown metric {name!r}")
+        kinds = row_kinds(name, np.asarray(y), np.asarray(scores, dtype=float), t)
+        return kinds.statistic(kinds.totals(np.atleast_2d(weights)))
 
     return metric
 
 
-def weighted_brier(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, _t: float) -> np.ndarray:
-    return (weights @ (scores - y) ** 2) / weights.sum(axis=1)
-
-
-def weighted_metric(name: str) -> WeightedMetric:
-    if name == "pr_auc":
-        return weighted_pr_auc
-    if name == "roc_auc":
-        return weighted_roc_auc
-    if name == "brier":
-        return weighted_brier
-    return weighted_threshold_metric(name)
+#: average precision (scikit-learn's definition) for each row of resampling weights
+weighted_pr_auc = weighted_metric("pr_auc")
 
 
 @dataclass(frozen=True)
@@ -210,28 +132,46 @@ def paired_bootstrap(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-    batch: int = 250,
+    batch: int | None = None,
 ) -> Comparison:
     """Resample hold-out rows with replacement; score both models on the *same* resample.
 
     Pairing removes the variance the two models share (hard rows are hard for both), so the
-    interval is much narrower than comparing two separate intervals.
+    interval is much narrower than comparing two separate intervals. A row's *cell* is its
+    pair of kinds (one per model): a resample is counted per cell, and each model's counts
+    per kind are sums over cells.
     """
     y = np.asarray(y, dtype=np.int8)
     a, b = np.asarray(challenger, dtype=float), np.asarray(champion, dtype=float)
-    fn = weighted_metric(metric)
+    new = row_kinds(metric, y, a, thresholds[0])
+    old = row_kinds(metric, y, b, thresholds[1])
+    cells, cell_of_row = np.unique(new.of_row * old.size + old.of_row, return_inverse=True)
+    new_of_cell, old_of_cell = cells // old.size, cells % old.size
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
-    ones = np.ones((1, len(y)))
-    delta = float(sign * (fn(y, a, ones, thresholds[0]) - fn(y, b, ones, thresholds[1]))[0])
+    if new.values is not None and old.values is not None:  # a difference of means: one mean
+        gain = sign * (new.values[new_of_cell] - old.values[old_of_cell])
+
+        def delta(counts: np.ndarray) -> np.ndarray:
+            return np.einsum("ij,j->i", counts, gain) / counts.sum(axis=1)
+
+    else:
+        new_sums, old_sums = KindSums(new_of_cell, new.size), KindSums(old_of_cell, old.size)
+
+        def delta(counts: np.ndarray) -> np.ndarray:
+            return sign * (new.statistic(new_sums(counts)) - old.statistic(old_sums(counts)))
+
+    cell_of_row = cell_of_row.ravel()
+    point = float(delta(np.bincount(cell_of_row, minlength=len(cells))[None])[0])
     low, high = _bootstrap(
-        lambda w: sign * (fn(y, a, w, thresholds[0]) - fn(y, b, w, thresholds[1])),
-        len(y),
+        delta,
+        cell_of_row,
+        len(cells),
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         seed=seed,
         batch=batch,
     )
-    return Comparison(metric, delta, low, high, confidence, n_bootstrap)
+    return Comparison(metric, point, low, high, confidence, n_bootstrap)
 
 
 def bootstrap_interval(
@@ -246,12 +186,13 @@ def bootstrap_interval(
 ) -> tuple[float, float, float]:
     """``(value, low, high)`` of one model's metric, with a percentile bootstrap interval."""
     y = np.asarray(y, dtype=np.int8)
-    s = np.asarray(scores, dtype=float)
-    fn = weighted_metric(metric)
-    value = float(fn(y, s, np.ones((1, len(y))), threshold)[0])
+    kinds = row_kinds(metric, y, np.asarray(scores, dtype=float), threshold)
+
+    value = float(kinds.statistic(np.bincount(kinds.of_row, minlength=kinds.size)[None])[0])
     low, high = _bootstrap(
-        lambda w: fn(y, s, w, threshold),
-        len(y),
+        kinds.statistic,
+        kinds.of_row,
+        kinds.size,
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         seed=seed,
@@ -261,26 +202,32 @@ def bootstrap_interval(
 
 def _bootstrap(
     statistic: Callable[[np.ndarray], np.ndarray],
-    n: int,
+    cell_of_row: np.ndarray,
+    n_cells: int,
     *,
     n_bootstrap: int,
     confidence: float,
     seed: int,
-    batch: int = 250,
+    batch: int | None = None,
 ) -> tuple[float, float]:
-    """Percentile interval of ``statistic`` over resamples, given as row-count weights.
+    """Percentile interval of ``statistic`` over resamples, given as counts per cell.
 
-    All resamples of a batch are one ``(batch, n)`` weight matrix, so a statistic written on
-    weights scores them at once instead of in a Python loop.
+    A resample draws its rows' indices with replacement: ``n_bootstrap`` rows of ``n`` draws
+    from ``default_rng(seed)``, in order, so ``batch`` (resamples drawn and scored at a time;
+    by default as many as keep a batch in the CPU's cache) changes only the speed. Counting a
+    batch per cell is one lookup and one ``bincount``.
     """
     rng = np.random.default_rng(seed)
+    n = len(cell_of_row)
+    batch = batch or max(1, PICKS_PER_BATCH // max(n, 1))
+    offsets = n_cells * np.arange(batch)[:, None]  # resample r counts at r * n_cells + cell
     values = []
     for start in range(0, n_bootstrap, batch):
         size = min(batch, n_bootstrap - start)
-        picks = rng.integers(0, n, size=(size, n))
-        flat = picks + n * np.arange(size)[:, None]
-        weights = np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).astype(np.float32)
-        values.append(statistic(weights))
+        flat = cell_of_row[rng.integers(0, n, size=(size, n))]
+        flat += offsets[:size]
+        counts = np.bincount(flat.ravel(), minlength=size * n_cells)
+        values.append(statistic(counts.reshape(size, n_cells)))
     found = np.concatenate(values)
     found = found[np.isfinite(found)]
     if not found.size:

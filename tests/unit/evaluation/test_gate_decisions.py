@@ -112,7 +112,7 @@ def test_weighted_pr_auc_is_scikit_learns_average_precision(ties: bool) -> None:
     weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(20)])
     got = weighted_pr_auc(y, scores, weights.astype(np.float32), 0.5)
     expected = [average_precision_score(y, scores, sample_weight=w) for w in weights]
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
     # all weights one: the plain average precision
     plain = weighted_pr_auc(y, scores, np.ones((1, n)), 0.5)[0]
     assert plain == pytest.approx(average_precision_score(y, scores), abs=1e-12)
