@@ -54,7 +54,7 @@ def random_holdout(n: int, seed: int, rate: float = 0.2) -> tuple[np.ndarray, np
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.75])
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.75, 1.01])  # 0 and 1.01: one class
 def test_classification_metrics_are_scikit_learns(seed: int, threshold: float) -> None:
     y, s = random_holdout(250, seed)
     got = classification_metrics(y, s, threshold)
