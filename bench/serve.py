@@ -1,7 +1,9 @@
 """Serving throughput: this service (uvicorn) vs ``mlflow models serve``, measured with wrk.
 
-    .venv/bin/defectops demo --artifacts /tmp/serve-art --data-dir /tmp/serve-data
-    .venv/bin/python bench/serve.py --artifacts /tmp/serve-art --data /tmp/serve-data/holdout.csv
+    D=$(mktemp -d)
+    .venv/bin/defectops demo --artifacts $D/art --data-dir $D/data
+    .venv/bin/python bench/serve.py --artifacts $D/art --data $D/data/holdout.csv --workers 2
+    rm -rf "$D"
 
 Needs ``wrk`` (``apt-get install -y wrk``). Prints a Markdown table: single-record requests/s
 and p50/p99 latency at 8 connections, and batch rows/s.

@@ -4,8 +4,10 @@ the hold-out, describe it, and save, log and register it by the gate's decision.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,10 @@ class Fitted:
 
     model: Any
     candidate: gate.Candidate
-    profile: dict[str, Any]
     fit_seconds: float
+    #: the drift profile of its training rows (and of its scores on them): a pass over every
+    #: training row that nothing before the record needs, so it is taken where it is recorded
+    profile: Callable[[], dict[str, Any]]
 
 
 def fit_and_score(
@@ -58,8 +62,8 @@ def fit_and_score(
     chunk_id: int,
     keeper: RowKeeper = PANDAS_ROWS,
 ) -> Fitted:
-    """Train one challenger on ``rows`` and score it on the hold-out; profile it for drift.
-    ``keeper``: the row operations of the engine that holds ``rows``."""
+    """Train one challenger on ``rows`` and score it on the hold-out. ``keeper``: the row
+    operations of the engine that holds ``rows`` (its drift profile is taken there)."""
 
     features = list(schema.features)
     model = build_model(settings, schema)
@@ -69,8 +73,8 @@ def fit_and_score(
     scores = model.decision_scores(X_hold)
     metrics = classification_metrics(y_hold, scores, model.threshold_)
     candidate = gate.Candidate(chunk_id, scores, float(model.threshold_), metrics)
-    profile = keeper.profile(model, rows, schema, settings.chunk_size)
-    return Fitted(model, candidate, profile, fit_seconds)
+    profile = partial(keeper.profile, model, rows, schema, settings.chunk_size)
+    return Fitted(model, candidate, fit_seconds, profile)
 
 
 def model_facts(
@@ -114,11 +118,12 @@ def commit_model(
 
 @dataclass(frozen=True)
 class Saved:
-    """A model's files in the local tree, before MLflow knows of it."""
+    """A model's file and metadata in the local tree, before MLflow knows of it."""
 
     record: ModelRecord
     model_dir: Path
-    model_schema: dict[str, Any]
+    feature_schema: dict[str, Any]
+    profile: Callable[[], dict[str, Any]]
 
 
 def save_model(
@@ -129,25 +134,25 @@ def save_model(
     *,
     width: int,
 ) -> Saved:
-    """Write the model file, its metadata and its feature schema (with the drift profile).
+    """Write the model file and its metadata.
 
     Done where the model was fitted: the next fit may start from this very model (warm start),
     so it is pickled before anything else can touch it.
     """
-    local = registry.local
-    model_dir = local.model_dir(int(metadata["chunk_id"]), width)
-    model_schema = {**feature_schema, "profile": fitted.profile}
-    atomic.write_json(model_dir / SCHEMA, model_schema)
-    stored: ModelRecord = local.save(fitted.model, metadata, width=width)
-    return Saved(stored, model_dir, model_schema)
+    stored: ModelRecord = registry.local.save(fitted.model, metadata, width=width)
+    model_dir = registry.local.model_dir(int(metadata["chunk_id"]), width)
+    return Saved(stored, model_dir, feature_schema, fitted.profile)
 
 
 def register_model(
     registry: Any, saved: Saved, decision: gate.Decision, *, run_id: str | None, run_key: str
 ) -> ModelRecord:
-    """Log and register a saved model; crown it when the gate promoted it."""
+    """Write the feature schema with the drift profile, log and register a saved model, and
+    crown it when the gate promoted it."""
+    model_schema = {**saved.feature_schema, "profile": saved.profile()}
+    atomic.write_json(saved.model_dir / SCHEMA, model_schema)
     version = registry.tracker.log_chunk(
-        run_id, run_key, saved.record, saved.model_dir, saved.model_schema
+        run_id, run_key, saved.record, saved.model_dir, model_schema
     )
     stored: ModelRecord = {**saved.record, "version": str(version)}
     atomic.write_json(saved.model_dir / METADATA, stored)
