@@ -23,14 +23,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from defectops.core import atomic, failpoints
+from defectops.core import failpoints
 from defectops.core.config import Settings
-from defectops.core.layout import METADATA, SCHEMA, Layout
+from defectops.core.layout import METADATA, SCHEMA
 from defectops.evaluation.metrics import METRICS
 from defectops.evaluation.records import ModelRecord
+from defectops.registry.relocation import EXPERIMENT, relocate_embedded_store
 from defectops.registry.versions import ModelVersion, version_of
 
-EXPERIMENT = "defectops"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
@@ -86,6 +86,10 @@ class Tracker:
         self._registered = False
         #: run keys whose parent run this tracker created: nothing of theirs can exist yet
         self._new_keys: set[str] = set()
+        #: what this tracker wrote itself, read back without a query: the chunk of each version
+        #: it registered and the aliases it set (the project's lock keeps other writers out)
+        self._chunks: dict[str, int] = {}
+        self._aliases: dict[str, str] = {}
 
     # -- runs -------------------------------------------------------------------------------------
 
@@ -193,15 +197,14 @@ class Tracker:
                 "f1": f"{metadata['metrics']['f1']:.6f}",
             },
         )
-        self.client.set_terminated(child_id, status="FINISHED")
-        return str(version.version)
+        self._chunks[str(version.version)] = chunk
+        return str(version.version)  # the child run was ended by the model's logging context
 
     def _log_chunk_data(
         self, child_id: str, parent_id: str, metadata: ModelRecord, model_id: str | None
     ) -> None:
         metrics = _chunk_metrics(metadata)
-        self._log_params(child_id, _chunk_params(metadata))
-        self._log_metrics(child_id, metrics, model_id=model_id)
+        self._log_params(child_id, _chunk_params(metadata), metrics, model_id=model_id)
         failpoints.reached("tracking:after-child-metrics")
         self._log_metrics(parent_id, metrics, step=int(metadata["chunk_id"]))
 
@@ -210,15 +213,14 @@ class Tracker:
     ) -> None:
         """What :meth:`_log_chunk_data` had not logged when its run was killed, and only that.
 
-        Each of its three calls is one atomic batch; the child's metrics say whether the first
-        two landed, the parent's ``promoted`` point at this step whether the last one did (a
-        point logged twice would draw the learning curve twice).
+        Each of its two calls is one atomic batch; the child's metrics say whether the first
+        (the child's params and metrics) landed, the parent's ``promoted`` point at this step
+        whether the second did (a point logged twice would draw the learning curve twice).
         """
         metrics = _chunk_metrics(metadata)
         chunk = int(metadata["chunk_id"])
         if not self.client.get_run(child_id).data.metrics:
-            self._log_params(child_id, _chunk_params(metadata))
-            self._log_metrics(child_id, metrics, model_id=model_id)
+            self._log_params(child_id, _chunk_params(metadata), metrics, model_id=model_id)
         steps = {m.step for m in self.client.get_metric_history(parent_id, "promoted")}
         if chunk not in steps:
             self._log_metrics(parent_id, metrics, step=chunk)
@@ -304,6 +306,9 @@ class Tracker:
         """The chunk a version was trained on (its ``chunk`` tag), or None when unknown."""
         from mlflow.exceptions import MlflowException
 
+        if version in self._chunks:
+            return self._chunks[version]
+
         try:
             tags = self.client.get_model_version(self.model_name, version).tags
         except MlflowException:
@@ -313,6 +318,9 @@ class Tracker:
     def alias_version(self, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 
+        if alias in self._aliases:
+            return self._aliases[alias]
+
         try:
             return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException:
@@ -320,6 +328,7 @@ class Tracker:
 
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, alias, version)
+        self._aliases[alias] = version
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.model_name, version, key, value)
@@ -353,29 +362,45 @@ class Tracker:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
+    def _log_params(
+        self,
+        run_id: str,
+        params: dict[str, Any],
+        metrics: dict[str, float] | None = None,
+        *,
+        model_id: str | None = None,
+    ) -> None:
+        """Params (and metrics) in as few batches as MLflow takes: one, up to 100 params."""
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
-        for start in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[start : start + 100])
+        batches = [items[start : start + 100] for start in range(0, len(items), 100)] or [[]]
+        for n, batch in enumerate(batches):
+            last = n == len(batches) - 1
+            scored = _metric_items(metrics, 0, model_id) if last and metrics else []
+            self.client.log_batch(run_id, params=batch, metrics=scored)
 
     def _log_metrics(
         self, run_id: str, metrics: dict[str, float], step: int = 0, model_id: str | None = None
     ) -> None:
-        import math
-        import time
-
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        items = [
-            Metric(k, float(v), now, step, model_id=model_id)
-            for k, v in metrics.items()
-            if v is not None and math.isfinite(float(v))
-        ]
+        items = _metric_items(metrics, step, model_id)
         if items:
             self.client.log_batch(run_id, metrics=items)
+
+
+def _metric_items(metrics: dict[str, float], step: int, model_id: str | None) -> list[Any]:
+    """MLflow's metric entities, at one timestamp; missing or infinite values are left out."""
+    import math
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    return [
+        Metric(k, float(v), now, step, model_id=model_id)
+        for k, v in metrics.items()
+        if v is not None and math.isfinite(float(v))
+    ]
 
 
 def _chunk_params(metadata: ModelRecord) -> dict[str, Any]:
@@ -427,57 +452,3 @@ def request_signature(features: list[str]) -> Any:
 
     inputs = Schema([ColSpec(AnyType(), name, required=False) for name in features])
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
-
-
-#: the columns of MLflow's SQL store that hold artifact locations (absolute URIs)
-_LOCATION_COLUMNS = (
-    ("experiments", "artifact_location"),
-    ("runs", "artifact_uri"),
-    ("logged_models", "artifact_location"),
-    ("model_versions", "storage_location"),
-    ("model_versions", "source"),
-)
-
-
-def relocate_embedded_store(artifacts: Path) -> bool:
-    """Point the embedded store's artifact locations at this directory's ``mlruns/``.
-
-    MLflow records artifact locations as absolute URIs, so a copied or moved artifacts directory
-    would keep reading and writing the original's ``mlruns/`` (and fail once it is gone); CI
-    stages pass such directories between jobs. When the store's experiment points at another
-    directory's ``mlruns/``, every location under it is rewritten to this one's, in one
-    transaction, and the logged models' ``MLmodel`` files with them. Returns whether anything
-    moved.
-    """
-    import sqlite3
-
-    layout = Layout(Path(artifacts))
-    db = layout.mlflow_db
-    if not db.is_file():
-        return False
-    new_root = layout.mlruns_dir.resolve().as_uri()
-    with sqlite3.connect(db) as conn:
-        tables = {row[0] for row in conn.execute("select name from sqlite_master")}
-        if "experiments" not in tables:
-            return False
-        row = conn.execute(
-            "select artifact_location from experiments where name = ?", (EXPERIMENT,)
-        ).fetchone()
-        old_root = row[0] if row else None
-        if not old_root or old_root == new_root or not old_root.endswith("/mlruns"):
-            return False
-        for table, column in _LOCATION_COLUMNS:
-            if table not in tables:
-                continue
-            if column not in {c[1] for c in conn.execute(f"pragma table_info({table})")}:
-                continue
-            conn.execute(
-                f"update {table} set {column} = ? || substr({column}, ?) "
-                f"where substr({column}, 1, ?) = ?",
-                (new_root, len(old_root) + 1, len(old_root), old_root),
-            )
-    for mlmodel in layout.mlruns_dir.rglob("MLmodel"):
-        text = mlmodel.read_text(encoding="utf-8")
-        if old_root in text:
-            atomic.write_text(mlmodel, text.replace(old_root, new_root))
-    return True
