@@ -62,6 +62,13 @@ def _import_mlflow() -> None:
     _quiet_mlflow()
     import mlflow  # noqa: F401
 
+    try:  # the map of installed packages MLflow builds when it logs a first model (0.6 s)
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()
+    except (ImportError, AttributeError):  # a later MLflow: it builds the map when it needs it
+        pass
+
 
 class Tracker:
     """One project's MLflow tracking store and registered model."""
