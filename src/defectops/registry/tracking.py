@@ -93,10 +93,8 @@ class Tracker:
         self._registered = False
         #: run keys whose parent run this tracker created: nothing of theirs can exist yet
         self._new_keys: set[str] = set()
-        #: what this tracker wrote itself, read back without a query: the chunk of each version
-        #: it registered and the aliases it set (the project's lock keeps other writers out)
+        #: the chunk of each version this tracker registered (a version's chunk never changes)
         self._chunks: dict[str, int] = {}
-        self._aliases: dict[str, str] = {}
 
     # -- runs -------------------------------------------------------------------------------------
 
@@ -315,7 +313,6 @@ class Tracker:
 
         if version in self._chunks:
             return self._chunks[version]
-
         try:
             tags = self.client.get_model_version(self.model_name, version).tags
         except MlflowException:
@@ -325,9 +322,6 @@ class Tracker:
     def alias_version(self, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 
-        if alias in self._aliases:
-            return self._aliases[alias]
-
         try:
             return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException:
@@ -335,7 +329,6 @@ class Tracker:
 
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, alias, version)
-        self._aliases[alias] = version
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.model_name, version, key, value)
