@@ -14,7 +14,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn import metrics as skm
 
-from defectops.evaluation.row_kinds import KindSums, row_kinds
+from defectops.evaluation.row_kinds import (
+    THRESHOLD_METRICS,
+    KindSums,
+    row_kinds,
+    threshold_statistic,
+)
 
 #: metrics where a larger value is better; Brier score is the one exception (lower is better)
 METRICS = (
@@ -52,26 +57,21 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: fl
     """
     y = np.asarray(y_true, dtype=np.int8)
     s = np.asarray(scores, dtype=float)
-    # the threshold metrics from the four counts (scikit-learn's definitions, zero_division=0):
-    # its validation of each call cost more than the arithmetic, 23 times a run
-    pred = s >= threshold
-    tp = int(np.count_nonzero(pred & (y == 1)))
-    fp = int(np.count_nonzero(pred)) - tp
-    fn = int(np.count_nonzero(y == 1)) - tp
-    tn = len(y) - tp - fp - fn
+    # the threshold metrics from the four counts, as the bootstrap reads them on every resample
+    # (scikit-learn's definitions, zero_division=0): its validation of each call cost more than
+    # the arithmetic, 23 times a run
+    kinds = 2 * (y == 1) + (s >= threshold)  # tn 0, fp 1, fn 2, tp 3
+    counts = np.bincount(kinds, minlength=4)
+    tn, fp, fn, tp = (int(c) for c in counts)
     both = 0 < y.sum() < len(y)
     prevalence = float(y.mean()) if len(y) else float("nan")
     baseline_accuracy = max(prevalence, 1 - prevalence)
-    accuracy = _ratio(tp + tn, len(y))
-    recall, specificity = _ratio(tp, tp + fn), _ratio(tn, tn + fp)
-    mcc_scale = float(np.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    point = {m: float(threshold_statistic(m)(counts[None, :])[0]) for m in THRESHOLD_METRICS}
+    if not both:
+        point["balanced_accuracy"] = float("nan")
+    accuracy = point["accuracy"]
     return {
-        "accuracy": accuracy,
-        "balanced_accuracy": (recall + specificity) / 2 if both else float("nan"),
-        "precision": _ratio(tp, tp + fp),
-        "recall": recall,
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-        "mcc": _ratio(float(tp) * tn - float(fp) * fn, mcc_scale),
+        **point,
         "roc_auc": float(skm.roc_auc_score(y, s)) if both else float("nan"),
         "pr_auc": float(skm.average_precision_score(y, s)) if both else float("nan"),
         "brier": float(skm.brier_score_loss(y, s)),
@@ -83,10 +83,6 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: fl
         "baseline_pr_auc": prevalence,
         "below_baseline": accuracy <= baseline_accuracy,
     }
-
-
-def _ratio(part: float, whole: float) -> float:
-    return float(part / whole) if whole else 0.0
 
 
 # -- weighted metrics, for the bootstrap ---------------------------------------------------------

@@ -55,7 +55,7 @@ def row_kinds(metric: str, y: np.ndarray, scores: np.ndarray, threshold: float) 
         return RowKinds(kinds.ravel(), len(errors), lambda t: _mean(t, errors), errors)
     if metric in THRESHOLD_METRICS:
         kinds = 2 * (y == 1) + (scores >= threshold)  # tn 0, fp 1, fn 2, tp 3
-        return RowKinds(kinds.astype(np.intp), 4, _threshold_statistic(metric))
+        return RowKinds(kinds.astype(np.intp), 4, threshold_statistic(metric))
     raise ValueError(f"unknown metric {metric!r}")
 
 
@@ -158,7 +158,7 @@ def _roc_auc(totals: np.ndarray) -> np.ndarray:
         return wins / (good.sum(axis=1) * defects.sum(axis=1))
 
 
-def _threshold_statistic(name: str) -> KindStatistic:
+def threshold_statistic(name: str) -> KindStatistic:
     """A thresholded metric on the confusion counts (kinds tn, fp, fn, tp)."""
 
     def statistic(totals: np.ndarray) -> np.ndarray:
