@@ -24,37 +24,12 @@ from defectops.core.config import load_settings
 from defectops.data.io import read_table
 from defectops.serving.app import create_app
 from defectops.serving.model_holder import load_model
+from serve_overhead import call  # the one ASGI request helper of the bench scripts
 
 
 async def _call(app: Any, path: str, body: bytes) -> None:
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    status: list[int] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    await app(scope, receive, send)
-    assert status == [200], status
+    status = await call(app, path, body)
+    assert status == 200, status
 
 
 def main() -> None:
