@@ -28,12 +28,12 @@ from defectops.data.validation import require_valid_rows, validate
 from defectops.evaluation.metrics import bootstrap_interval, classification_metrics
 from defectops.evaluation.records import ModelRecord
 from defectops.monitoring.drift import STATUSES, BatchCounts, compare_counts, summarise
+from defectops.monitoring.drift_plot import plot_drift
 from defectops.registry.local import LocalRegistry
 
 #: exit code of ``monitor --fail-on`` when the batch reached that level
 DRIFT_EXIT_CODE = 3
 PERFORMANCE_METRICS = ("pr_auc", "roc_auc", "f1", "accuracy")
-_PLOTTED = 3
 #: labelled rows the batch's bootstrap interval resamples at most
 BOOTSTRAP_ROWS = 5_000
 
@@ -207,13 +207,20 @@ def _performance(
     return out
 
 
-def write_drift_outputs(
-    report: dict[str, Any], champion: ChampionView, out_dir: Path
-) -> dict[str, Path]:
-    """``<batch>.json`` and ``<batch>.png`` in ``out_dir`` (written atomically)."""
-    json_path = atomic.write_json(out_dir / f"{report['batch']}.json", report)
-    png_path = plot_drift(report, champion, out_dir / f"{report['batch']}.png")
-    return {"report": json_path, "plot": png_path}
+def drift_paths(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Where a batch's report and its picture go: ``<batch>.json`` and ``<batch>.png``."""
+    return {
+        "report": out_dir / f"{report['batch']}.json",
+        "plot": out_dir / f"{report['batch']}.png",
+    }
+
+
+def write_drift_outputs(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """The report and its picture in ``out_dir`` (written atomically)."""
+    paths = drift_paths(report, out_dir)
+    atomic.write_json(paths["report"], report)
+    plot_drift(report, paths["plot"])
+    return paths
 
 
 def monitor_batch(
@@ -261,7 +268,7 @@ def report_batch(
     report["rows_read"] = rows_read
     report["rows_quarantined"] = int(rows_read - rows_kept)
     report["data_sha256"] = sha
-    paths = write_drift_outputs(report, champion, settings.layout.drift_reports_dir)
+    paths = write_drift_outputs(report, settings.layout.drift_reports_dir)
     return report, paths
 
 
@@ -272,74 +279,3 @@ def _check_rows(data: Path, rows_read: int, rows_kept: int) -> None:
 def reached(status: str, fail_on: str | None) -> bool:
     """Whether ``status`` is at or above the ``--fail-on`` level."""
     return fail_on is not None and STATUSES.index(status) >= STATUSES.index(fail_on)
-
-
-def plot_drift(report: dict[str, Any], champion: ChampionView, out: Path) -> Path:
-    """PSI per feature (coloured by status) and reference vs batch for the worst ones."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colours = {"ok": "tab:green", "warn": "tab:orange", "drift": "tab:red"}
-    features = report["features"]
-    worst = features[:_PLOTTED]
-    fig = plt.figure(figsize=(14, 7), constrained_layout=True)
-    grid = fig.add_gridspec(2, 3)
-    ax = fig.add_subplot(grid[0, :])
-    names = [f["feature"] for f in features]
-    values = [f["psi"] for f in features]
-    ax.bar(range(len(names)), values, color=[colours[f["status"]] for f in features])
-    ax.scatter(
-        range(len(names)),
-        [f["allowance"] for f in features],
-        marker="_",
-        s=200,
-        color="black",
-        label="allowance (normal batch-to-batch movement)",
-        zorder=5,
-    )
-    ax.set_yscale("symlog", linthresh=0.1)
-    ax.legend(fontsize=8, loc="upper right")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
-    thresholds = report["thresholds"]
-    ax.axhline(thresholds["psi_warn"], color="tab:orange", ls="--", lw=1)
-    ax.axhline(thresholds["psi_drift"], color="tab:red", ls="--", lw=1)
-    ax.set_ylabel("PSI")
-    ax.set_title(
-        f"batch {report['batch']}: {report['status'].upper()} "
-        f"(champion {report['champion_version']}, {report['rows']:,} rows; "
-        f"score PSI {report['scores']['psi']:.3f})"
-    )
-    for i, feature in enumerate(worst):
-        ax = fig.add_subplot(grid[1, i])
-        ref = (
-            champion.profile["numeric"]
-            if feature["kind"] == "numeric"
-            else champion.profile["categorical"]
-        )[feature["feature"]]
-        _distribution(ax, feature, ref)
-    atomic.write_with(out, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
-    plt.close(fig)
-    return out
-
-
-def _distribution(ax: Any, feature: dict[str, Any], ref: dict[str, Any]) -> None:
-    if feature["kind"] == "numeric":
-        edges = ref["edges"]
-        labels = [f"≤{e:.3g}" for e in edges] + ([f">{edges[-1]:.3g}"] if edges else ["all"])
-    else:
-        labels = [*map(str, ref["values"]), "other"]
-    labels.append("missing")
-    reference = np.asarray(ref["counts"], dtype=np.float64)
-    current = np.asarray(feature["counts"], dtype=np.float64)
-    x = np.arange(len(reference))
-    ax.bar(x - 0.2, reference / max(reference.sum(), 1), width=0.4, label="reference")
-    ax.bar(x + 0.2, current / max(current.sum(), 1), width=0.4, label="batch")
-    ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
-    ax.set_title(
-        f"{feature['feature']}: PSI {feature['psi']:.3f}, allowance {feature['allowance']:.3f} "
-        f"({feature['status']})",
-        fontsize=9,
-    )
-    ax.legend(fontsize=7)

@@ -250,12 +250,25 @@ def _psi_fields(
     allowed = allowance_for(ref, int(np.sum(counts)), alarm_z(settings, 1) if z is None else z)
     return {
         "psi": value,
+        "bins": bin_labels(ref),
         "counts": counts.tolist(),
+        "reference_counts": np.asarray(ref["counts"]).tolist(),
         "allowance": allowed,
         "excess": max(0.0, value - allowed),
         "margin": allowed + settings.psi_drift - value,
         "status": level(value - allowed, settings.psi_warn, settings.psi_drift),
     }
+
+
+def bin_labels(ref: dict[str, Any]) -> list[str]:
+    """What each count of a column counts, so a report (and its picture) reads on its own:
+    ``≤edge`` intervals and ``>last`` for a number, the known values and ``other`` for a
+    category; ``missing`` last for both."""
+    if "values" in ref:  # categorical
+        return [*map(str, ref["values"]), "other", "missing"]
+    edges = ref["edges"]
+    above = [f">{edges[-1]:.3g}"] if edges else ["all"]
+    return [*(f"≤{e:.3g}" for e in edges), *above, "missing"]
 
 
 def numeric_drift(

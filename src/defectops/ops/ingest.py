@@ -13,6 +13,7 @@ monitored, and ``label`` joins its labels later on ``ingest.label_key``.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +29,8 @@ from defectops.data.store import BatchRecord, DataStore, Manifest
 from defectops.data.validation import require_usable_features, require_valid_rows
 from defectops.engines.base import CheckedBatch, Engine
 from defectops.engines.local import LocalEngine
-from defectops.monitoring.batch import (
-    batch_name,
-    drift_report_of,
-    write_drift_outputs,
-)
+from defectops.monitoring.batch import batch_name, drift_paths, drift_report_of
+from defectops.monitoring.drift_plot import draw_in_background, redraw_if_missing
 from defectops.ops.retrain import champion_view, maybe_retrain
 from defectops.registry.tracking import preload
 
@@ -104,11 +102,13 @@ def ingest_batch(
             )
         _check_has_rows(data, checked)
         paths = _store_batch(settings, store, manifest, checked, name)
-        drift = None
+        drift, drawing = None, None
         if champion is not None and checked.rows:
             summary = checked.summary(champion)
             drift = drift_report_of(champion, summary, settings, batch=name, source=str(data))
-            paths.update(write_drift_outputs(drift, champion, settings.layout.drift_reports_dir))
+            paths.update(drift_paths(drift, settings.layout.drift_reports_dir))
+            atomic.write_json(paths["report"], drift)
+            drawing = draw_in_background(drift, paths["plot"])  # drawn while the retrain fits
         record = BatchRecord(
             batch_id=name,
             sha256=checked.sha256,
@@ -130,7 +130,7 @@ def ingest_batch(
         failpoints.reached("ingest:before-commit")
         store.save(manifest)  # the commit point: the batch is in the store from here on
         failpoints.reached("ingest:after-commit")
-        return finish_pending(settings, store, manifest, engine)
+        return finish_pending(settings, store, manifest, engine, drawing=drawing)
 
 
 def _store_batch(
@@ -149,7 +149,12 @@ def _store_batch(
 
 
 def finish_pending(
-    settings: Settings, store: DataStore, manifest: Manifest, engine: Engine | None = None
+    settings: Settings,
+    store: DataStore,
+    manifest: Manifest,
+    engine: Engine | None = None,
+    *,
+    drawing: Future[Path] | None = None,
 ) -> IngestResult:
     """Do what the manifest says is committed but not finished: the retrain the policy calls
     for (registration, aliases and history included) and the batch's report.
@@ -157,7 +162,8 @@ def finish_pending(
     Run right after each commit, and by the next ``ingest`` or ``label`` when a crash came in
     between; every step is idempotent (the retrain's MLflow run and version are keyed, its model
     id is reserved in the manifest, a finished retrain's result is kept there), so a rerun ends
-    as the uninterrupted command would have.
+    as the uninterrupted command would have. ``drawing``: the batch's drift picture, when this
+    command started drawing it; a rerun draws it again from the report if it is missing.
     """
     pending = manifest.pending
     assert pending is not None
@@ -168,7 +174,11 @@ def finish_pending(
     if training is None:
         training = maybe_retrain(settings, store, manifest, trigger=trigger, engine=engine)
     paths = {key: Path(path) for key, path in pending.get("paths", {}).items()}
-    drift_report = paths.get("report")
+    drift_report, plot = paths.get("report"), paths.get("plot")
+    if drawing is not None:
+        drawing.result()
+    elif drift_report is not None and plot is not None:
+        redraw_if_missing(drift_report, plot)
     drift = None
     if drift_report is not None and drift_report.is_file():
         drift = json.loads(drift_report.read_text(encoding="utf-8"))

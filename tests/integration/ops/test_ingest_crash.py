@@ -34,7 +34,17 @@ POINTS = [
     "ingest:before-clear",
 ]
 #: what differs between two runs by its nature: clocks, durations, pickle bytes
-TIMING = {"at", "arrived_at", "trained_at", "fit_seconds", "model_sha256", "loaded_at", "files"}
+TIMING = {
+    "at",
+    "arrived_at",
+    "created_at",
+    "trained_at",
+    "fit_seconds",
+    "model_sha256",
+    "loaded_at",
+    "files",
+}
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def ingest(artifacts: Path, batch: Path, failpoint: str | None = None) -> int:
@@ -81,8 +91,13 @@ def state(artifacts: Path) -> dict[str, Any]:
         p.name: scrub(json.loads(p.read_text()))
         for p in sorted((artifacts / "reports" / "ingest").glob("*.json"))
     }
+    drift = artifacts / "reports" / "drift"
     return {
         "manifest": scrub(json.loads((artifacts / "store" / "manifest.json").read_text())),
+        # the batch's drift report and its picture, drawn while the retrain fitted
+        "drift_files": sorted(p.name for p in drift.iterdir()),
+        "drift_reports": {p.name: scrub(json.loads(p.read_text())) for p in drift.glob("*.json")},
+        "drift_plots": {p.name: p.read_bytes()[:8] == PNG for p in drift.glob("*.png")},
         "models": models,
         "versions": versions,
         "aliases": aliases,
@@ -109,6 +124,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert ingest(clean, root / "batch.csv") == 0
     expected = state(clean)
     assert expected["manifest"]["pending"] is None
+    assert expected["drift_plots"] == {"batch.png": True}
     assert "RUNNING" not in expected["run_statuses"]
     # the challenger is promoted, so every point below is on the path
     assert expected["reports"]["batch.json"]["training"]["status"] == "production"
@@ -122,6 +138,9 @@ def test_a_rerun_after_a_kill_ends_as_an_uninterrupted_ingest(
     artifacts = project["root"] / point.replace(":", "-")
     shutil.copytree(project["template"], artifacts)
     assert ingest(artifacts, project["root"] / "batch.csv", failpoint=point) == -9
+    if point != "ingest:before-commit":
+        # the picture is drawn on a thread: a kill may come before it is written
+        (artifacts / "reports" / "drift" / "batch.png").unlink(missing_ok=True)
     assert ingest(artifacts, project["root"] / "batch.csv") == 0
     got = state(artifacts)
     assert got == project["expected"]
