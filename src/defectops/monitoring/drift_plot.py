@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from defectops.core import atomic
+from defectops.core.background import in_background
 
 #: the worst features, drawn reference against batch below the PSI bars
 PLOTTED = 3
@@ -41,21 +41,8 @@ def plot_drift(report: dict[str, Any], out: Path) -> Path:
 
 
 def draw_in_background(report: dict[str, Any], out: Path) -> Future[Path]:
-    """Start :func:`plot_drift` on a thread; the future holds its path or its error.
-
-    Not a daemon thread: a command that fails meanwhile still finishes the file (written
-    atomically) instead of leaving a temporary one behind.
-    """
-    done: Future[Path] = Future()
-
-    def draw() -> None:
-        try:
-            done.set_result(plot_drift(report, out))
-        except BaseException as exc:  # handed to whoever waits for the picture
-            done.set_exception(exc)
-
-    threading.Thread(target=draw, name="defectops-drift-plot").start()
-    return done
+    """Start :func:`plot_drift` on a thread; the future holds its path or its error."""
+    return in_background(lambda: plot_drift(report, out), name="drift-plot")
 
 
 def redraw_if_missing(report_path: Path, out: Path) -> None:

@@ -81,10 +81,12 @@ def maybe_retrain(
     plan = _plan(settings, manifest, champion)
     if plan is None:
         return {"trained": False, "reason": _why_not(settings, manifest)}
+    registry = ModelRegistry(settings)
+    registry.open_in_background()  # while the rows are read and the challenger fits
     if champion is not None and _version_of(champion) != plan["champion_version"]:
         # a crash came after this retrain crowned its challenger: judge and continue from the
         # champion it started from, as the uninterrupted retrain did
-        champion = _champion_of_version(settings, champion, plan["champion_version"])
+        champion = _champion_of_version(registry, champion, plan["champion_version"])
     engine = engine or LocalEngine()
     schema = DataSchema.from_dict(manifest.schema or {})
     frame = engine.labelled_rows(store, manifest, schema.target)
@@ -115,7 +117,7 @@ def maybe_retrain(
         **model_facts(fitted, rows, schema, decision),
         "champion_on_holdout": incumbent.metrics if incumbent is not None else None,
     }
-    stored = _register(settings, manifest, trigger, fitted, metadata, rows, decision)
+    stored = _register(registry, manifest, trigger, fitted, metadata, rows, decision)
     result = {
         "trained": True,
         "reason": plan["reason"],
@@ -187,7 +189,7 @@ def _lineage(settings: Settings, schema: DataSchema, hold: Any, choice: Holdout)
 
 
 def _register(
-    settings: Settings,
+    registry: ModelRegistry,
     manifest: Manifest,
     trigger: str,
     fitted: Fitted,
@@ -197,11 +199,11 @@ def _register(
 ) -> ModelRecord:
     """Save, log and register the challenger (crowned when the gate says so) in an MLflow run
     keyed by the trigger, and note the retrain in the manifest (saved by the caller)."""
+    settings = registry.settings
     schema = DataSchema.from_dict(manifest.schema or {})
     key = hashlib.sha256(
         f"ingest:{config_hash(settings)}:{trigger}:{manifest.labelled_rows}".encode()
     ).hexdigest()
-    registry = ModelRegistry(settings)
     run_id = registry.tracker.start_run(key, run_params(settings), {"defectops.trigger": trigger})
     feature_schema = {"schema": schema.to_dict(), "reference": reference_profile(rows, schema)}
     stored = commit_model(
@@ -263,14 +265,12 @@ def _version_of(champion: ChampionView | None) -> str | None:
 
 
 def _champion_of_version(
-    settings: Settings, current: ChampionView, version: str | None
+    registry: ModelRegistry, current: ChampionView, version: str | None
 ) -> ChampionView | None:
     """The champion as it was at ``version`` (None: there was none), from the registry."""
     if version is None:
         return None
-
-    registry = ModelRegistry(settings)
-    with tempfile.TemporaryDirectory(dir=settings.artifacts) as tmp:
+    with tempfile.TemporaryDirectory(dir=registry.settings.artifacts) as tmp:
         source = registry.tracker.download_model(version, Path(tmp))
         metadata: ModelRecord = {**model_record(read_json(source / METADATA)), "version": version}
         model = load_verified(source / metadata["model_file"], metadata)

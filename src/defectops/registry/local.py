@@ -20,11 +20,13 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from defectops.core import atomic, failpoints
+from defectops.core.background import in_background
 from defectops.core.config import Settings
 from defectops.core.errors import IntegrityError, UserError
 from defectops.core.layout import METADATA, MODELS_DIR, SCHEMA, Layout
@@ -135,10 +137,19 @@ class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.local = LocalRegistry(settings.artifacts)
+        self._opening: Future[Tracker] | None = None
+
+    def open_in_background(self) -> None:
+        """Open the MLflow store on a thread now, for a caller about to fit: the store costs
+        about a second, and the fit leaves the GIL free for it."""
+        if self._opening is None and "tracker" not in self.__dict__:
+            self._opening = in_background(lambda: Tracker(self.settings), name="open-tracker")
 
     @cached_property
     def tracker(self) -> Tracker:
         # opened on first use: MLflow's import and store cost seconds the local tree never needs
+        if self._opening is not None:
+            return self._opening.result()
         return Tracker(self.settings)
 
     def crown(
