@@ -225,17 +225,20 @@ def _bootstrap(
     batch per cell is one lookup and one ``bincount``.
     """
     rng = np.random.default_rng(seed)
+    cell_of_row = np.asarray(cell_of_row, dtype=np.intp)
     n = len(cell_of_row)
-    batch = batch or max(1, PICKS_PER_BATCH // max(n, 1))
+    batch = max(1, min(batch or PICKS_PER_BATCH // max(n, 1), n_bootstrap))
     offsets = n_cells * np.arange(batch)[:, None]  # resample r counts at r * n_cells + cell
-    values = []
+    picked = np.empty((batch, n), dtype=np.intp)  # one buffer for every batch's cells
+    found = np.empty(n_bootstrap)
     for start in range(0, n_bootstrap, batch):
         size = min(batch, n_bootstrap - start)
-        flat = cell_of_row[rng.integers(0, n, size=(size, n))]
+        flat = picked[:size]
+        # the drawn indices are in range: "wrap" only skips the copy "raise" makes to check them
+        np.take(cell_of_row, rng.integers(0, n, size=(size, n)), out=flat, mode="wrap")
         flat += offsets[:size]
         counts = np.bincount(flat.ravel(), minlength=size * n_cells)
-        values.append(statistic(counts.reshape(size, n_cells)))
-    found = np.concatenate(values)
+        found[start : start + size] = statistic(counts.reshape(size, n_cells))
     found = found[np.isfinite(found)]
     if not found.size:
         return float("nan"), float("nan")

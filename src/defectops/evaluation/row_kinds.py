@@ -63,29 +63,30 @@ class KindSums:
     """Sums the columns of ``(b, columns)`` values by the columns' kinds into ``(b, size)``.
 
     Sorted once for the many batches of resamples that follow; one running sum along each row
-    (integers stay integers, so counts are exact), read at the end of each kind.
+    (integers stay integers, so counts are exact), read where each kind ends and differenced.
+    A kind no column has reads the same running sum twice, so it sums to zero.
     """
 
     def __init__(self, of_column: np.ndarray, size: int) -> None:
         ordered = bool(np.all(of_column[1:] >= of_column[:-1]))
         self.order = None if ordered else np.argsort(of_column, kind="stable")
         kinds = of_column if self.order is None else of_column[self.order]
-        last = np.r_[kinds[1:] != kinds[:-1], True] if len(kinds) else np.zeros(0, dtype=bool)
-        self.ends = np.flatnonzero(last)
-        self.present = kinds[self.ends]
+        #: how many columns come before kind k, for k in 0 .. size: where kind k's sum starts
+        self.bounds = np.searchsorted(kinds, np.arange(size + 1), side="left")
+        self.complete = bool(np.all(self.bounds[1:] > self.bounds[:-1]))
         self.size = size
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         exact = np.issubdtype(values.dtype, np.integer)
         if self.order is not None:
             values = np.take(values, self.order, axis=1)
-        running = np.cumsum(values, axis=1, dtype=np.int64 if exact else float)[:, self.ends]
-        running[:, 1:] -= running[:, :-1].copy()
-        if len(self.present) == self.size:
-            return running
-        out = np.zeros((len(values), self.size), dtype=running.dtype)
-        out[:, self.present] = running
-        return out
+        running = np.zeros((len(values), values.shape[1] + 1), dtype=np.int64 if exact else float)
+        np.cumsum(values, axis=1, out=running[:, 1:])
+        ends = running[:, self.bounds]  # fancy indexing along axis 1 gives F order
+        totals = ends[:, 1:] - ends[:, :-1]
+        # the statistics' sums over kinds round in a different order for C and F arrays: F
+        # when every kind is present, C otherwise, the layouts recorded intervals came from
+        return totals if self.complete else np.ascontiguousarray(totals)
 
 
 def _score_groups(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
