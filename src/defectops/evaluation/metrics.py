@@ -281,8 +281,10 @@ def _resampled(
             counts = np.bincount(flat.ravel(), minlength=size * n_cells).reshape(size, n_cells)
             if not sums:
                 found[start : start + size] = statistic(counts)
+                continue
+            counts = np.asfortranarray(counts)  # the kind sums read it cell by cell
             for kind_sums, totals in zip(sums, kept, strict=True):
-                totals[start - first : start - first + size] = kind_sums(counts)
+                kind_sums(counts, out=totals[start - first : start - first + size])
         if sums:
             found[first:last] = statistic(*(totals[: last - first] for totals in kept))
     return found

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 #: the counts (or summed weights) per kind of many resamples, ``(resamples, kinds)``, to the
 #: metric of each
@@ -63,12 +64,17 @@ def row_kinds(metric: str, y: np.ndarray, scores: np.ndarray, threshold: float) 
 class KindSums:
     """Sums the columns of ``(b, columns)`` values by the columns' kinds into ``(b, size)``.
 
-    Sorted once for the many batches of resamples that follow; one running sum along each row
-    (integers stay integers, so counts are exact), read where each kind ends and differenced.
-    A kind no column has reads the same running sum twice, so it sums to zero.
+    Integer counts (the bootstrap's) go through one sparse product with a matrix of ones, in
+    one pass over the values, exactly. Weights keep a running sum along each row, read where
+    each kind ends and differenced: the weighted metrics' rounding. A kind no column has sums
+    to zero either way.
     """
 
     def __init__(self, of_column: np.ndarray, size: int) -> None:
+        columns = len(of_column)
+        ones = np.ones(columns, dtype=np.int64)
+        #: ``(size, columns)``: one in each column, at the column's kind
+        self.matrix = sp.csr_array((ones, (of_column, np.arange(columns))), shape=(size, columns))
         ordered = bool(np.all(of_column[1:] >= of_column[:-1]))
         self.order = None if ordered else np.argsort(of_column, kind="stable")
         kinds = of_column if self.order is None else of_column[self.order]
@@ -80,15 +86,21 @@ class KindSums:
         self.layout: Literal["C", "F"] = "F" if complete else "C"
         self.size = size
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        exact = values.dtype.kind in "iu"  # integer counts stay exact
+    def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The totals, into ``out`` if given, else into a new array in ``layout`` order."""
+        exact = values.dtype.kind in "iu"
+        dtype = np.int64 if exact else float
+        if out is None:
+            out = np.empty((len(values), self.size), dtype=dtype, order=self.layout)
+        if exact:  # reads ``values`` column by column: no copy if they are in F order
+            out[...] = (self.matrix @ np.ascontiguousarray(values.T)).T
+            return out
         if self.order is not None:
             values = np.take(values, self.order, axis=1)
-        running = np.zeros((len(values), values.shape[1] + 1), dtype=np.int64 if exact else float)
+        running = np.zeros((len(values), values.shape[1] + 1), dtype=dtype)
         np.cumsum(values, axis=1, out=running[:, 1:])
-        ends = running[:, self.bounds]  # fancy indexing along axis 1 gives F order
-        totals = ends[:, 1:] - ends[:, :-1]
-        return totals if self.layout == "F" else np.ascontiguousarray(totals)
+        ends = running[:, self.bounds]
+        return np.subtract(ends[:, 1:], ends[:, :-1], out=out)
 
 
 def _score_groups(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
