@@ -74,7 +74,7 @@ class KindSums:
         columns = len(of_column)
         ones = np.ones(columns, dtype=np.int64)
         #: ``(size, columns)``: one in each column, at the column's kind
-        self.matrix = sp.csr_array((ones, (of_column, np.arange(columns))), shape=(size, columns))
+        self.matrix = sp.csr_matrix((ones, (of_column, np.arange(columns))), shape=(size, columns))
         ordered = bool(np.all(of_column[1:] >= of_column[:-1]))
         self.order = None if ordered else np.argsort(of_column, kind="stable")
         kinds = of_column if self.order is None else of_column[self.order]
