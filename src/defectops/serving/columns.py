@@ -102,7 +102,7 @@ def _record_lists(records: object, rules: BatchRules) -> list[Sequence[Any]] | N
     """The records' values, one tuple per expected column (numeric ones first)."""
     if type(records) is not list or not 1 <= len(records) <= rules.max_batch:
         return None
-    if not all(type(r) is dict for r in records):
+    if set(map(type, records)) != {dict}:
         return None
     # every expected key is looked up below (a KeyError falls back); with exactly that many
     # keys in each record there can be no other one
