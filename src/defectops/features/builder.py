@@ -60,6 +60,7 @@ from defectops.features.hashing import (
     column_hashes,
     crossed_hashes,
     hash_values,
+    plain_column_hashes,
     salt,
 )
 from defectops.features.moments import NumericMoments, column_scaling
@@ -271,9 +272,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         """The model matrix from columns already split by role, as :meth:`transform` makes it.
 
         ``numbers`` is ``(rows, len(numeric_))`` float64 (NaN = missing), ``categories`` one
-        array per ``categorical_`` column. For a caller that holds columns, not a frame (the
-        service's batch reader): building a DataFrame only to take it apart costs more than
-        the transform.
+        array per ``categorical_`` column of plain values (text, numbers, None: what a JSON
+        body holds; see :func:`plain_column_hashes`). For a caller that holds columns, not a
+        frame (the service's batch reader): building a DataFrame only to take it apart costs
+        more than the transform.
         """
         if not hasattr(self, "n_features_out_"):
             raise NotFittedError("this FeatureBuilder is not fitted yet; call fit first")
@@ -283,7 +285,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 f"expected {len(self.numeric_)} numeric and {len(self.categorical_)} categorical "
                 f"columns (got {values.shape[1]} and {len(categories)})"
             )
-        return self._matrix(values, column_hashes(list(categories), self.salts_))
+        return self._matrix(values, plain_column_hashes(categories, self.salts_))
 
     def _matrix(self, values: np.ndarray, hashes: list[np.ndarray]) -> sp.csr_matrix | np.ndarray:
         values[~np.isfinite(values)] = np.nan

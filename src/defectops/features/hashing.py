@@ -57,6 +57,23 @@ def column_hashes(columns: Sequence[Any], salts: np.ndarray) -> list[np.ndarray]
     return [hashed[start + c] for start, c in zip(bounds[:-1], codes, strict=True)]
 
 
+def plain_column_hashes(columns: Sequence[np.ndarray], salts: np.ndarray) -> list[np.ndarray]:
+    """:func:`column_hashes` of object arrays of plain values (text, numbers, None), as a
+    request body gives them.
+
+    Each column's distinct values become text directly (``category_text``, as
+    :func:`hash_values` makes it): the pandas round trip there, which makes every kind of value
+    a file can hold comparable, costs more than the hashing for a request of a thousand rows.
+    """
+    hashed = []
+    for column, column_salt in zip(columns, salts, strict=False):
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        texts = [MISSING if (t := category_text(u)) is None else t for u in uniques]
+        texts.append(MISSING)  # code -1: a missing value
+        hashed.append(mix(hash_texts(np.array(texts, dtype=object)) ^ column_salt)[codes])
+    return hashed
+
+
 def hash_values(uniques: list[np.ndarray], salts: np.ndarray) -> np.ndarray:
     """Salted hashes of the canonical text of each column's values, in one batch.
 

@@ -15,6 +15,7 @@ the pydantic model, so every error still comes from one place, with the same fie
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Sequence
@@ -40,29 +41,48 @@ class BatchRules:
     max_category_length: int
     unknown_fields: Literal["reject", "ignore"]
 
+    @functools.cached_property
+    def getter(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A record's values of every expected column as a tuple (one C call per record)."""
+        names = (*self.numeric, *self.categorical)
+        if len(names) == 1:
+            get = operator.itemgetter(names[0])
+            return lambda record: (get(record),)
+        return operator.itemgetter(*names)
+
     def keys_allowed(self, keys: set[str]) -> bool:
         """Whether records or a table with ``keys`` (all expected ones present) are accepted."""
         if self.unknown_fields == "ignore":
             return True
         return keys <= {*self.numeric, *self.categorical, *self.ignored}
 
-    def values_allowed(self, numbers: np.ndarray, labels: Sequence[Any]) -> bool:
-        """Numbers within the bound; categories of allowed types and lengths.
+    def values_allowed(self, numbers: np.ndarray, labels: Sequence[Sequence[Any]]) -> bool:
+        """Numbers within the bound; categories (one sequence per column) of allowed types and
+        lengths.
 
-        Every value's type is checked (a set of values would hide ``True`` behind an equal
-        ``1``); lengths only of the distinct values, a few dozen in thousands of rows.
+        Types and lengths are read off each column's distinct values, a few dozen in thousands
+        of rows. A set hides ``True`` behind an equal ``1`` (and ``False`` behind ``0``), so a
+        column holding a 0 or a 1 has every value's type checked.
         """
         if (np.abs(numbers) > self.max_abs_value).any():  # NaN (a null) compares False
             return False
-        if not set(map(type, labels)) <= _CATEGORY_TYPES:
-            return False
         limit = self.max_category_length
-        return not any(type(v) is str and len(v) > limit for v in set(labels))
+        for column in labels:
+            try:
+                distinct = set(column)
+            except TypeError:  # a list or an object: not a category
+                return False
+            if not set(map(type, distinct)) <= _CATEGORY_TYPES:
+                return False
+            if (0 in distinct or 1 in distinct) and bool in set(map(type, column)):
+                return False
+            if any(type(v) is str and len(v) > limit for v in distinct):
+                return False
+        return True
 
 
 def columns_of_batch(body: bytes, rules: BatchRules) -> tuple[np.ndarray, list[np.ndarray]] | None:
     """``(numbers, categories)`` of the batch, or None when pydantic must judge it."""
-    numeric, categorical, max_batch = rules.numeric, rules.categorical, rules.max_batch
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -70,36 +90,34 @@ def columns_of_batch(body: bytes, rules: BatchRules) -> tuple[np.ndarray, list[n
     if not isinstance(payload, dict):
         return None
     if payload.keys() == {"columns"}:
-        return _from_columns(payload["columns"], rules)
-    if payload.keys() != {"records"}:
+        lists = _column_lists(payload["columns"], rules)
+    elif payload.keys() == {"records"}:
+        lists = _record_lists(payload["records"], rules)
+    else:
         return None
-    records = payload["records"]
-    if not isinstance(records, list) or not 1 <= len(records) <= max_batch:
+    return None if lists is None else _typed(lists, rules)
+
+
+def _record_lists(records: object, rules: BatchRules) -> list[Sequence[Any]] | None:
+    """The records' values, one tuple per expected column (numeric ones first)."""
+    if type(records) is not list or not 1 <= len(records) <= rules.max_batch:
         return None
-    if not all(type(r) is dict for r in records):
+    if set(map(type, records)) != {dict}:
         return None
     # every expected key is looked up below (a KeyError falls back); with exactly that many
     # keys in each record there can be no other one
-    exact = set(map(len, records)) == {len(numeric) + len(categorical)}
+    exact = set(map(len, records)) == {len(rules.numeric) + len(rules.categorical)}
     if not exact and not rules.keys_allowed(set(itertools.chain.from_iterable(records))):
         return None
     try:
-        numbers = list(map(_getter(numeric), records))
-        labels = list(map(_getter(categorical), records))
+        rows = list(map(rules.getter, records))
     except KeyError:
         return None
-    if not set(map(type, itertools.chain.from_iterable(numbers))) <= _NUMBER_TYPES:
-        return None
-    table = np.empty((len(records), len(categorical)), dtype=object)
-    table[:] = labels
-    # None -> NaN, as a null numeric field is missing
-    values = np.array(numbers, dtype=np.float64).reshape(len(records), len(numeric))
-    if not rules.values_allowed(values, list(itertools.chain.from_iterable(labels))):
-        return None
-    return values, list(table.T)
+    return list(zip(*rows, strict=True))
 
 
-def _from_columns(table: object, rules: BatchRules) -> tuple[np.ndarray, list[np.ndarray]] | None:
+def _column_lists(table: object, rules: BatchRules) -> list[Sequence[Any]] | None:
+    """The table's lists, one per expected column (numeric ones first)."""
     if type(table) is not dict:
         return None
     numeric, categorical = rules.numeric, rules.categorical
@@ -110,25 +128,24 @@ def _from_columns(table: object, rules: BatchRules) -> tuple[np.ndarray, list[np
         return None
     if not 1 <= len(lists[0]) <= rules.max_batch:
         return None
-    numbers, labels = lists[: len(numeric)], lists[len(numeric) :]
+    return lists
+
+
+def _typed(
+    lists: list[Sequence[Any]], rules: BatchRules
+) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """Equally long columns as (rows x numeric float64, one object array per categorical)."""
+    k, rows = len(rules.numeric), len(lists[0])
+    numbers, labels = lists[:k], lists[k:]
     if not set(map(type, itertools.chain.from_iterable(numbers))) <= _NUMBER_TYPES:
         return None
-    values = np.array(numbers, dtype=np.float64).reshape(len(numeric), len(lists[0])).T
-    if not rules.values_allowed(values, list(itertools.chain.from_iterable(labels))):
+    # None -> NaN, as a null numeric field is missing
+    values = np.array(numbers, dtype=np.float64).reshape(k, rows).T
+    if not rules.values_allowed(values, labels):
         return None
     categories = []
     for column in labels:
-        array = np.empty(len(column), dtype=object)
+        array = np.empty(rows, dtype=object)
         array[:] = column
         categories.append(array)
     return values, categories
-
-
-def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A function giving a record's values of ``names`` as a tuple (one C call per record)."""
-    if len(names) == 1:
-        get = operator.itemgetter(names[0])
-        return lambda record: (get(record),)
-    if not names:
-        return lambda record: ()
-    return operator.itemgetter(*names)

@@ -651,6 +651,11 @@ def test_the_column_reader_takes_only_what_pydantic_takes() -> None:
         return columns_of_batch(json.dumps({"records": records}).encode(), rules)
 
     assert read([{"a": 1, "c": 1}, {"a": 2, "c": True}]) is None  # True hidden behind an equal 1
+    assert read([{"a": 1, "c": 0.0}, {"a": 2, "c": False}]) is None  # False behind 0.0
+    assert read([{"a": 1, "c": True}]) is None
+    assert read([{"a": 1, "c": [1]}]) is None  # not a category
+    columns = {"columns": {"a": [1, 2], "c": [1.0, True]}}
+    assert columns_of_batch(json.dumps(columns).encode(), rules) is None
     assert read([{"a": 1, "c": "abcdef"}]) is None  # longer than 5
     assert read([{"a": 101, "c": "x"}]) is None  # beyond the bound of 100
     assert read([{"a": 1, "c": "x", "colour": "red"}]) is None  # unknown

@@ -250,6 +250,26 @@ def test_one_row_equals_the_same_row_in_a_big_batch(output: str) -> None:
     np.testing.assert_array_equal(few, batch[:SMALL_BATCH])
 
 
+def test_columns_of_plain_values_equal_the_frame(output: str) -> None:
+    """transform_columns (a JSON body's columns) builds the matrix transform builds."""
+    frame = make_frame(300)
+    frame["Torque [Nm]"] = frame["Torque [Nm]"].astype(object)
+    frame.loc[3, "Torque [Nm]"] = None
+    frame["machine_id"] = frame["machine_id"].astype(object)
+    frame["operator_id"] = frame["operator_id"].astype(object)
+    forms = [None, "", "  ", "M-9", " 101", 101.0, 101, True, 1, 1.0, 0, False, 2.5, "x" * 256]
+    for i, value in enumerate(forms):
+        frame.loc[i, "machine_id"] = value
+        frame.loc[i + 20, "operator_id"] = value
+    fb = builder(output).fit(frame)
+    numbers = frame[NUMERIC].to_numpy(dtype=np.float64, na_value=np.nan)
+    categories = [frame[name].to_numpy(dtype=object) for name in CATEGORICAL]
+    assert len(frame) > SMALL_BATCH  # the frame takes the vectorised path
+    np.testing.assert_array_equal(
+        dense(fb.transform_columns(numbers, categories)), dense(fb.transform(frame))
+    )
+
+
 def test_one_row_from_a_json_record() -> None:
     frame = make_frame(100)
     fb = builder("codes").fit(frame)
