@@ -186,10 +186,12 @@ class ModelRegistry:
         return True
 
     def mark_challenger(self, version: str) -> None:
-        """The newest rejected model carries the ``challenger`` alias."""
-        current = self.tracker.alias_version(CHALLENGER)
-        if current != version:
-            self.tracker.set_alias(CHALLENGER, version)
+        """The newest rejected model carries the ``challenger`` alias.
+
+        Set without reading it first: setting an alias to the version it names already changes
+        nothing, and no history records the challenger.
+        """
+        self.tracker.set_alias(CHALLENGER, version)
 
     def promote(self, version: str, reason: str, *, action: str = "promote") -> ModelRecord:
         """Make any registered version champion (manual override, still recorded)."""

@@ -170,7 +170,8 @@ class Tracker:
             return existing.version
         child_id = self.find_run(run_key=run_key, chunk=str(chunk)) if resumed else None
         if child_id is not None:  # made by a run killed part-way: log what it did not
-            info = self._log_model(child_id, metadata, model_dir, feature_schema)
+            params = dict(self.client.get_run(child_id).data.params)
+            info = self._log_model(child_id, metadata, model_dir, feature_schema, params)
             self._complete_chunk_data(child_id, parent_id, metadata, info.model_id)
         else:
             child = self.client.create_run(
@@ -185,7 +186,7 @@ class Tracker:
             )
             child_id = child.info.run_id
             # the model first: logged into a run without metrics, MLflow has none to copy
-            info = self._log_model(child_id, metadata, model_dir, feature_schema)
+            info = self._log_model(child_id, metadata, model_dir, feature_schema, {})
             self._log_chunk_data(child_id, parent_id, metadata, info.model_id)
         version = self.client.create_model_version(
             self.model_name,
@@ -203,7 +204,7 @@ class Tracker:
             },
         )
         self._chunks[str(version.version)] = chunk
-        return str(version.version)  # the child run was ended by the model's logging context
+        return str(version.version)  # the child run was ended when its model was logged
 
     def _log_chunk_data(
         self, child_id: str, parent_id: str, metadata: ModelRecord, model_id: str | None
@@ -236,31 +237,47 @@ class Tracker:
         metadata: ModelRecord,
         model_dir: Path,
         feature_schema: dict[str, Any],
+        run_params: dict[str, str],
     ) -> Any:
+        """The pyfunc model, logged into the run ``run_id``, which it then ends.
+
+        What ``mlflow.pyfunc.log_model`` inside ``mlflow.start_run(run_id)`` recorded, told the
+        run and its experiment instead: resuming the run costs two reads and a write, and ending
+        it, needed either way, sets the same status and end time. The logged model is made as
+        ``log_model`` makes it, with the run's params (none in a run just made), in the run's
+        experiment (which ``log_model`` would take from the active run only).
+        """
         self._ensure_registered_model()
         features = list(feature_schema["schema"]["numeric"]) + list(
             feature_schema["schema"]["categorical"]
         )
-        with self._active(run_id):
-            info = self._mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_CODE),
-                artifacts={
-                    "classifier": str(model_dir / metadata["model_file"]),
-                    "metadata": str(model_dir / METADATA),
-                    "feature_schema": str(model_dir / SCHEMA),
-                },
-                model_config={"model_sha256": metadata["model_sha256"], "features": features},
-                signature=request_signature(features),
-                pip_requirements=["defectops"],
-            )
-        return info
-
-    def _active(self, run_id: str) -> Any:
         mlflow = self._mlflow
-        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_tracking_uri(self.uri)  # the model's own calls go to the global store
         mlflow.set_registry_uri(self.uri)
-        return mlflow.start_run(run_id=run_id)
+        model = mlflow.initialize_logged_model(
+            name="model",
+            source_run_id=run_id,
+            params=run_params,
+            experiment_id=self.experiment_id(),
+        )
+        info = mlflow.models.Model.log(
+            artifact_path=None,
+            name="model",
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            model_id=model.model_id,
+            python_model=str(PYFUNC_CODE),
+            artifacts={
+                "classifier": str(model_dir / metadata["model_file"]),
+                "metadata": str(model_dir / METADATA),
+                "feature_schema": str(model_dir / SCHEMA),
+            },
+            model_config={"model_sha256": metadata["model_sha256"], "features": features},
+            signature=request_signature(features),
+            pip_requirements=["defectops"],
+        )
+        self.client.set_terminated(run_id, status="FINISHED")
+        return info
 
     def _ensure_registered_model(self) -> None:
         from mlflow.exceptions import MlflowException
@@ -328,7 +345,7 @@ class Tracker:
             return None
 
     def set_alias(self, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(self.model_name, alias, version)
+        self._registry().set_registered_model_alias(self.model_name, alias, version)
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.model_name, version, key, value)
@@ -343,7 +360,7 @@ class Tracker:
 
     def set_model_tag(self, key: str, value: str) -> None:
         self._ensure_registered_model()
-        self.client.set_registered_model_tag(self.model_name, key, value)
+        self._registry().set_registered_model_tag(self.model_name, key, value)
 
     def download_model(self, version: str, destination: Path) -> Path:
         """The version's logged model directory (classifier, metadata, schema) on local disk."""
@@ -361,6 +378,19 @@ class Tracker:
         )
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _registry(self) -> Any:
+        """Who writes aliases and model tags.
+
+        ``MlflowClient`` reads the registered model before each such write, to refuse a prompt of
+        that name: a round trip per alias. Once :meth:`_ensure_registered_model` has read it here
+        (``get_registered_model`` refuses a prompt too), the registry's own client, which the
+        public one delegates to after that check, writes directly.
+        """
+        delegate = getattr(self.client, "_get_registry_client", None)
+        if not self._registered or delegate is None:  # not checked yet, or an MLflow without it
+            return self.client
+        return delegate()
 
     def _log_params(
         self,
