@@ -29,11 +29,14 @@ def leave(code: object) -> NoReturn:
     MLflow, SQLAlchemy); freeing them one by one takes about a second after the work is done
     and every file is written. The steps that matter are Python's own, in its order: wait for
     the threads that are not daemons (a drift picture still being drawn), run the exit
-    handlers (logging, temporary directories, MLflow's), flush the output; then leave.
+    handlers (logging, temporary directories, MLflow's), flush the output; then leave. Under a
+    profiler, a debugger or coverage, which write their results after the program returns, the
+    exit is Python's own.
     """
     status = _status(code)
     shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is None:  # another Python: its normal exit
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if shutdown is None or watched:  # another Python; a profiler or coverage writes at exit
         sys.exit(status)
     shutdown()
     atexit._run_exitfuncs()

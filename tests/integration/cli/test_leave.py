@@ -50,3 +50,17 @@ def test_leave_ends_as_python_would(tmp_path: Path, code: str, status: int, stde
     assert done.stdout == "buffered line\nexit handler ran\n"
     assert done.stderr == stderr
     assert out.read_text() == "written by a thread"  # the thread was waited for
+
+
+def test_a_profiled_run_still_writes_its_profile(tmp_path: Path) -> None:
+    """``python -m cProfile -m defectops ...`` writes the profile after the program returns."""
+    profile = tmp_path / "help.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "defectops", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0
