@@ -6,7 +6,7 @@ crosses of :mod:`defectops.features.builder` tell how values become hashes and h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,9 +68,8 @@ def plain_column_hashes(columns: Sequence[np.ndarray], salts: np.ndarray) -> lis
     hashed = []
     for column, column_salt in zip(columns, salts, strict=False):
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        texts = [MISSING if (t := category_text(u)) is None else t for u in uniques]
-        texts.append(MISSING)  # code -1: a missing value
-        hashed.append(mix(hash_texts(np.array(texts, dtype=object)) ^ column_salt)[codes])
+        texts = plain_texts([*uniques, None])  # code -1, a missing value, takes the last
+        hashed.append(mix(hash_texts(texts) ^ column_salt)[codes])
     return hashed
 
 
@@ -100,15 +99,20 @@ def cell_hashes(columns: np.ndarray, salts: np.ndarray) -> list[np.ndarray]:
     ``category_text`` as the batch path (:func:`hash_values`), so both give identical hashes.
     """
     n = columns.shape[1]
-    texts = np.array(
+    hashed = mix(hash_texts(plain_texts(columns.ravel())) ^ np.repeat(salts, n))
+    return [hashed[i * n : (i + 1) * n] for i in range(len(columns))]
+
+
+def plain_texts(values: Iterable[Any]) -> np.ndarray:
+    """The text each value is hashed as, value by value in plain Python (``category_text``,
+    as :func:`hash_values` makes it; missing values as ``MISSING``)."""
+    return np.array(
         [
             MISSING if v is None or v is pd.NA or (t := category_text(v)) is None else t
-            for v in columns.ravel()
+            for v in values
         ],
         dtype=object,
     )
-    hashed = mix(hash_texts(texts) ^ np.repeat(salts, n))
-    return [hashed[i * n : (i + 1) * n] for i in range(len(columns))]
 
 
 def crossed_hashes(
