@@ -32,7 +32,6 @@ from defectops.engines.local import LocalEngine
 from defectops.monitoring.batch import batch_name, drift_paths, drift_report_of
 from defectops.monitoring.drift_plot import draw_in_background, redraw_if_missing
 from defectops.ops.retrain import champion_view, maybe_retrain
-from defectops.registry.tracking import preload
 
 
 @dataclass
@@ -75,7 +74,6 @@ def ingest_batch(
     manifest, the quarantine file, the drift report and the retrain are the local ones.
     """
     engine = engine or LocalEngine()
-    preload()  # a retrain records its model in MLflow: import it while the batch is checked
     with RunLock(settings.artifacts, purpose="ingest"), engine.staging(settings) as staging:
         store = DataStore(settings.store_dir)
         manifest = store.load()

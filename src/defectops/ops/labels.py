@@ -18,7 +18,6 @@ from defectops.data.schema import DataSchema, category_strings, encode_target, u
 from defectops.data.store import BATCH_COLUMN, ROW_COLUMN, DataStore
 from defectops.data.timestamps import parse as parse_timestamps
 from defectops.ops.ingest import IngestResult, finish_pending
-from defectops.registry.tracking import preload
 
 
 def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> IngestResult:
@@ -29,7 +28,6 @@ def attach_labels(settings: Settings, batch_id: str, labels_path: Path) -> Inges
             "no label key configured: set ingest.label_key (e.g. DEFECTOPS_INGEST__LABEL_KEY="
             "part_id) to the column that identifies a part in both files"
         )
-    preload()  # a retrain records its model in MLflow: import it while the labels are joined
     labels = read_raw(labels_path)
     with RunLock(settings.artifacts, purpose="label"):
         store = DataStore(settings.store_dir)
