@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -26,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from defectops.data.io import read_table
 from defectops.scoring.predict import Champion
+from serve_overhead import request_rows  # the bench scripts' request helpers
 
 LUA = """
 wrk.method = "POST"
@@ -99,12 +98,7 @@ def main() -> None:
 
     champion = Champion.load(args.artifacts)
     columns_order = list(champion.schema.features)
-    frame = read_table(args.data)[columns_order].iloc[: args.batch].astype(object)
-    rows = [
-        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
-        for r in frame.to_dict("records")
-    ]
-    rows = json.loads(json.dumps(rows, default=lambda v: v.item()))
+    rows = request_rows(args.data, columns_order, args.batch)
     table: list[tuple[str, str, dict[str, float]]] = []
 
     port = free_port()

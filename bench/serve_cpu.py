@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from defectops.core.config import load_settings
-from defectops.data.io import read_table
 from defectops.serving.app import create_app
 from defectops.serving.model_holder import load_model
-from serve_overhead import call  # the one ASGI request helper of the bench scripts
+from serve_overhead import call, request_rows  # the bench scripts' request helpers
 
 
 async def _call(app: Any, path: str, body: bytes) -> None:
@@ -45,12 +44,7 @@ def main() -> None:
     holder = app.state.holder
     holder.swap(load_model(args.artifacts, max_batch=10_000, unknown_fields="reject"))
     names = list(holder.current.features)
-    frame = read_table(args.data)[names].iloc[: args.batch].astype(object)
-    rows = [
-        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
-        for r in frame.to_dict("records")
-    ]
-    rows = json.loads(json.dumps(rows, default=lambda v: v.item()))
+    rows = request_rows(args.data, names, args.batch)
     columns = {name: [r[name] for r in rows] for name in names}
     cases = [
         ("single", "/predict", json.dumps(rows[0]).encode(), 200),

@@ -125,14 +125,20 @@ def trained_tree(root: Path) -> tuple[Path, Path]:
     return artifacts, data
 
 
-def bodies(artifacts: Path, data: Path, batch: int) -> tuple[bytes, bytes, bytes]:
-    columns = list(Champion.load(artifacts).schema.features)
-    frame = read_table(data)[columns].iloc[:batch].astype(object)
+def request_rows(data: Path, columns: list[str], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of ``data`` as a client sends them: JSON values, NaN as null."""
+    frame = read_table(data)[columns].iloc[:limit].astype(object)
     rows = [
         {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
         for r in frame.to_dict("records")
     ]
     rows = json.loads(json.dumps(rows, default=lambda v: v.item()))
+    return rows
+
+
+def bodies(artifacts: Path, data: Path, batch: int) -> tuple[bytes, bytes, bytes]:
+    columns = list(Champion.load(artifacts).schema.features)
+    rows = request_rows(data, columns, batch)
     table = {name: [r[name] for r in rows] for name in columns}
     return (
         json.dumps(rows[0]).encode(),
