@@ -290,9 +290,17 @@ class DefectClassifier(FitProcedure, ClassifierMixin, BaseEstimator):
         Models are stored to predict with one thread, which is right for the service's small
         requests; a command scoring millions of rows in one call gains from every core.
         """
-        booster = getattr(getattr(self, "estimator_", None), "booster", None)
-        if booster is not None:
-            booster.set_param({"nthread": int(n)})
+        set_threads = getattr(getattr(self, "estimator_", None), "set_threads", None)
+        if set_threads is not None:
+            set_threads(n)
+        return self
+
+    def prepare_batches(self) -> DefectClassifier:
+        """Get ready to score many batches (the service): a booster with category splits
+        builds its faster numeric twin, which gives the same scores."""
+        prepare = getattr(getattr(self, "estimator_", None), "prepare_batches", None)
+        if prepare is not None:
+            prepare()
         return self
 
     def decision_scores_columns(

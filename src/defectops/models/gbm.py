@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from defectops.models.calibration import sigmoid
+from defectops.models.numeric_trees import numeric_twin
 from defectops.models.tree_scorer import TreeScorer, compile_trees
 
 GBM_MAX_ROUNDS = 400
@@ -53,6 +54,8 @@ class CalibratedBooster:
     few rows at a time, where thread start-up costs more than it saves (and a busy host makes
     OpenMP waits erratic). Up to ``TREE_SCORER_MAX_ROWS`` rows are scored by the checked numpy
     walk of :mod:`defectops.models.tree_scorer`, which skips XGBoost's fixed per-call cost.
+    A model that scores many batches (the service) asks for :meth:`prepare_batches`: larger
+    inputs then go to the booster's numeric twin (:mod:`defectops.models.numeric_trees`).
     """
 
     classes_ = np.array([0, 1])
@@ -69,7 +72,20 @@ class CalibratedBooster:
     def margin(self, Z: np.ndarray) -> np.ndarray:
         if len(Z) <= TREE_SCORER_MAX_ROWS and (scorer := self.tree_scorer()) is not None:
             return scorer.margin(Z)
-        return np.asarray(self.booster.inplace_predict(Z, predict_type="margin"), np.float64)
+        booster = self.__dict__.get("_numeric_twin") or self.booster
+        return np.asarray(booster.inplace_predict(Z, predict_type="margin"), np.float64)
+
+    def prepare_batches(self) -> None:
+        """Build the numeric twin once: it takes a few hundred ms, repaid after a few batches
+        (a model scored once, as in training, does without)."""
+        if "_numeric_twin" not in self.__dict__:
+            self.__dict__["_numeric_twin"] = numeric_twin(self.booster)
+
+    def set_threads(self, n: int) -> None:
+        """Predict with ``n`` threads, the twin as well."""
+        for booster in (self.booster, self.__dict__.get("_numeric_twin")):
+            if booster is not None:
+                booster.set_param({"nthread": int(n)})
 
     def tree_scorer(self) -> TreeScorer | None:
         """The numpy walk of the trees for a served record, built once (None: use the booster)."""
@@ -78,8 +94,10 @@ class CalibratedBooster:
         return self.__dict__["_tree_scorer"]
 
     def __getstate__(self) -> dict[str, Any]:
-        # the scorer is derived from the booster: rebuilt after loading, never stored
-        return {k: v for k, v in self.__dict__.items() if k != "_tree_scorer"}
+        # the scorer and the twin are derived from the booster: rebuilt, never stored
+        return {
+            k: v for k, v in self.__dict__.items() if k not in ("_tree_scorer", "_numeric_twin")
+        }
 
     def predict_proba(self, Z: np.ndarray) -> np.ndarray:
         p = sigmoid(self.slope * self.margin(Z) + self.intercept)

@@ -143,6 +143,7 @@ def load_model(
             continue
         if metadata_digest(artifacts) != before or before is None:
             continue
+        champion.model.prepare_batches()  # off the request path, like the rest of a load
         reference = stored.get("reference") or {}
         schema = champion.schema
         record = record_model(
