@@ -11,8 +11,9 @@ bound or null in numeric fields; text no longer than the limit, integers, finite
 in categorical ones (``true`` is no number to either); the features plus, at most, the ignored
 columns of the data contract (any value in a record, a list or null in a table), or any other
 keys when unknown fields are ignored; duplicate keys take the last value, as pydantic's parser
-does. Anything else returns ``None`` and the caller validates with the pydantic model, so every
-error still comes from one place, with the same field-level detail.
+does. The body must be UTF-8 throughout, even in values nobody reads (msgspec checks only the
+text it decodes). Anything else returns ``None`` and the caller validates with the pydantic
+model, so every error still comes from one place, with the same field-level detail.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ class BatchRules:
 
 def columns_of_batch(body: bytes, rules: BatchRules) -> tuple[np.ndarray, list[np.ndarray]] | None:
     """``(numbers, categories)`` of the batch, or None when pydantic must judge it."""
+    if not body.isascii():  # msgspec checks the text it reads, not the values it skips
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     try:
         parsed = rules.decoder.decode(body)
     except msgspec.DecodeError:  # the parent of ValidationError

@@ -616,30 +616,23 @@ def test_hand_written_bodies(svc, body, fast):
 
 
 # Bytes that are not UTF-8 (or UTF-8 of a surrogate) where the reader does not read them as text:
-# pydantic refuses the whole body as invalid JSON (a 422), the reader takes it (a 200).
-NOT_UTF8 = "the reader does not check that the values it skips (ignored columns, unknown fields) "
-NOT_UTF8 += "are UTF-8: it takes a body that pydantic refuses as invalid JSON"
+# pydantic refuses the whole body as invalid JSON (a 422), so the reader must refuse it as well.
 SKIPPED = {
-    # name: (body, where the reader disagrees: every service, or only where unknown fields are
-    # ignored, as where they are refused it refuses the body too)
-    "ignored column of a record": (records_of(GOOD, '"ts":"#"'), ("reject", "ignore")),
-    "ignored column of a table": (table_of(TABLE, '"ts":["#"]'), ("reject", "ignore")),
-    "unknown field": (records_of(GOOD, '"extra":"#"'), ("ignore",)),
-    "unknown key": (records_of(GOOD, '"#":1'), ("ignore",)),
-    "unknown field in a table": (table_of(TABLE, '"extra":{"#":1}'), ("ignore",)),
+    "ignored column of a record": records_of(GOOD, '"ts":"#"'),
+    "ignored column of a table": table_of(TABLE, '"ts":["#"]'),
+    "unknown field": records_of(GOOD, '"extra":"#"'),
+    "unknown key": records_of(GOOD, '"#":1'),
+    "unknown field in a table": table_of(TABLE, '"extra":{"#":1}'),
 }
 
 
 def not_utf8_cases() -> list[Any]:
     cases = []
-    for name, (body, modes) in SKIPPED.items():
+    for name, body in SKIPPED.items():
         for bad, spelled in ((b"\xff\xfe", "0xff 0xfe"), (b"\xed\xa0\x80", "a surrogate")):
             for sid, svc in SERVICES.items():
-                wrong = svc.rules.unknown_fields in modes
-                xfail = pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_UTF8)
-                marks = [xfail] if wrong else []
                 ids = f"{name}, {spelled}-{sid}"
-                cases.append(pytest.param(svc, body.replace(b"#", bad), id=ids, marks=marks))
+                cases.append(pytest.param(svc, body.replace(b"#", bad), id=ids))
     return cases
 
 
