@@ -52,15 +52,16 @@ class BatchRules:
         # attribute names of our own: a column may be called anything, even "__init__"
         rename = {f"f{i}": name for i, name in enumerate(names)}
         rename.update({f"g{i}": name for i, name in enumerate(sorted(self.ignored))})
-        options = {"rename": rename, "forbid_unknown_fields": self.unknown_fields == "reject"}
+        forbid = self.unknown_fields == "reject"
         record = msgspec.defstruct(
             "Record",
             [
                 *[(f"f{i}", kind) for i, kind in enumerate(kinds)],
                 *[(f"g{i}", msgspec.Raw, msgspec.UNSET) for i in range(len(self.ignored))],
             ],
+            rename=rename,
+            forbid_unknown_fields=forbid,
             gc=False,  # scalars only: nothing for the cycle collector to find
-            **options,
         )
         table = msgspec.defstruct(
             "Table",
@@ -68,7 +69,8 @@ class BatchRules:
                 *[(f"f{i}", list[kind]) for i, kind in enumerate(kinds)],  # type: ignore[valid-type]
                 *[(f"g{i}", list[msgspec.Raw] | None, None) for i in range(len(self.ignored))],
             ],
-            **options,
+            rename=rename,
+            forbid_unknown_fields=forbid,
         )
         records = Annotated[list[record], msgspec.Meta(min_length=1, max_length=self.max_batch)]  # type: ignore[valid-type]
         body = msgspec.defstruct(
@@ -102,16 +104,17 @@ def columns_of_batch(body: bytes, rules: BatchRules) -> tuple[np.ndarray, list[n
     if (records is msgspec.UNSET) == (table is msgspec.UNSET):
         return None  # neither or both
     # a struct as a tuple is the quickest way to its values: features first, then ignored ones
+    lists: Sequence[Sequence[Any]]
     if table is msgspec.UNSET:
-        lists: list[Sequence[Any]] = list(zip(*map(astuple, records), strict=True))[: rules.count]
+        lists = list(zip(*map(astuple, records), strict=True))[: rules.count]
     else:
-        lists = list(astuple(table)[: rules.count])
+        lists = astuple(table)[: rules.count]
         if len(set(map(len, lists))) != 1 or not 1 <= len(lists[0]) <= rules.max_batch:
             return None
     return _typed(lists, len(rules.numeric))
 
 
-def _typed(lists: list[Sequence[Any]], k: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _typed(lists: Sequence[Sequence[Any]], k: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Equally long columns as (rows x numeric float64, one object array per categorical)."""
     rows = len(lists[0])
     # None -> NaN, as a null numeric field is missing
