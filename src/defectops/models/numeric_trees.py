@@ -1,7 +1,7 @@
 """An XGBoost booster's one-category splits rewritten as numeric ones: the same margins, faster.
 
-XGBoost predicts a model with categorical splits about twice as slowly per row as a numeric one
-of the same size (it leaves its fast tree layout and looks each category up in a bit set), and
+XGBoost predicts a model with categorical splits more slowly per row than a numeric one of the
+same size (it leaves its fast tree layout and looks each category up in a bit set), and
 the service's batches spend most of their time there. A one-vs-rest split (``max_cat_to_onehot``)
 sends code ``c`` right and every other code left, which two numeric splits say as well:
 ``x < c`` goes left, then ``x < c + 1`` goes right and the rest left, down a copy of the left
