@@ -27,6 +27,9 @@ import msgspec
 import numpy as np
 from msgspec.structs import astuple
 
+from defectops.data.schema import DataSchema
+from defectops.serving.schemas import ignored_columns
+
 
 @dataclass(frozen=True)
 class BatchRules:
@@ -39,6 +42,26 @@ class BatchRules:
     max_abs_value: float
     max_category_length: int
     unknown_fields: Literal["reject", "ignore"]
+
+    @classmethod
+    def for_schema(
+        cls,
+        schema: DataSchema,
+        *,
+        max_batch: int,
+        max_category_length: int,
+        unknown_fields: Literal["reject", "ignore"],
+    ) -> BatchRules:
+        """The rules of a champion's data contract, as its pydantic models state them."""
+        return cls(
+            numeric=tuple(schema.numeric),
+            categorical=tuple(schema.categorical),
+            ignored=frozenset(ignored_columns(schema)),
+            max_batch=max_batch,
+            max_abs_value=schema.max_abs_value,
+            max_category_length=max_category_length,
+            unknown_fields=unknown_fields,
+        )
 
     @functools.cached_property
     def decoder(self) -> msgspec.json.Decoder[Any]:

@@ -30,7 +30,6 @@ from defectops.serving.schemas import (
     batch_model,
     columns_model,
     feature_values,
-    ignored_columns,
     record_model,
 )
 
@@ -169,12 +168,9 @@ def load_model(
             categorical=tuple(schema.categorical),
             columns=pd.Index(features, dtype=object),
             threshold=champion.threshold,
-            rules=BatchRules(
-                numeric=tuple(schema.numeric),
-                categorical=tuple(schema.categorical),
-                ignored=frozenset(ignored_columns(schema)),
+            rules=BatchRules.for_schema(
+                schema,
                 max_batch=max_batch,
-                max_abs_value=schema.max_abs_value,
                 max_category_length=max_category_length,
                 unknown_fields=unknown_fields,
             ),

@@ -101,12 +101,9 @@ def service(unknown_fields: Literal["reject", "ignore"], max_abs_value: float) -
     record = record_model(schema, None, unknown_fields, max_category_length=MAX_LENGTH)
     return Service(
         schema=schema,
-        rules=BatchRules(
-            numeric=tuple(schema.numeric),
-            categorical=tuple(schema.categorical),
-            ignored=frozenset(ignored_columns(schema)),
+        rules=BatchRules.for_schema(
+            schema,
             max_batch=MAX_BATCH,
-            max_abs_value=schema.max_abs_value,
             max_category_length=MAX_LENGTH,
             unknown_fields=unknown_fields,
         ),
