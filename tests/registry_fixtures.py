@@ -267,13 +267,16 @@ def db_query(artifacts: Path, sql: str, *, readonly: bool = True) -> list[tuple[
 
     Read-only while a run writes (never disturbs the writer); read-write after a SIGKILL, so a
     hot journal left by the killed writer is rolled back first, exactly as MLflow would on open.
+    A read-only query does not wait for a lock: it is a poll, and SQLite's busy back-off (1, 2,
+    5, 10 ms ...) would let the writer move past the window a kill aims at; the next poll comes
+    a millisecond later anyway.
     """
     db = artifacts / "mlflow.db"
     if not db.exists():
         return None
     target = f"file:{db}?mode=ro" if readonly else f"file:{db}"
     try:
-        connection = sqlite3.connect(target, uri=True, timeout=1.0)
+        connection = sqlite3.connect(target, uri=True, timeout=0.0 if readonly else 1.0)
     except sqlite3.Error:
         return None
     try:
