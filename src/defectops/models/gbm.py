@@ -72,7 +72,8 @@ class CalibratedBooster:
     def margin(self, Z: np.ndarray) -> np.ndarray:
         if len(Z) <= TREE_SCORER_MAX_ROWS and (scorer := self.tree_scorer()) is not None:
             return scorer.margin(Z)
-        booster = self.__dict__.get("_numeric_twin") or self.booster
+        twin = self.__dict__.get("_numeric_twin")
+        booster = self.booster if twin is None else twin
         return np.asarray(booster.inplace_predict(Z, predict_type="margin"), np.float64)
 
     def prepare_batches(self) -> None:

@@ -70,17 +70,11 @@ def numeric_twin(booster: Any) -> Any | None:
 def _numeric_tree(tree: dict[str, Any]) -> dict[str, Any] | None:
     """``tree`` with every one-category split as two numeric ones (None: a wider split)."""
     left, right = tree["left_children"], tree["right_children"]
-    kind = tree.get("split_type") or [0] * len(left)
-    category: dict[int, int] = {}
-    for node, start, size in zip(
-        tree.get("categories_nodes") or [],
-        tree.get("categories_segments") or [],
-        tree.get("categories_sizes") or [],
-        strict=True,
-    ):
-        if size != 1:
-            return None
-        category[node] = int(tree["categories"][start])
+    kind = _split_kinds(tree)
+    codes = _split_categories(tree)
+    if any(len(sent) != 1 for sent in codes.values()):
+        return None
+    category = {node: sent[0] for node, sent in codes.items()}
     columns = ("split_indices", "split_conditions", "default_left")
     stats = ("base_weights", "loss_changes", "sum_hessian")
     out: dict[str, list[Any]] = {k: [] for k in ("left", "right", *columns, *stats)}
@@ -149,6 +143,24 @@ def _numeric_tree(tree: dict[str, Any]) -> dict[str, Any] | None:
     return numeric
 
 
+def _split_kinds(tree: dict[str, Any]) -> list[int]:
+    """Each node's split type (1: categorical); a tree of numeric splits may leave it out."""
+    return list(tree.get("split_type") or [0] * len(tree["left_children"]))
+
+
+def _split_categories(tree: dict[str, Any]) -> dict[int, list[int]]:
+    """Each categorical split's node and the category codes it sends right."""
+    return {
+        node: [int(code) for code in tree["categories"][start : start + size]]
+        for node, start, size in zip(
+            tree.get("categories_nodes") or [],
+            tree.get("categories_segments") or [],
+            tree.get("categories_sizes") or [],
+            strict=True,
+        )
+    }
+
+
 class _Unreadable(Exception):
     """A categorical split without its category list."""
 
@@ -158,18 +170,13 @@ def _probe_rows(trees: list[dict[str, Any]], n_features: int) -> np.ndarray:
     fractional and unknown codes."""
     values: list[list[float]] = [[np.nan, -1.0, -0.5, 0.0, 0.5, 1e9] for _ in range(n_features)]
     for tree in trees:
-        kind = tree.get("split_type") or [0] * len(tree["left_children"])
+        kind = _split_kinds(tree)
         for node, child in enumerate(tree["left_children"]):
             if child != -1 and kind[node] != 1:
                 at = np.float32(tree["split_conditions"][node])
                 values[tree["split_indices"][node]] += [at, np.nextafter(at, np.float32(-np.inf))]
-        for node, start, size in zip(
-            tree.get("categories_nodes") or [],
-            tree.get("categories_segments") or [],
-            tree.get("categories_sizes") or [],
-            strict=True,
-        ):
-            for code in tree["categories"][start : start + size]:
+        for node, sent in _split_categories(tree).items():
+            for code in sent:
                 values[tree["split_indices"][node]] += [code - 1, code, code + 0.5, code + 1]
     rng = np.random.default_rng(0)
     probe = np.empty((PROBE_ROWS, n_features), np.float32)
