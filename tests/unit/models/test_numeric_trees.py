@@ -8,42 +8,23 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from booster_data import FEATURE_TYPES, line_data
 from defectops.models.gbm import CalibratedBooster
 from defectops.models.numeric_trees import numeric_twin
 
 ONE_HOT = 1 << 23  # every categorical split one category against the rest, as GBM_PARAMS asks
 
 
-def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two numeric columns with missing values and two categorical code columns."""
-    rng = np.random.default_rng(seed)
-    X = np.column_stack(
-        [
-            rng.normal(size=n),
-            rng.uniform(0, 10, size=n),
-            rng.integers(0, 40, size=n),  # 40 machines
-            rng.integers(0, 5, size=n),  # 5 shifts
-        ]
-    ).astype(np.float32)
-    X[rng.random(n) < 0.1, 0] = np.nan
-    X[rng.random(n) < 0.05, 2] = np.nan
-    X[rng.random(n) < 0.05, 3] = np.nan
-    logit = X[:, 1] - 5 + 2 * np.isin(X[:, 2], [3, 7, 11]) - np.nan_to_num(X[:, 0])
-    logit += np.where(X[:, 3] == 2, 1.5, 0) - np.isnan(X[:, 3])
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return X, y
-
-
 def _booster(**params: object) -> xgb.Booster:
-    X, y = _data()
-    dtrain = xgb.DMatrix(X, y, feature_types=["q", "q", "c", "c"], enable_categorical=True)
+    X, y = line_data(shifts_matter=True)
+    dtrain = xgb.DMatrix(X, y, feature_types=FEATURE_TYPES, enable_categorical=True)
     config = {"objective": "binary:logistic", "max_depth": 5, "max_cat_to_onehot": ONE_HOT}
     return xgb.train({**config, **params, "nthread": 1}, dtrain, num_boost_round=40)
 
 
 def _rows() -> np.ndarray:
     """Rows the booster never saw: unseen, negative, fractional and missing codes, and more."""
-    X, _ = _data(2000, seed=1)
+    X, _ = line_data(2000, seed=1, shifts_matter=True)
     X[:8, 2] = [45, 100, 0, np.nan, 39, -1, 2.5, 1e9]
     X[8:16, 3] = [5, 4, 0, np.nan, -3, 0.5, 2, 3.999]
     X[16:21, 1] = [np.inf, -np.inf, 0, 10, np.nan]
@@ -61,7 +42,7 @@ def test_margins_are_bit_identical_to_xgboost(params: dict) -> None:
 
 
 def test_no_twin_without_category_splits_or_with_wider_ones() -> None:
-    X, y = _data(500)
+    X, y = line_data(500, shifts_matter=True)
     numeric = xgb.train({"max_depth": 3}, xgb.DMatrix(X[:, :2], y), 5)
     assert numeric_twin(numeric) is None  # nothing to gain
     assert numeric_twin(_booster(max_cat_to_onehot=1)) is None  # splits on sets of categories

@@ -8,31 +8,14 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from booster_data import FEATURE_TYPES, line_data
 from defectops.models.gbm import TREE_SCORER_MAX_ROWS, CalibratedBooster
 from defectops.models.tree_scorer import compile_trees
 
 
-def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two numeric columns with missing values and two categorical code columns."""
-    rng = np.random.default_rng(seed)
-    X = np.column_stack(
-        [
-            rng.normal(size=n),
-            rng.uniform(0, 10, size=n),
-            rng.integers(0, 40, size=n),  # 40 machines
-            rng.integers(0, 5, size=n),  # 5 shifts: small enough for one-hot splits
-        ]
-    ).astype(np.float32)
-    X[rng.random(n) < 0.1, 0] = np.nan
-    X[rng.random(n) < 0.05, 2] = np.nan
-    logit = X[:, 1] - 5 + 2 * np.isin(X[:, 2], [3, 7, 11]) - np.nan_to_num(X[:, 0])
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return X, y
-
-
 def _booster(objective: str = "binary:logistic", **params: object) -> xgb.Booster:
-    X, y = _data()
-    dtrain = xgb.DMatrix(X, y, feature_types=["q", "q", "c", "c"], enable_categorical=True)
+    X, y = line_data()
+    dtrain = xgb.DMatrix(X, y, feature_types=FEATURE_TYPES, enable_categorical=True)
     config = {"objective": objective, "max_depth": 5, "max_cat_to_onehot": 8, **params}
     return xgb.train(config, dtrain, num_boost_round=40)
 
@@ -50,7 +33,7 @@ def test_margins_are_bit_identical_to_xgboost(objective: str, params: dict) -> N
     booster = _booster(objective, **params)
     scorer = compile_trees(booster)
     assert scorer is not None
-    X, _ = _data(500, seed=1)
+    X, _ = line_data(500, seed=1)
     X[:5, 2] = [45, 100, 0, np.nan, 39]  # codes beyond training, the lowest, missing
     X[5:10, 1] = [np.inf, -np.inf, 0, 10, np.nan]
     expected = booster.inplace_predict(X, predict_type="margin")
@@ -58,7 +41,7 @@ def test_margins_are_bit_identical_to_xgboost(objective: str, params: dict) -> N
 
 
 def test_a_linear_booster_gets_no_scorer() -> None:
-    X, y = _data(300)
+    X, y = line_data(300)
     booster = xgb.train({"booster": "gblinear"}, xgb.DMatrix(np.nan_to_num(X), y), 5)
     assert compile_trees(booster) is None
 
@@ -67,7 +50,7 @@ def test_calibrated_booster_uses_it_for_few_rows_and_never_pickles_it() -> None:
     booster = _booster()
     model = CalibratedBooster(booster, slope=1.3, intercept=-0.2)
     before = pickle.dumps(model)
-    X, _ = _data(50, seed=2)
+    X, _ = line_data(50, seed=2)
     few = model.predict_proba(X[:TREE_SCORER_MAX_ROWS])
     assert model.tree_scorer() is not None
     assert pickle.dumps(model) == before  # derived state stays out of the model file
