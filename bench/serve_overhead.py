@@ -132,8 +132,7 @@ def request_rows(data: Path, columns: list[str], limit: int) -> list[dict[str, A
         {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
         for r in frame.to_dict("records")
     ]
-    rows = json.loads(json.dumps(rows, default=lambda v: v.item()))
-    return rows
+    return json.loads(json.dumps(rows, default=lambda v: v.item()))  # numpy scalars as JSON
 
 
 def bodies(artifacts: Path, data: Path, batch: int) -> tuple[bytes, bytes, bytes]:
